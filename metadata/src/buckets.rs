@@ -1,0 +1,119 @@
+//! Buckets: create, look up, list, delete.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{MetaError, MetaResult};
+use crate::model::{Bucket, BucketId, UserId};
+use crate::store::{MetaStore, dynamic};
+
+const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used";
+
+fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
+    Ok(Bucket {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        owner_id: row.try_get("owner_id")?,
+        region: row.try_get("region")?,
+        created_at: row.try_get("created_at")?,
+        object_count: row.try_get("object_count")?,
+        bytes_used: row.try_get("bytes_used")?,
+    })
+}
+
+impl MetaStore {
+    /// Creates a bucket. An existing name gives [`MetaError::BucketAlreadyOwnedByYou`] when `owner_id`
+    /// owns it, else [`MetaError::BucketAlreadyExists`]; the unique index decides races between replicas.
+    pub async fn create_bucket(&self, name: &str, owner_id: UserId, region: &str, now_ms: i64) -> MetaResult<Bucket> {
+        let inserted = sqlx::query("INSERT INTO buckets (name, owner_id, region, created_at) VALUES (?, ?, ?, ?)")
+            .bind(name)
+            .bind(owner_id)
+            .bind(region)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let existing = self.bucket_from(&self.writer, name).await?.ok_or(MetaError::BucketAlreadyExists)?;
+                return Err(if existing.owner_id == owner_id {
+                    MetaError::BucketAlreadyOwnedByYou
+                } else {
+                    MetaError::BucketAlreadyExists
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.bucket_from(&self.writer, name).await?.ok_or(MetaError::NoSuchBucket)
+    }
+
+    /// Looks a bucket up by name.
+    pub async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
+        self.bucket_from(&self.reader, name).await
+    }
+
+    async fn bucket_from(&self, pool: &sqlx::AnyPool, name: &str) -> MetaResult<Option<Bucket>> {
+        let row = sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?")))
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+        row.as_ref().map(bucket_from_row).transpose()
+    }
+
+    /// Lists buckets by name; only those of `owner_id` when given, all of them otherwise.
+    pub async fn list_buckets(&self, owner_id: Option<UserId>) -> MetaResult<Vec<Bucket>> {
+        let rows = match owner_id {
+            Some(owner) => {
+                sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner_id = ? ORDER BY name")))
+                    .bind(owner)
+                    .fetch_all(&self.reader)
+                    .await?
+            }
+            None => {
+                sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name")))
+                    .fetch_all(&self.reader)
+                    .await?
+            }
+        };
+        rows.iter().map(bucket_from_row).collect()
+    }
+
+    /// Deletes an empty bucket. Fails with [`MetaError::BucketNotEmpty`] while it holds objects; an
+    /// object write racing the delete either commits first (and the delete fails) or finds the bucket
+    /// gone (and fails with `NoSuchBucket`). Incomplete multipart uploads of the bucket are aborted and
+    /// their part blobs handed to the janitor in the same transaction.
+    pub async fn delete_bucket(&self, id: BucketId, now_ms: i64) -> MetaResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(dynamic(format!("SELECT object_count FROM buckets WHERE id = ?{}", self.for_update())))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(MetaError::NoSuchBucket)?;
+        let count: i64 = row.try_get("object_count")?;
+        let any_object = sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if count > 0 || any_object.is_some() {
+            return Err(MetaError::BucketNotEmpty);
+        }
+        sqlx::query(
+            "INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT p.blob_id, ? FROM multipart_parts p \
+             JOIN multipart_uploads u ON u.upload_id = p.upload_id WHERE u.bucket_id = ?",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket_id = ?)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE bucket_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM buckets WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

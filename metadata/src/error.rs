@@ -1,0 +1,48 @@
+//! Errors of the metadata store. The S3 layer maps each to an S3 error code in one place
+//! (`s3-api/src/error.rs`).
+
+/// What can go wrong in a metadata operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetaError {
+    /// The named bucket does not exist.
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// The bucket exists and belongs to the caller.
+    #[error("bucket already owned by you")]
+    BucketAlreadyOwnedByYou,
+    /// The bucket exists and belongs to someone else.
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    /// The bucket still holds objects.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// A conditional write (`If-Match`, `If-None-Match`) did not hold inside the transaction.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A stored row could not be decoded (a bug or a manual edit of the database).
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+    /// The database is unreachable or refused the statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl MetaError {
+    /// True when the database itself failed (connection lost, pool timed out, deadlock), as opposed to a
+    /// logical outcome such as `NoSuchBucket`. The S3 layer answers these with 503 SlowDown / 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            MetaError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
+/// Result alias of the metadata store.
+pub type MetaResult<T> = Result<T, MetaError>;

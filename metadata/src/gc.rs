@@ -1,0 +1,52 @@
+//! Blob intents and the garbage queue: the bookkeeping that lets the janitor find every file no
+//! committed object references, from the database alone (no scan of the data volume needed).
+
+use sqlx::Row;
+
+use crate::error::MetaResult;
+use crate::store::MetaStore;
+
+impl MetaStore {
+    /// Records the intent to place `blob_id` on the data volume. Called before the staged file is
+    /// renamed into place; the commit transaction removes the row. A row that outlives the grace period
+    /// belongs to a write that never committed.
+    pub async fn register_pending_blob(&self, blob_id: &str, now_ms: i64) -> MetaResult<()> {
+        sqlx::query("INSERT INTO pending_blobs (blob_id, created_at) VALUES (?, ?)")
+            .bind(blob_id)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Intents older than `cutoff_ms`: interrupted writes whose files must go.
+    pub async fn stale_pending_blobs(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
+        let rows = sqlx::query("SELECT blob_id FROM pending_blobs WHERE created_at < ? ORDER BY created_at LIMIT ?")
+            .bind(cutoff_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+    }
+
+    /// Drops an intent once its file is gone (or a write failed before the commit).
+    pub async fn forget_pending_blob(&self, blob_id: &str) -> MetaResult<()> {
+        sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Blobs retired by committed overwrites and deletes, oldest first.
+    pub async fn garbage_blobs(&self, limit: u32) -> MetaResult<Vec<String>> {
+        let rows = sqlx::query("SELECT blob_id FROM garbage_blobs ORDER BY enqueued_at LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+    }
+
+    /// Drops a garbage row once its file has been deleted.
+    pub async fn forget_garbage_blob(&self, blob_id: &str) -> MetaResult<()> {
+        sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Users and access keys. (The console's users and keys arrive with the identity issue; the core store
+//! needs the root user and its key.)
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::MetaResult;
+use crate::model::{AccessKey, User, UserId};
+use crate::store::{MetaStore, dynamic};
+
+fn user_from_row(row: &AnyRow) -> MetaResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+    })
+}
+
+impl MetaStore {
+    /// Returns the user called `name`, creating it with `role` if it does not exist yet (safe when two
+    /// replicas do it at once: the unique index decides, and both read the winner's row).
+    pub async fn ensure_user(&self, name: &str, role: &str, now_ms: i64) -> MetaResult<User> {
+        let inserted = sqlx::query("INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(role)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled FROM users WHERE name = ?",
+            self.enabled_as_int()
+        )))
+        .bind(name)
+        .fetch_one(&self.writer)
+        .await?;
+        user_from_row(&row)
+    }
+
+    /// The oldest admin user, if any exists (the bootstrap root user).
+    pub async fn first_admin(&self) -> MetaResult<Option<User>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled FROM users WHERE role = 'admin' ORDER BY id LIMIT 1",
+            self.enabled_as_int()
+        )))
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Stores a new access key.
+    pub async fn insert_access_key(&self, key: &AccessKey, now_ms: i64) -> MetaResult<()> {
+        sqlx::query(
+            "INSERT INTO access_keys (access_key_id, user_id, secret, enabled, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.access_key_id)
+        .bind(key.user_id)
+        .bind(&key.secret)
+        .bind(key.enabled)
+        .bind(now_ms)
+        .bind(key.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Looks an access key up by its public id. Keys of disabled users come back disabled.
+    pub async fn access_key(&self, access_key_id: &str) -> MetaResult<Option<AccessKey>> {
+        let enabled = self.enabled_as_int();
+        let row = sqlx::query(dynamic(format!(
+            "SELECT k.access_key_id, k.user_id, k.secret, ({e_k} * {e_u}) AS enabled, k.expires_at \
+             FROM access_keys k JOIN users u ON u.id = k.user_id WHERE k.access_key_id = ?",
+            e_k = enabled.replace("enabled", "k.enabled"),
+            e_u = enabled.replace("enabled", "u.enabled"),
+        )))
+        .bind(access_key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(AccessKey {
+                access_key_id: row.try_get("access_key_id")?,
+                user_id: row.try_get::<UserId, _>("user_id")?,
+                secret: row.try_get("secret")?,
+                enabled: row.try_get::<i64, _>("enabled")? != 0,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// An expression that reads the `enabled` flag as a 64-bit integer on both backends (MySQL's BOOLEAN
+    /// is TINYINT, which the `Any` driver will not decode as i64).
+    fn enabled_as_int(&self) -> &'static str {
+        match self.backend {
+            crate::Backend::Sqlite => "enabled",
+            crate::Backend::MySql => "CAST(enabled AS SIGNED)",
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! CloudVault's metadata store: the only code that speaks SQL.
+//!
+//! One contract ([`MetaStore`]) over two backends, chosen by the database URL:
+//! - SQLite (`sqlite://...`), the embedded default: WAL journal, `synchronous=FULL` (a commit is on disk
+//!   before it is acknowledged), one writer connection so write transactions never conflict, and a pool of
+//!   readers that WAL lets run beside the writer.
+//! - MySQL / MariaDB (`mysql://...`), production: one pool shared by many stateless replicas. Object writes
+//!   lock their bucket row first, which serializes writers per bucket and makes conditional writes exact.
+//!
+//! Object keys are bytes (`BLOB` / `VARBINARY(1024)`), ordered by byte value, and listings are index range
+//! scans over the `(bucket_id, object_key)` primary key.
+
+mod buckets;
+mod error;
+mod gc;
+mod identity;
+mod model;
+mod objects;
+mod store;
+
+pub use error::{MetaError, MetaResult};
+pub use model::{
+    AccessKey, BlobRef, Bucket, BucketId, ListedObject, Manifest, ObjectRecord, User, UserId, WriteCondition,
+};
+pub use objects::{ListBound, key_successor};
+pub use store::{Backend, MetaStore};

@@ -1,0 +1,161 @@
+//! The records the metadata store reads and writes.
+
+use crate::error::{MetaError, MetaResult};
+
+/// A user's id (row id of `users`).
+pub type UserId = i64;
+/// A bucket's id (row id of `buckets`).
+pub type BucketId = i64;
+
+/// A bucket as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    /// Row id; object rows reference it.
+    pub id: BucketId,
+    /// The S3 bucket name (validated by the S3 layer before it gets here).
+    pub name: String,
+    /// The user who created it.
+    pub owner_id: UserId,
+    /// The LocationConstraint it was created with (the server's region when none was given).
+    pub region: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Number of objects, maintained by every object write.
+    pub object_count: i64,
+    /// Sum of object sizes, maintained by every object write.
+    pub bytes_used: i64,
+}
+
+/// One blob of an object's bytes. Single-part objects have one; multipart objects one per part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Opaque blob id; names the file on the data volume. Never derived from the object key.
+    pub blob_id: String,
+    /// Length of the blob in bytes.
+    pub size: i64,
+    /// Hex MD5 of the blob (the part ETag for multipart objects).
+    pub md5_hex: String,
+}
+
+/// The ordered list of blobs that make up an object's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest(pub Vec<BlobRef>);
+
+impl Manifest {
+    /// A manifest of one blob.
+    pub fn single(blob: BlobRef) -> Self {
+        Manifest(vec![blob])
+    }
+
+    /// The stored text form: one line per blob, `"<blob id> <size> <md5 hex>"`.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.0.len() * 72);
+        for b in &self.0 {
+            out.push_str(&b.blob_id);
+            out.push(' ');
+            out.push_str(&b.size.to_string());
+            out.push(' ');
+            out.push_str(&b.md5_hex);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Parses the stored text form written by [`Manifest::encode`].
+    pub fn decode(text: &str) -> MetaResult<Self> {
+        let mut blobs = Vec::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            let mut fields = line.split(' ');
+            let (Some(id), Some(size), Some(md5), None) = (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return Err(MetaError::Corrupt(format!("bad manifest line {line:?}")));
+            };
+            let size = size
+                .parse()
+                .map_err(|_| MetaError::Corrupt(format!("bad blob size in {line:?}")))?;
+            blobs.push(BlobRef { blob_id: id.to_owned(), size, md5_hex: md5.to_owned() });
+        }
+        Ok(Manifest(blobs))
+    }
+
+    /// Sum of the blob sizes: the object's length.
+    pub fn total_size(&self) -> i64 {
+        self.0.iter().map(|b| b.size).sum()
+    }
+}
+
+/// An object as stored (the current version of a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// The key, exactly as the client sent it (UTF-8 bytes; may hold NUL, `../`, trailing spaces).
+    pub key: Vec<u8>,
+    /// Length in bytes.
+    pub size: i64,
+    /// The ETag without quotes: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    /// Last-Modified, milliseconds since the Unix epoch.
+    pub last_modified: i64,
+    /// The user who wrote it.
+    pub owner_id: UserId,
+    /// HTTP attributes and user metadata, JSON owned by the S3 layer.
+    pub attributes: String,
+    /// Where the bytes are.
+    pub manifest: Manifest,
+    /// Number of parts for multipart objects, `None` for single-part ones.
+    pub parts_count: Option<i64>,
+}
+
+/// One row of a listing: what ListObjects returns per key, without attributes or manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The key bytes.
+    pub key: Vec<u8>,
+    /// Length in bytes.
+    pub size: i64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Last-Modified, milliseconds since the Unix epoch.
+    pub last_modified: i64,
+    /// The writer.
+    pub owner_id: UserId,
+}
+
+/// The condition a write must satisfy, evaluated inside the commit transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WriteCondition {
+    /// Write unconditionally.
+    #[default]
+    None,
+    /// `If-None-Match: *`: only create; fail if the key exists.
+    IfAbsent,
+    /// `If-Match: <etag>`: only replace the object whose ETag is this (unquoted).
+    IfEtag(String),
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id.
+    pub id: UserId,
+    /// Sign-in name.
+    pub name: String,
+    /// `admin` or `user`.
+    pub role: String,
+    /// Disabled users cannot sign in and their keys stop working.
+    pub enabled: bool,
+}
+
+/// An S3 access key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The public id clients send in the SigV4 credential scope.
+    pub access_key_id: String,
+    /// The owning user.
+    pub user_id: UserId,
+    /// The secret; SigV4 needs it in plain form to recompute signatures.
+    pub secret: String,
+    /// Disabled keys are refused.
+    pub enabled: bool,
+    /// Optional expiry, milliseconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+}

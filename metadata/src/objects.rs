@@ -1,0 +1,275 @@
+//! Objects: the commit transaction of a write, deletes, lookups and listing range scans.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::{MetaError, MetaResult};
+use crate::model::{BucketId, ListedObject, Manifest, ObjectRecord, WriteCondition};
+use crate::store::{MetaStore, dynamic};
+
+/// Where a listing scan starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListBound<'a> {
+    /// From the first key of the bucket.
+    Unbounded,
+    /// From the first key strictly greater than this one.
+    After(&'a [u8]),
+    /// From the first key greater than or equal to this one.
+    From(&'a [u8]),
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, or `None` when there is
+/// none (empty prefix, or all bytes 0xFF). Listings use it as the exclusive end of a prefix range and to
+/// skip past a whole common prefix in one index seek.
+pub fn key_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+const OBJECT_COLUMNS: &str = "object_key, size, etag, last_modified, owner_id, attributes, manifest, parts_count";
+
+fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
+    let manifest: String = row.try_get("manifest")?;
+    Ok(ObjectRecord {
+        key: row.try_get("object_key")?,
+        size: row.try_get("size")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        owner_id: row.try_get("owner_id")?,
+        attributes: row.try_get("attributes")?,
+        manifest: Manifest::decode(&manifest)?,
+        parts_count: row.try_get("parts_count")?,
+    })
+}
+
+impl MetaStore {
+    /// The current object under `key`, if any.
+    pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<Option<ObjectRecord>> {
+        let row = sqlx::query(dynamic(format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?")))
+            .bind(bucket_id)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(object_from_row).transpose()
+    }
+
+    /// Locks the bucket row for the rest of `tx` (MySQL) and checks it still exists. Every object write
+    /// takes this lock first, so writers of one bucket are serialized: conditions are evaluated against
+    /// the committed state, the counters stay exact, and there is no lock-order deadlock.
+    async fn lock_bucket(&self, tx: &mut Transaction<'static, Any>, bucket_id: BucketId) -> MetaResult<()> {
+        sqlx::query(dynamic(format!("SELECT id FROM buckets WHERE id = ?{}", self.for_update())))
+            .bind(bucket_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(MetaError::NoSuchBucket)?;
+        Ok(())
+    }
+
+    async fn current_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        bucket_id: BucketId,
+        key: &[u8],
+    ) -> MetaResult<Option<ObjectRecord>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?{}",
+            self.for_update()
+        )))
+        .bind(bucket_id)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(object_from_row).transpose()
+    }
+
+    /// THE COMMIT POINT of an object write. In one transaction: lock the bucket, evaluate `condition`
+    /// against the current object, replace (or create) the row, hand the replaced object's blobs to the
+    /// janitor (`garbage_blobs`), forget the new blobs' intents (`pending_blobs`) and adjust the bucket's
+    /// counters. Before this commits nobody can see the new object; after it, everybody does. A crash
+    /// before the commit leaves only pending intents and files that the janitor removes after the grace
+    /// period; a crash after it leaves old blobs queued in `garbage_blobs`, removed by the next sweep.
+    pub async fn commit_object(
+        &self,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        let mut tx = self.writer.begin().await?;
+        self.lock_bucket(&mut tx, bucket_id).await?;
+        let previous = self.current_in_tx(&mut tx, bucket_id, &object.key).await?;
+        match (condition, &previous) {
+            (WriteCondition::None, _) => {}
+            (WriteCondition::IfAbsent, None) => {}
+            (WriteCondition::IfEtag(want), Some(prev)) if *want == prev.etag => {}
+            _ => return Err(MetaError::PreconditionFailed),
+        }
+        let manifest = object.manifest.encode();
+        if previous.is_some() {
+            sqlx::query(
+                "UPDATE objects SET size = ?, etag = ?, last_modified = ?, owner_id = ?, attributes = ?, \
+                 manifest = ?, parts_count = ? WHERE bucket_id = ? AND object_key = ?",
+            )
+            .bind(object.size)
+            .bind(&object.etag)
+            .bind(object.last_modified)
+            .bind(object.owner_id)
+            .bind(&object.attributes)
+            .bind(&manifest)
+            .bind(object.parts_count)
+            .bind(bucket_id)
+            .bind(&object.key)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO objects (bucket_id, object_key, size, etag, last_modified, owner_id, attributes, \
+                 manifest, parts_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(bucket_id)
+            .bind(&object.key)
+            .bind(object.size)
+            .bind(&object.etag)
+            .bind(object.last_modified)
+            .bind(object.owner_id)
+            .bind(&object.attributes)
+            .bind(&manifest)
+            .bind(object.parts_count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for blob in &object.manifest.0 {
+            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut *tx).await?;
+        }
+        let (count_delta, bytes_delta) = match &previous {
+            Some(prev) => {
+                self.retire_blobs(&mut tx, &prev.manifest, object, now_ms).await?;
+                (0, object.size - prev.size)
+            }
+            None => (1, object.size),
+        };
+        self.adjust_counters(&mut tx, bucket_id, count_delta, bytes_delta).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues the blobs of a replaced manifest for deletion, except those the new object still uses
+    /// (a metadata-only self-copy keeps the same blobs).
+    async fn retire_blobs(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        old: &Manifest,
+        new: &ObjectRecord,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        for blob in &old.0 {
+            if new.manifest.0.iter().any(|b| b.blob_id == blob.blob_id) {
+                continue;
+            }
+            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
+                .bind(&blob.blob_id)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn adjust_counters(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        bucket_id: BucketId,
+        count_delta: i64,
+        bytes_delta: i64,
+    ) -> MetaResult<()> {
+        sqlx::query("UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ? WHERE id = ?")
+            .bind(count_delta)
+            .bind(bytes_delta)
+            .bind(bucket_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the object under `key` and queues its blobs for the janitor. Returns whether there was
+    /// one. The file deletion happens after the commit, so a crash leaves a queued blob, never a row
+    /// pointing at a missing file.
+    pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], now_ms: i64) -> MetaResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        self.lock_bucket(&mut tx, bucket_id).await?;
+        let Some(previous) = self.current_in_tx(&mut tx, bucket_id, key).await? else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM objects WHERE bucket_id = ? AND object_key = ?")
+            .bind(bucket_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        let none = ObjectRecord { manifest: Manifest::default(), ..previous.clone() };
+        self.retire_blobs(&mut tx, &previous.manifest, &none, now_ms).await?;
+        self.adjust_counters(&mut tx, bucket_id, -1, -previous.size).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Up to `limit` objects in key order, starting at `start` and stopping before `end` (exclusive).
+    /// An index range scan on the primary key: the cost is the page, never the bucket.
+    pub async fn list_objects(
+        &self,
+        bucket_id: BucketId,
+        start: ListBound<'_>,
+        end: Option<&[u8]>,
+        limit: u32,
+    ) -> MetaResult<Vec<ListedObject>> {
+        let mut sql = String::from(
+            "SELECT object_key, size, etag, last_modified, owner_id FROM objects WHERE bucket_id = ?",
+        );
+        match start {
+            ListBound::Unbounded => {}
+            ListBound::After(_) => sql.push_str(" AND object_key > ?"),
+            ListBound::From(_) => sql.push_str(" AND object_key >= ?"),
+        }
+        if end.is_some() {
+            sql.push_str(" AND object_key < ?");
+        }
+        sql.push_str(" ORDER BY object_key LIMIT ?");
+        let mut query = sqlx::query(dynamic(sql)).bind(bucket_id);
+        if let ListBound::After(k) | ListBound::From(k) = start {
+            query = query.bind(k);
+        }
+        if let Some(end) = end {
+            query = query.bind(end);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ListedObject {
+                    key: row.try_get("object_key")?,
+                    size: row.try_get("size")?,
+                    etag: row.try_get("etag")?,
+                    last_modified: row.try_get("last_modified")?,
+                    owner_id: row.try_get("owner_id")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_successor;
+
+    #[test]
+    fn successor_increments_last_byte_and_carries_over_ff() {
+        assert_eq!(key_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(key_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(key_successor(b"\xff\xff"), None);
+        assert_eq!(key_successor(b""), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! Connecting, migrating and the pools.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::MetaResult;
+
+/// Which SQL dialect a [`MetaStore`] talks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// MySQL or MariaDB server.
+    MySql,
+}
+
+/// The metadata store. Cheap to clone (the pools are reference-counted).
+#[derive(Debug, Clone)]
+pub struct MetaStore {
+    /// Connections that run write transactions (one for SQLite, the shared pool for MySQL).
+    pub(crate) writer: AnyPool,
+    /// Connections for reads (a separate pool for SQLite under WAL, the same pool for MySQL).
+    pub(crate) reader: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
+
+/// How long a request waits for a pooled connection before failing fast (so a database outage gives
+/// quick 503s instead of hung requests).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl MetaStore {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `mysql://user:pass@host:port/db`) and applies the
+    /// forward-only migrations of that backend. Two replicas starting at once are safe: sqlx's MySQL
+    /// migrator holds `GET_LOCK` while it migrates, and SQLite is single-node.
+    pub async fn connect(url: &str, max_connections: u32) -> MetaResult<Self> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url)?;
+        let store = if url.starts_with("sqlite:") {
+            let writer = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(sqlite_pragmas)
+                .connect_with(options.clone())
+                .await?;
+            // WAL is a property of the database file; set it once, before readers open.
+            writer.execute("PRAGMA journal_mode = WAL").await?;
+            let reader = AnyPoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_connect(sqlite_pragmas)
+                .connect_with(options)
+                .await?;
+            MetaStore { writer, reader, backend: Backend::Sqlite }
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await?;
+            MetaStore { writer: pool.clone(), reader: pool, backend: Backend::MySql }
+        };
+        let migrator = match store.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::MySql => &MYSQL_MIGRATIONS,
+        };
+        migrator.run(&store.writer).await?;
+        Ok(store)
+    }
+
+    /// The dialect in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// ` FOR UPDATE` on MySQL (row lock inside the transaction); empty on SQLite, where the single writer
+    /// connection already serializes write transactions.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::MySql => " FOR UPDATE",
+        }
+    }
+
+    /// Checks that the database answers (used by readiness probes).
+    pub async fn ping(&self) -> MetaResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// Closes the pools, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Per-connection SQLite settings: wait for the writer lock instead of failing with SQLITE_BUSY, fsync
+/// every commit (`synchronous = FULL`: an acknowledged write survives power loss), enforce foreign keys.
+fn sqlite_pragmas<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move {
+        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").await?;
+        Ok(())
+    })
+}
+
+/// Marks a statement whose text was assembled from constant fragments only (column lists, dialect
+/// keywords such as ` FOR UPDATE`). Values are always bound as parameters, never formatted in.
+pub(crate) fn dynamic(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}

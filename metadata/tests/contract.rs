@@ -1,0 +1,304 @@
+//! The metadata contract, run against BOTH backends: embedded SQLite and the MariaDB/MySQL server at
+//! `CLOUDVAULT_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`). The MySQL half fails (never
+//! skips) when the server is unreachable: a green run always means both backends were exercised.
+
+use std::sync::Arc;
+
+use cloudvault_metadata::{
+    AccessKey, BlobRef, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition, key_successor,
+};
+
+/// A store on a fresh database, and what to drop afterwards.
+struct TestDb {
+    store: MetaStore,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    mysql_name: Option<String>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+        let store = MetaStore::connect(&url, 4).await.expect("open sqlite");
+        TestDb { store, url, _dir: Some(dir), mysql_name: None }
+    }
+
+    async fn mysql() -> TestDb {
+        let server = std::env::var("CLOUDVAULT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let name = format!("cv_meta_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&format!("{server}/mysql")).await.unwrap_or_else(|e| {
+            panic!("MariaDB/MySQL is required for the metadata contract tests and is not reachable at {server}: {e}")
+        });
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create db");
+        admin.close().await;
+        let url = format!("{server}/{name}");
+        let store = MetaStore::connect(&url, 8).await.expect("open mysql");
+        TestDb { store, url, _dir: None, mysql_name: Some(name) }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some(name) = self.mysql_name {
+            let server = self.url.rsplit_once('/').map(|(s, _)| s.to_owned()).unwrap_or_default();
+            let admin = sqlx::AnyPool::connect(&format!("{server}/mysql")).await.expect("reconnect");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&admin).await.expect("drop db");
+            admin.close().await;
+        }
+    }
+}
+
+fn blob(id: &str, size: i64) -> BlobRef {
+    BlobRef { blob_id: id.to_owned(), size, md5_hex: "00".repeat(16) }
+}
+
+fn object(key: &[u8], etag: &str, blob_id: &str, size: i64) -> ObjectRecord {
+    ObjectRecord {
+        key: key.to_vec(),
+        size,
+        etag: etag.to_owned(),
+        last_modified: 1_700_000_000_000,
+        owner_id: 1,
+        attributes: "{}".to_owned(),
+        manifest: Manifest::single(blob(blob_id, size)),
+        parts_count: None,
+    }
+}
+
+async fn owner(store: &MetaStore) -> i64 {
+    store.ensure_user("root", "admin", 0).await.expect("user").id
+}
+
+async fn bucket_lifecycle(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let other = s.ensure_user("someone", "user", 0).await.expect("user").id;
+    let b = s.create_bucket("photos", me, "us-east-1", 5).await.expect("create");
+    assert_eq!((b.name.as_str(), b.owner_id, b.object_count, b.bytes_used), ("photos", me, 0, 0));
+    assert!(matches!(s.create_bucket("photos", me, "us-east-1", 6).await, Err(MetaError::BucketAlreadyOwnedByYou)));
+    assert!(matches!(s.create_bucket("photos", other, "us-east-1", 6).await, Err(MetaError::BucketAlreadyExists)));
+    s.create_bucket("archive", other, "eu-west-1", 7).await.expect("create second");
+    let names: Vec<_> = s.list_buckets(None).await.expect("list").into_iter().map(|b| b.name).collect();
+    assert_eq!(names, ["archive", "photos"]);
+    let mine: Vec<_> = s.list_buckets(Some(me)).await.expect("list").into_iter().map(|b| b.name).collect();
+    assert_eq!(mine, ["photos"]);
+
+    s.commit_object(b.id, &object(b"k", "e1", "blob-k", 3), &WriteCondition::None, 10).await.expect("put");
+    assert!(matches!(s.delete_bucket(b.id, 11).await, Err(MetaError::BucketNotEmpty)));
+    assert!(s.delete_object(b.id, b"k", 12).await.expect("delete"));
+    s.delete_bucket(b.id, 13).await.expect("delete empty bucket");
+    assert!(s.bucket("photos").await.expect("lookup").is_none());
+    assert!(matches!(
+        s.commit_object(b.id, &object(b"k", "e1", "blob-x", 3), &WriteCondition::None, 14).await,
+        Err(MetaError::NoSuchBucket)
+    ));
+}
+
+async fn keys_are_exact_bytes(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("bytes", me, "us-east-1", 0).await.expect("create");
+    let long = vec![b'x'; 1024];
+    let keys: Vec<Vec<u8>> = vec![
+        b"Foo".to_vec(),
+        b"foo".to_vec(),
+        b"a".to_vec(),
+        b"a ".to_vec(),
+        b"a\0b".to_vec(),
+        b"../etc/passwd".to_vec(),
+        "é/ü".as_bytes().to_vec(),
+        long.clone(),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        s.commit_object(b.id, &object(k, &format!("e{i}"), &format!("blob{i}"), i as i64), &WriteCondition::None, 1)
+            .await
+            .expect("put");
+    }
+    for (i, k) in keys.iter().enumerate() {
+        let got = s.object(b.id, k).await.expect("get").expect("present");
+        assert_eq!(got.key, *k);
+        assert_eq!(got.etag, format!("e{i}"), "key {k:?} must be its own row");
+    }
+    let listed: Vec<Vec<u8>> = s
+        .list_objects(b.id, ListBound::Unbounded, None, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted, "listing is in byte order");
+    let bucket = s.bucket("bytes").await.expect("lookup").expect("present");
+    assert_eq!(bucket.object_count, keys.len() as i64);
+    assert_eq!(bucket.bytes_used, (0..keys.len() as i64).sum::<i64>());
+}
+
+async fn commit_replaces_and_queues_garbage(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("gc", me, "us-east-1", 0).await.expect("create");
+    s.register_pending_blob("blob-1", 100).await.expect("intent");
+    s.commit_object(b.id, &object(b"k", "e1", "blob-1", 10), &WriteCondition::None, 101).await.expect("put");
+    assert!(s.stale_pending_blobs(i64::MAX, 10).await.expect("pending").is_empty(), "commit clears its intent");
+    s.register_pending_blob("blob-2", 102).await.expect("intent");
+    s.commit_object(b.id, &object(b"k", "e2", "blob-2", 25), &WriteCondition::None, 103).await.expect("overwrite");
+    assert_eq!(s.garbage_blobs(10).await.expect("garbage"), ["blob-1"]);
+    let got = s.object(b.id, b"k").await.expect("get").expect("present");
+    assert_eq!((got.etag.as_str(), got.size), ("e2", 25));
+    assert_eq!(got.manifest.0[0].blob_id, "blob-2");
+    let bucket = s.bucket("gc").await.expect("lookup").expect("present");
+    assert_eq!((bucket.object_count, bucket.bytes_used), (1, 25));
+
+    assert!(s.delete_object(b.id, b"k", 104).await.expect("delete"));
+    assert!(!s.delete_object(b.id, b"k", 105).await.expect("delete again"));
+    let mut garbage = s.garbage_blobs(10).await.expect("garbage");
+    garbage.sort();
+    assert_eq!(garbage, ["blob-1", "blob-2"]);
+    s.forget_garbage_blob("blob-1").await.expect("forget");
+    assert_eq!(s.garbage_blobs(10).await.expect("garbage"), ["blob-2"]);
+    let bucket = s.bucket("gc").await.expect("lookup").expect("present");
+    assert_eq!((bucket.object_count, bucket.bytes_used), (0, 0));
+
+    // An intent that never commits is reported once it is older than the cutoff.
+    s.register_pending_blob("orphan", 200).await.expect("intent");
+    assert!(s.stale_pending_blobs(200, 10).await.expect("pending").is_empty());
+    assert_eq!(s.stale_pending_blobs(201, 10).await.expect("pending"), ["orphan"]);
+    s.forget_pending_blob("orphan").await.expect("forget");
+    assert!(s.stale_pending_blobs(i64::MAX, 10).await.expect("pending").is_empty());
+}
+
+async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("cond", me, "us-east-1", 0).await.expect("create");
+    s.commit_object(b.id, &object(b"k", "e1", "b1", 1), &WriteCondition::IfAbsent, 1).await.expect("create-only");
+    assert!(matches!(
+        s.commit_object(b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfAbsent, 2).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        s.commit_object(b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfEtag("nope".into()), 2).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        s.commit_object(b.id, &object(b"new", "e2", "b3", 1), &WriteCondition::IfEtag("e1".into()), 2).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    s.commit_object(b.id, &object(b"k", "e3", "b4", 1), &WriteCondition::IfEtag("e1".into()), 3).await.expect("cas");
+    assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e3");
+    assert!(s.garbage_blobs(10).await.expect("garbage").contains(&"b1".to_owned()));
+    assert!(!s.garbage_blobs(10).await.expect("garbage").contains(&"b2".to_owned()), "failed writes retire nothing");
+}
+
+async fn racing_creators_have_one_winner(db: &TestDb) {
+    let s = Arc::new(db.store.clone());
+    let me = owner(&s).await;
+    let b = s.create_bucket("race", me, "us-east-1", 0).await.expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.commit_object(b.id, &object(b"lock", &format!("e{i}"), &format!("b{i}"), 1), &WriteCondition::IfAbsent, 1)
+                .await
+                .map(|()| i)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(i) => winners.push(i),
+            Err(MetaError::PreconditionFailed) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creator wins");
+    let stored = s.object(b.id, b"lock").await.expect("get").expect("present");
+    assert_eq!(stored.etag, format!("e{}", winners[0]));
+    assert_eq!(s.bucket("race").await.expect("get").expect("present").object_count, 1);
+}
+
+async fn listing_ranges(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("list", me, "us-east-1", 0).await.expect("create");
+    for k in ["a/1", "a/2", "a/b/3", "b", "c/\u{ff}"] {
+        s.commit_object(b.id, &object(k.as_bytes(), "e", &format!("blob-{k}"), 1), &WriteCondition::None, 1)
+            .await
+            .expect("put");
+    }
+    let keys = |v: Vec<cloudvault_metadata::ListedObject>| -> Vec<String> {
+        v.into_iter().map(|o| String::from_utf8(o.key).expect("utf8")).collect()
+    };
+    let end = key_successor(b"a/");
+    assert_eq!(
+        keys(s.list_objects(b.id, ListBound::From(b"a/"), end.as_deref(), 10).await.expect("list")),
+        ["a/1", "a/2", "a/b/3"]
+    );
+    assert_eq!(keys(s.list_objects(b.id, ListBound::After(b"a/1"), None, 2).await.expect("list")), ["a/2", "a/b/3"]);
+    assert_eq!(keys(s.list_objects(b.id, ListBound::From(b"a/2"), None, 1).await.expect("list")), ["a/2"]);
+    assert_eq!(keys(s.list_objects(b.id, ListBound::After(b"b"), None, 10).await.expect("list")), ["c/\u{ff}"]);
+    assert!(s.list_objects(b.id, ListBound::After(b"c/\xc3\xbf"), None, 10).await.expect("list").is_empty());
+}
+
+async fn access_keys_and_users(db: &TestDb) {
+    let s = &db.store;
+    assert!(s.first_admin().await.expect("admin").is_none());
+    let admin = s.ensure_user("root", "admin", 0).await.expect("user");
+    assert_eq!(s.ensure_user("root", "admin", 1).await.expect("again").id, admin.id, "ensure_user is idempotent");
+    assert_eq!(s.first_admin().await.expect("admin").map(|u| u.name), Some("root".into()));
+    let key = AccessKey {
+        access_key_id: "AKTEST".into(),
+        user_id: admin.id,
+        secret: "s3cr3t".into(),
+        enabled: true,
+        expires_at: None,
+    };
+    s.insert_access_key(&key, 0).await.expect("insert key");
+    assert_eq!(s.access_key("AKTEST").await.expect("lookup"), Some(key));
+    assert_eq!(s.access_key("akTEST").await.expect("lookup"), None, "key ids are case-sensitive");
+}
+
+async fn two_stores_migrate_the_same_database(db: &TestDb) {
+    // Opening the store again (a second replica, a restart) finds the schema applied and changes nothing.
+    let (a, b) = tokio::join!(MetaStore::connect(&db.url, 2), MetaStore::connect(&db.url, 2));
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    let me = owner(&a).await;
+    a.create_bucket("shared", me, "us-east-1", 0).await.expect("create through one");
+    assert!(b.bucket("shared").await.expect("lookup").is_some(), "visible through the other");
+    a.close().await;
+    b.close().await;
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::sqlite().await;
+                super::$name(&db).await;
+                db.finish().await;
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::mysql().await;
+                super::$name(&db).await;
+                db.finish().await;
+            })*
+        }
+    };
+}
+
+contract!(
+    bucket_lifecycle,
+    keys_are_exact_bytes,
+    commit_replaces_and_queues_garbage,
+    conditions_are_checked_in_the_transaction,
+    racing_creators_have_one_winner,
+    listing_ranges,
+    access_keys_and_users,
+    two_stores_migrate_the_same_database,
+);
