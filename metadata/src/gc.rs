@@ -35,9 +35,11 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Blobs retired by committed overwrites and deletes, oldest first.
-    pub async fn garbage_blobs(&self, limit: u32) -> MetaResult<Vec<String>> {
-        let rows = sqlx::query("SELECT blob_id FROM garbage_blobs ORDER BY enqueued_at LIMIT ?")
+    /// Blobs retired by committed overwrites and deletes before `cutoff_ms`, oldest first. The delay lets
+    /// a GET that read the old manifest just before the overwrite finish streaming it.
+    pub async fn garbage_blobs(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
+        let rows = sqlx::query("SELECT blob_id FROM garbage_blobs WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?")
+            .bind(cutoff_ms)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await?;

@@ -103,3 +103,17 @@ impl MetaStore {
         }
     }
 }
+
+impl MetaStore {
+    /// Looks a user up by id.
+    pub async fn user(&self, id: UserId) -> MetaResult<Option<User>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled FROM users WHERE id = ?",
+            self.enabled_as_int()
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+}

@@ -1,0 +1,93 @@
+//! Configuration, read from the environment (every variable is documented in the README).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+/// Everything `cloudvault serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CLOUDVAULT_DATA_DIR`: where blobs (and the default SQLite database) live. Default `./data`.
+    pub data_dir: PathBuf,
+    /// `CLOUDVAULT_DATABASE_URL`: `sqlite://...` or `mysql://...`. Default: SQLite inside the data dir.
+    pub database_url: String,
+    /// `CLOUDVAULT_DB_MAX_CONNECTIONS`: pool size per replica. Default 16.
+    pub db_max_connections: u32,
+    /// `CLOUDVAULT_S3_ADDR`: the S3 listener. Default `0.0.0.0:9000`.
+    pub s3_addr: SocketAddr,
+    /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`: the root credentials (also an S3 access key).
+    /// When unset, the first start generates strong ones, stores them and prints them once.
+    pub root_credentials: Option<(String, String)>,
+    /// `CLOUDVAULT_REGION`: the region reported by GetBucketLocation and used as the default
+    /// LocationConstraint. Default `us-east-1`.
+    pub region: String,
+    /// `CLOUDVAULT_DOMAIN`: base domain for virtual-hosted-style requests (`bucket.<domain>`). Unset:
+    /// path style only.
+    pub domain: Option<String>,
+    /// `CLOUDVAULT_MAX_OBJECT_SIZE`: largest single PUT in bytes. Default 5 GiB (AWS's limit).
+    pub max_object_size: u64,
+    /// `CLOUDVAULT_STAGING_GRACE_SECS`: how old an unfinished staged file or blob intent must be before the
+    /// janitor removes it. Default 3600.
+    pub staging_grace_secs: u64,
+    /// `CLOUDVAULT_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+    /// `CLOUDVAULT_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for in-flight requests. Default 30.
+    pub shutdown_grace_secs: u64,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match var(name) {
+        Some(v) => v.parse().with_context(|| format!("{name}={v:?} is not valid")),
+        None => Ok(default),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(var("CLOUDVAULT_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match var("CLOUDVAULT_DATABASE_URL") {
+            Some(url) => url,
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("cloudvault.db").display()),
+        };
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("mysql:")) {
+            bail!("CLOUDVAULT_DATABASE_URL must start with sqlite: or mysql:");
+        }
+        let root_credentials = match (var("CLOUDVAULT_ROOT_USER"), var("CLOUDVAULT_ROOT_PASSWORD")) {
+            (Some(user), Some(password)) => {
+                if password.len() < 8 {
+                    bail!("CLOUDVAULT_ROOT_PASSWORD must be at least 8 characters");
+                }
+                Some((user, password))
+            }
+            (None, None) => None,
+            _ => bail!("set both CLOUDVAULT_ROOT_USER and CLOUDVAULT_ROOT_PASSWORD, or neither"),
+        };
+        let log_json = match var("CLOUDVAULT_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => bail!("CLOUDVAULT_LOG_FORMAT must be text or json, not {other:?}"),
+        };
+        Ok(Config {
+            data_dir,
+            database_url,
+            db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,
+            s3_addr: parsed("CLOUDVAULT_S3_ADDR", SocketAddr::from(([0, 0, 0, 0], 9000)))?,
+            root_credentials,
+            region: var("CLOUDVAULT_REGION").unwrap_or_else(|| "us-east-1".into()),
+            domain: var("CLOUDVAULT_DOMAIN"),
+            max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,
+            staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
+            log_json,
+            shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! The blob store: object bytes on the data volume, in files named by opaque ids.
+//!
+//! Layout under `CLOUDVAULT_DATA_DIR`:
+//! - `staging/<id>`: a blob being written. Never read by anyone.
+//! - `blobs/<first two hex digits of id>/<id>`: a durable blob. Visible to readers only once a committed
+//!   metadata row names it in its manifest.
+//!
+//! Object keys never appear in a path, so no key (`../`, NUL, 1024 bytes...) can escape or collide.
+//!
+//! Write protocol (the half of the commit protocol that lives here; the other half is
+//! `cloudvault_metadata::MetaStore::commit_object`):
+//! 1. [`BlobStore::stage`] streams the body into `staging/<id>` while hashing it, then fsyncs the file.
+//!    If the body fails or the request is cancelled, the [`StagedBlob`] is dropped and removes the file.
+//!    A crash here leaves a staging file that [`BlobStore::sweep_staging`] deletes after the grace period.
+//! 2. The engine records a pending-blob intent in the metadata store.
+//! 3. [`BlobStore::place`] renames the file into `blobs/` and fsyncs the directory, so the name survives a
+//!    crash. A crash here leaves a durable blob with an intent row; the janitor deletes both after the
+//!    grace period.
+//! 4. The metadata transaction commits the object (and removes the intent): only now can anyone read it.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use cloudvault_metadata::{BlobRef, Manifest};
+
+use super::error::{EngineError, EngineResult};
+
+/// Size of the write buffer in front of a staging file and of each read chunk: large enough for
+/// sequential throughput, small enough that memory stays flat per request.
+const IO_CHUNK: usize = 256 * 1024;
+/// Chunks a GET may have read ahead of the client.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// The blob store rooted at the data directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    staging: PathBuf,
+    blobs: PathBuf,
+}
+
+/// A fully written, fsynced staging file that no one references yet. Dropping it deletes the file.
+#[derive(Debug)]
+pub struct StagedBlob {
+    /// The opaque id the blob will keep once placed.
+    pub blob_id: String,
+    /// Bytes written.
+    pub size: u64,
+    /// MD5 of the bytes written.
+    pub md5: [u8; 16],
+    path: Option<PathBuf>,
+}
+
+impl Drop for StagedBlob {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            // Best effort: if this fails the staging sweep removes the file later.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn new_blob_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+async fn fsync_dir(dir: &Path) -> io::Result<()> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
+        .await
+        .map_err(io::Error::other)?
+}
+
+impl BlobStore {
+    /// Opens (creating if needed) the blob store under `data_dir`. All 256 fan-out directories are
+    /// created and made durable up front, so a write only ever fsyncs its one leaf directory.
+    pub async fn open(data_dir: &Path) -> io::Result<Self> {
+        let staging = data_dir.join("staging");
+        let blobs = data_dir.join("blobs");
+        tokio::fs::create_dir_all(&staging).await?;
+        for i in 0..=255u8 {
+            tokio::fs::create_dir_all(blobs.join(format!("{i:02x}"))).await?;
+        }
+        fsync_dir(&blobs).await?;
+        fsync_dir(data_dir).await?;
+        Ok(BlobStore { staging, blobs })
+    }
+
+    /// Where a placed blob lives.
+    pub fn blob_path(&self, blob_id: &str) -> PathBuf {
+        self.blobs.join(blob_id.get(..2).unwrap_or("00")).join(blob_id)
+    }
+
+    fn staging_path(&self, blob_id: &str) -> PathBuf {
+        self.staging.join(blob_id)
+    }
+
+    /// Streams `body` into a new staging file, hashing as it goes, and fsyncs it. Fails with
+    /// [`EngineError::TooLarge`] past `max_size` bytes, and with the body's own error if the client
+    /// fails mid-stream; either way nothing is left behind.
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the partially written [`StagedBlob`], which deletes the file.
+    pub async fn stage<S, E>(&self, mut body: S, max_size: u64) -> EngineResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Into<EngineError>,
+    {
+        let blob_id = new_blob_id();
+        let path = self.staging_path(&blob_id);
+        let file = tokio::fs::File::create_new(&path).await?;
+        let mut staged = StagedBlob { blob_id, size: 0, md5: [0; 16], path: Some(path) };
+        let mut out = BufWriter::with_capacity(IO_CHUNK, file);
+        let mut md5 = Md5::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Into::into)?;
+            staged.size += chunk.len() as u64;
+            if staged.size > max_size {
+                return Err(EngineError::TooLarge { limit: max_size });
+            }
+            md5.update(&chunk);
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        out.into_inner().sync_all().await?;
+        staged.md5 = md5.finalize().into();
+        Ok(staged)
+    }
+
+    /// Moves a staged blob to its durable name and fsyncs the directory entry. After this returns the
+    /// blob survives a crash; it becomes visible only when a metadata commit references it.
+    pub async fn place(&self, mut staged: StagedBlob) -> io::Result<BlobRef> {
+        let target = self.blob_path(&staged.blob_id);
+        let source = staged.path.take().ok_or_else(|| io::Error::other("blob already placed"))?;
+        if let Err(e) = tokio::fs::rename(&source, &target).await {
+            staged.path = Some(source);
+            return Err(e);
+        }
+        if let Some(dir) = target.parent() {
+            fsync_dir(dir).await?;
+        }
+        Ok(BlobRef { blob_id: staged.blob_id.clone(), size: staged.size as i64, md5_hex: hex::encode(staged.md5) })
+    }
+
+    /// Streams `range` of the object described by `manifest`, reading its blobs in order. Memory is
+    /// bounded by a few chunks whatever the object size; if the client goes away the reader stops.
+    /// A blob file shorter than its manifest says ends the stream with an error, so a client never gets
+    /// a silently truncated 200.
+    pub fn read(&self, manifest: &Manifest, range: Range<u64>) -> ReceiverStream<io::Result<Bytes>> {
+        let mut segments = Vec::new();
+        let mut offset = 0u64;
+        for blob in &manifest.0 {
+            let size = blob.size.max(0) as u64;
+            let (start, end) = (range.start.max(offset), range.end.min(offset + size));
+            if start < end {
+                segments.push((self.blob_path(&blob.blob_id), start - offset, end - start));
+            }
+            offset += size;
+        }
+        let (tx, rx) = mpsc::channel(READ_AHEAD_CHUNKS);
+        tokio::spawn(async move {
+            for (path, start, len) in segments {
+                if let Err(e) = send_segment(&tx, &path, start, len).await {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        ReceiverStream::new(rx)
+    }
+
+    /// Deletes a placed blob; a blob that is already gone is not an error (janitors of several replicas
+    /// may race).
+    pub async fn remove(&self, blob_id: &str) -> io::Result<()> {
+        for path in [self.blob_path(blob_id), self.staging_path(blob_id)] {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes staging files untouched for longer than `grace` (writes interrupted by a crash). A file
+    /// still being written is modified continuously, so it is never old enough to be swept.
+    pub async fn sweep_staging(&self, grace: Duration) -> io::Result<usize> {
+        let mut removed = 0;
+        let mut entries = tokio::fs::read_dir(&self.staging).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let modified = entry.metadata().await?.modified()?;
+            let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+            if age > grace {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Sends `len` bytes of `path` from `start`, chunk by chunk. Returns early (Ok) when the receiver is gone.
+async fn send_segment(
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    path: &Path,
+    start: u64,
+    len: u64,
+) -> io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?;
+    if start > 0 {
+        file.seek(io::SeekFrom::Start(start)).await?;
+    }
+    let mut remaining = len;
+    while remaining > 0 {
+        let want = remaining.min(IO_CHUNK as u64) as usize;
+        let mut buf = BytesMut::zeroed(want);
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("blob {} is shorter than its manifest says", path.display()),
+                ));
+            }
+            filled += n;
+        }
+        remaining -= want as u64;
+        if tx.send(Ok(buf.freeze())).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Errors of the storage engine. Mapped to S3 codes in `s3/error.rs`, the one place that does so.
+
+use cloudvault_metadata::MetaError;
+
+/// What can go wrong while storing or reading object bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The metadata store failed or refused (no such bucket, precondition, database down...).
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The data volume failed (ENOSPC, EIO, a missing blob file).
+    #[error("data volume: {0}")]
+    Io(#[from] std::io::Error),
+    /// The request body failed while streaming: the client went away, sent fewer bytes than announced,
+    /// or s3s rejected its framing/signature. Carries the S3 code s3s assigned, if any.
+    #[error("request body: {message}")]
+    Body {
+        /// The S3 error code for this body failure.
+        code: s3s::S3ErrorCode,
+        /// What happened.
+        message: String,
+    },
+    /// The body was longer than the configured maximum object size.
+    #[error("object larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The configured limit.
+        limit: u64,
+    },
+}
+
+/// Result alias of the engine.
+pub type EngineResult<T> = Result<T, EngineError>;

@@ -1,0 +1,52 @@
+//! The janitor: a background task on every replica that deletes what no committed object references.
+//!
+//! Each pass removes
+//! - blobs retired by overwrites and deletes (`garbage_blobs`) once they have waited out the grace
+//!   period (a GET that read the old manifest just before the overwrite may still be streaming them);
+//! - blobs of writes that recorded an intent but never committed (`pending_blobs` older than the grace
+//!   period; the commit itself takes milliseconds);
+//! - staging files untouched for longer than the grace period (writes cut off by a crash).
+//!
+//! Replicas may run passes at the same time: deleting a file twice is not an error and the row deletes
+//! are idempotent. The file is always deleted before its row, so a crash between the two only repeats
+//! the deletion on the next pass.
+
+use std::time::Duration;
+
+use super::{Engine, now_ms};
+
+/// Rows handled per query in one pass.
+const BATCH: u32 = 500;
+
+/// Runs one janitor pass; returns how many blobs and staging files were removed.
+pub async fn sweep_once(engine: &Engine, grace: Duration) -> super::EngineResult<usize> {
+    let cutoff = now_ms() - grace.as_millis() as i64;
+    let mut removed = 0;
+    for blob_id in engine.meta.garbage_blobs(cutoff, BATCH).await? {
+        engine.blobs.remove(&blob_id).await?;
+        engine.meta.forget_garbage_blob(&blob_id).await?;
+        removed += 1;
+    }
+    for blob_id in engine.meta.stale_pending_blobs(cutoff, BATCH).await? {
+        engine.blobs.remove(&blob_id).await?;
+        engine.meta.forget_pending_blob(&blob_id).await?;
+        removed += 1;
+    }
+    removed += engine.blobs.sweep_staging(grace).await?;
+    Ok(removed)
+}
+
+/// Runs [`sweep_once`] every `interval` until the task is aborted. Errors are logged and retried on the
+/// next pass (a database outage must not kill the janitor).
+pub async fn run(engine: Engine, grace: Duration, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match sweep_once(&engine, grace).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "janitor pass"),
+            Err(e) => tracing::warn!(error = %e, "janitor pass failed"),
+        }
+    }
+}

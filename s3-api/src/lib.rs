@@ -1,0 +1,11 @@
+//! The CloudVault backend. The request path reads off the modules:
+//!
+//! `server` (TCP, HTTP, request ids) → `s3` (the s3s service: `auth` resolves access keys, `access` denies
+//! anonymous requests, `vault` dispatches each S3 operation to a file in `s3/ops/`) → `engine` (the storage
+//! engine: blobs on the data volume, committed by one metadata transaction) → `cloudvault_metadata` (SQL).
+
+pub mod config;
+pub mod engine;
+pub mod s3;
+pub mod server;
+pub mod telemetry;

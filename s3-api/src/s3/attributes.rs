@@ -1,0 +1,102 @@
+//! The HTTP attributes and user metadata stored with an object (JSON in the `attributes` column), and
+//! the conversions between them, s3s DTOs and stored times.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::{ETag, Metadata, Timestamp};
+use s3s::{S3Result, s3_error};
+use serde::{Deserialize, Serialize};
+
+/// What a PUT (or a copy with `REPLACE`) sets besides the bytes, returned on every GET and HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectAttributes {
+    /// `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `Content-Encoding`, without the `aws-chunked` transfer framing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    /// `Content-Disposition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    /// `Content-Language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// `Expires`, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` pairs (names lower-case, without the prefix).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_metadata: BTreeMap<String, String>,
+}
+
+impl ObjectAttributes {
+    /// The stored JSON form.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Parses the stored JSON form.
+    pub fn decode(json: &str) -> S3Result<Self> {
+        serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt object attributes"))
+    }
+
+    /// User metadata as the s3s DTO, or `None` when there is none.
+    pub fn metadata_dto(&self) -> Option<Metadata> {
+        (!self.user_metadata.is_empty()).then(|| self.user_metadata.clone().into_iter().collect())
+    }
+}
+
+/// Converts s3s user metadata into the stored form.
+pub fn metadata_from_dto(metadata: Option<Metadata>) -> BTreeMap<String, String> {
+    metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+/// Drops the `aws-chunked` coding (the transfer framing of streaming uploads, which s3s has already
+/// decoded) from a Content-Encoding; `None` when nothing else is left.
+pub fn strip_aws_chunked(content_encoding: Option<String>) -> Option<String> {
+    let value = content_encoding?;
+    let kept: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+/// A stored time (ms since the epoch) as an s3s timestamp.
+pub fn timestamp(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+/// A stored (unquoted) ETag as the s3s DTO.
+pub fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_chunked_is_removed_from_content_encoding() {
+        assert_eq!(strip_aws_chunked(Some("aws-chunked".into())), None);
+        assert_eq!(strip_aws_chunked(Some("aws-chunked, gzip".into())), Some("gzip".into()));
+        assert_eq!(strip_aws_chunked(Some("gzip,aws-chunked".into())), Some("gzip".into()));
+        assert_eq!(strip_aws_chunked(Some("br".into())), Some("br".into()));
+        assert_eq!(strip_aws_chunked(None), None);
+    }
+
+    #[test]
+    fn attributes_round_trip_through_json() {
+        let mut a = ObjectAttributes { content_type: Some("text/plain".into()), ..Default::default() };
+        a.user_metadata.insert("mtime".into(), "1700000000.5".into());
+        assert_eq!(ObjectAttributes::decode(&a.encode()).expect("decode"), a);
+        assert_eq!(ObjectAttributes::decode("{}").expect("decode"), ObjectAttributes::default());
+    }
+}

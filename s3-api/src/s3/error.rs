@@ -1,0 +1,65 @@
+//! The one place where CloudVault's errors become S3 error codes.
+
+use cloudvault_metadata::MetaError;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+use crate::engine::EngineError;
+
+/// Maps a metadata error to the S3 error AWS would answer.
+pub fn meta_error(e: MetaError) -> S3Error {
+    match e {
+        MetaError::NoSuchBucket => s3_error!(NoSuchBucket),
+        MetaError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
+        MetaError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
+        MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
+        MetaError::PreconditionFailed => s3_error!(PreconditionFailed),
+        e if e.is_unavailable() => {
+            tracing::warn!(error = %e, "metadata store unavailable");
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The metadata store is unavailable; retry.")
+        }
+        e => {
+            tracing::error!(error = %e, "metadata store error");
+            S3Error::internal_error(e)
+        }
+    }
+}
+
+impl From<EngineError> for S3Error {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Meta(e) => meta_error(e),
+            EngineError::Body { code, message } => S3Error::with_message(code, message),
+            EngineError::TooLarge { limit } => S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                format!("Your proposed upload exceeds the maximum allowed object size ({limit} bytes)."),
+            ),
+            EngineError::Io(e) if e.raw_os_error() == Some(28) => {
+                tracing::error!(error = %e, "data volume full");
+                S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The data volume is full.")
+            }
+            EngineError::Io(e) => {
+                tracing::error!(error = %e, "data volume error");
+                S3Error::internal_error(e)
+            }
+        }
+    }
+}
+
+/// Classifies an error raised by a request body stream (from s3s or hyper) as the S3 error to answer.
+pub fn body_error(e: s3s::StdError) -> EngineError {
+    let code = if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
+        S3ErrorCode::EntityTooLarge
+    } else if let Some(e) = e.downcast_ref::<s3s::stream::upload_stream::UploadStreamError>() {
+        e.to_s3_error_code()
+    } else if let Some(e) = e.downcast_ref::<s3s::stream::aws_chunked_stream::AwsChunkedStreamError>() {
+        match e {
+            s3s::stream::aws_chunked_stream::AwsChunkedStreamError::SignatureMismatch => S3ErrorCode::SignatureDoesNotMatch,
+            _ => S3ErrorCode::IncompleteBody,
+        }
+    } else if let Some(e) = e.downcast_ref::<S3Error>() {
+        e.code().clone()
+    } else {
+        S3ErrorCode::IncompleteBody
+    };
+    EngineError::Body { code, message: e.to_string() }
+}

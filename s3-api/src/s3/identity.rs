@@ -1,0 +1,152 @@
+//! Who is calling: access keys resolved to users, for s3s's signature check and for ownership.
+//!
+//! Lookups are cached for [`KEY_CACHE_TTL`], so a disabled or deleted key stops working within that time
+//! on every replica without a database round trip per request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::{S3Result, s3_error};
+
+use cloudvault_metadata::{AccessKey, MetaStore, UserId};
+
+use crate::engine::now_ms;
+
+/// How long a key lookup (hit or miss) is trusted.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The user behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user's id.
+    pub user_id: UserId,
+    /// The user's name (reported as the owner's display name).
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+struct CachedKey {
+    secret: String,
+    user_id: UserId,
+}
+
+/// Access keys (the root key from the environment, the rest from the metadata store) and user names.
+#[derive(Debug)]
+pub struct KeyStore {
+    meta: MetaStore,
+    root_key: Option<(String, CachedKey)>,
+    root: Principal,
+    keys: Mutex<HashMap<String, (Instant, Option<CachedKey>)>>,
+    names: Mutex<HashMap<UserId, String>>,
+}
+
+impl KeyStore {
+    /// Makes sure the root user exists and returns the key store. With `root_credentials` (from
+    /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`) the root user is that name and the pair is an
+    /// access key. Without them, the first start generates strong credentials, stores them, and prints
+    /// them once; later starts reuse the stored ones.
+    pub async fn bootstrap(meta: MetaStore, root_credentials: Option<(String, String)>) -> anyhow::Result<Self> {
+        let (root, root_key) = match root_credentials {
+            Some((name, secret)) => {
+                let user = meta.ensure_user(&name, "admin", now_ms()).await?;
+                let key = CachedKey { secret, user_id: user.id };
+                (Principal { user_id: user.id, name: name.clone() }, Some((name, key)))
+            }
+            None => match meta.first_admin().await? {
+                Some(user) => (Principal { user_id: user.id, name: user.name }, None),
+                None => {
+                    let access_key_id = format!("CV{}", random_string(18).to_uppercase());
+                    let secret = random_string(40);
+                    let user = meta.ensure_user(&access_key_id, "admin", now_ms()).await?;
+                    let key = AccessKey {
+                        access_key_id: access_key_id.clone(),
+                        user_id: user.id,
+                        secret: secret.clone(),
+                        enabled: true,
+                        expires_at: None,
+                    };
+                    meta.insert_access_key(&key, now_ms()).await?;
+                    eprintln!(
+                        "\nCloudVault generated root credentials (shown once; store them now):\n  \
+                         CLOUDVAULT_ROOT_USER={access_key_id}\n  CLOUDVAULT_ROOT_PASSWORD={secret}\n"
+                    );
+                    (Principal { user_id: user.id, name: access_key_id }, None)
+                }
+            },
+        };
+        Ok(KeyStore { meta, root_key, root, keys: Mutex::default(), names: Mutex::default() })
+    }
+
+    /// The root (first admin) user.
+    pub fn root(&self) -> &Principal {
+        &self.root
+    }
+
+    async fn lookup(&self, access_key_id: &str) -> S3Result<Option<CachedKey>> {
+        if let Some((id, key)) = &self.root_key
+            && id == access_key_id
+        {
+            return Ok(Some(key.clone()));
+        }
+        if let Some((at, hit)) = self.keys.lock().map_err(|_| s3_error!(InternalError))?.get(access_key_id)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(hit.clone());
+        }
+        let found = self.meta.access_key(access_key_id).await.map_err(super::error::meta_error)?;
+        let now = now_ms();
+        let usable = found
+            .filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now))
+            .map(|k| CachedKey { secret: k.secret, user_id: k.user_id });
+        self.keys
+            .lock()
+            .map_err(|_| s3_error!(InternalError))?
+            .insert(access_key_id.to_owned(), (Instant::now(), usable.clone()));
+        Ok(usable)
+    }
+
+    /// The user an authenticated access key belongs to.
+    pub async fn principal(&self, access_key_id: &str) -> S3Result<Principal> {
+        let key = self.lookup(access_key_id).await?.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        let name = self.user_name(key.user_id).await?;
+        Ok(Principal { user_id: key.user_id, name })
+    }
+
+    /// A user's name, for owner fields (cached; names do not change).
+    pub async fn user_name(&self, user_id: UserId) -> S3Result<String> {
+        if let Some(name) = self.names.lock().map_err(|_| s3_error!(InternalError))?.get(&user_id) {
+            return Ok(name.clone());
+        }
+        let name = self
+            .meta
+            .user(user_id)
+            .await
+            .map_err(super::error::meta_error)?
+            .map(|u| u.name)
+            .unwrap_or_else(|| format!("user-{user_id}"));
+        self.names.lock().map_err(|_| s3_error!(InternalError))?.insert(user_id, name.clone());
+        Ok(name)
+    }
+}
+
+fn random_string(len: usize) -> String {
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// The s3s authentication provider: gives s3s the secret of an access key so it can verify the SigV4
+/// signature; unknown, disabled and expired keys get `InvalidAccessKeyId`.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Arc<KeyStore>);
+
+#[async_trait::async_trait]
+impl S3Auth for Auth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.0.lookup(access_key).await? {
+            Some(key) => Ok(SecretKey::from(key.secret)),
+            None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+use super::owner;
+use crate::engine::now_ms;
+use crate::s3::attributes::timestamp;
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// ListBuckets: the caller's buckets, by name. (`max-buckets` / `prefix` are accepted; one page holds
+/// every bucket, as AWS does below its pagination threshold.)
+pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    let me = v.principal(&req).await?;
+    let prefix = req.input.prefix.clone();
+    let buckets = v.engine.meta.list_buckets(Some(me.user_id)).await.map_err(meta_error)?;
+    let buckets = buckets
+        .into_iter()
+        .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .map(|b| Bucket {
+            name: Some(b.name),
+            creation_date: Some(timestamp(b.created_at)),
+            bucket_region: Some(b.region),
+            ..Default::default()
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(owner(me.user_id, me.name)),
+        prefix,
+        ..Default::default()
+    }))
+}
+
+/// CreateBucket: any LocationConstraint is accepted and remembered; an existing bucket of the caller
+/// answers `BucketAlreadyOwnedByYou`, someone else's `BucketAlreadyExists`. (s3s has already validated
+/// the name against AWS's rules: `InvalidBucketName`.)
+pub async fn create_bucket(
+    v: &CloudVault,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let me = v.principal(&req).await?;
+    let input = req.input;
+    let region = input
+        .create_bucket_configuration
+        .and_then(|c| c.location_constraint)
+        .map(|lc| lc.as_str().to_owned())
+        .filter(|lc| !lc.is_empty())
+        .unwrap_or_else(|| v.region.clone());
+    v.engine.meta.create_bucket(&input.bucket, me.user_id, &region, now_ms()).await.map_err(meta_error)?;
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
+}
+
+/// HeadBucket: 200 with the bucket's region, or 404 without a body.
+pub async fn head_bucket(v: &CloudVault, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    v.principal(&req).await?;
+    let bucket = v.bucket(&req.input.bucket).await?;
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
+}
+
+/// DeleteBucket: only when empty (`BucketNotEmpty`); incomplete multipart uploads go with it.
+pub async fn delete_bucket(
+    v: &CloudVault,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    v.principal(&req).await?;
+    let bucket = v.bucket(&req.input.bucket).await?;
+    v.engine.meta.delete_bucket(bucket.id, now_ms()).await.map_err(meta_error)?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+/// GetBucketLocation: the LocationConstraint, empty for us-east-1 as AWS answers.
+pub async fn get_bucket_location(
+    v: &CloudVault,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    v.principal(&req).await?;
+    let bucket = v.bucket(&req.input.bucket).await?;
+    let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+}

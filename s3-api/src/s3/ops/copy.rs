@@ -1,0 +1,102 @@
+//! CopyObject.
+
+use futures::TryStreamExt;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::{Manifest, ObjectRecord};
+
+use super::put::write_condition;
+use crate::engine::{EngineError, now_ms};
+use crate::s3::attributes::{ObjectAttributes, etag, metadata_from_dto, strip_aws_chunked, timestamp};
+use crate::s3::conditional::{Conditions, Validators};
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// Largest source CopyObject accepts (AWS's limit; larger objects are copied with UploadPartCopy).
+const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+
+/// CopyObject: copies the source's bytes into a new blob (so source and copy never share a file) and
+/// commits the copy like a PUT. `x-amz-metadata-directive: COPY` (default) keeps the source's attributes,
+/// `REPLACE` takes the request's. Copying an object onto itself needs `REPLACE` (rclone sets
+/// modification times this way), as on AWS.
+pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    let me = v.principal(&req).await?;
+    let i = req.input;
+    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &i.copy_source else {
+        return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(NoSuchVersion));
+    }
+    let source_bucket = v.bucket(src_bucket).await?;
+    let source = v
+        .engine
+        .meta
+        .object(source_bucket.id, src_key.as_bytes())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    Conditions {
+        if_match: i.copy_source_if_match.as_ref(),
+        if_none_match: i.copy_source_if_none_match.as_ref(),
+        if_modified_since: i.copy_source_if_modified_since.as_ref(),
+        if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
+    }
+    .check_copy_source(Validators { etag: &source.etag, last_modified_ms: source.last_modified })?;
+    let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    if !replace && **src_bucket == *i.bucket && **src_key == *i.key {
+        return Err(s3_error!(
+            InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the \
+             object's metadata, storage class, website redirect location or encryption attributes."
+        ));
+    }
+    if source.size > MAX_COPY_SIZE {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+        ));
+    }
+    let attributes = if replace {
+        ObjectAttributes {
+            content_type: i.content_type,
+            content_encoding: strip_aws_chunked(i.content_encoding),
+            content_disposition: i.content_disposition,
+            content_language: i.content_language,
+            cache_control: i.cache_control,
+            expires: i.expires,
+            user_metadata: metadata_from_dto(i.metadata),
+        }
+    } else {
+        ObjectAttributes::decode(&source.attributes)?
+    };
+    let target_bucket = v.bucket(&i.bucket).await?;
+    let condition = write_condition(i.if_match, i.if_none_match)?;
+    let bytes = v.engine.blobs.read(&source.manifest, 0..source.size.max(0) as u64).map_err(EngineError::Io);
+    let staged = v.engine.blobs.stage(bytes, u64::MAX).await?;
+    if staged.size != source.size.max(0) as u64 {
+        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
+    }
+    let etag_hex = hex::encode(staged.md5);
+    let last_modified = now_ms();
+    let record = ObjectRecord {
+        key: i.key.into_bytes(),
+        size: source.size,
+        etag: etag_hex.clone(),
+        last_modified,
+        owner_id: me.user_id,
+        attributes: attributes.encode(),
+        manifest: Manifest::default(),
+        parts_count: None,
+    };
+    v.engine.commit_single(target_bucket.id, staged, record, &condition).await?;
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(etag(&etag_hex)),
+            last_modified: Some(timestamp(last_modified)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}

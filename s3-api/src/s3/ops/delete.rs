@@ -1,0 +1,67 @@
+//! DeleteObject and DeleteObjects.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::engine::now_ms;
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// Most keys one DeleteObjects request may name (AWS's limit).
+const MAX_DELETE_KEYS: usize = 1000;
+
+/// DeleteObject: 204 whether or not the key existed (unversioned bucket semantics).
+pub async fn delete_object(
+    v: &CloudVault,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    v.principal(&req).await?;
+    let bucket = v.bucket(&req.input.bucket).await?;
+    v.engine.meta.delete_object(bucket.id, req.input.key.as_bytes(), now_ms()).await.map_err(meta_error)?;
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+/// DeleteObjects: up to 1000 keys; each is reported deleted (unless `Quiet`) or as an error entry.
+pub async fn delete_objects(
+    v: &CloudVault,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    v.principal(&req).await?;
+    let bucket = v.bucket(&req.input.bucket).await?;
+    let delete = req.input.delete;
+    if delete.objects.len() > MAX_DELETE_KEYS {
+        return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
+    }
+    let quiet = delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for object in delete.objects {
+        if object.version_id.as_deref().is_some_and(|v| v != "null") {
+            errors.push(Error {
+                code: Some("NoSuchVersion".to_owned()),
+                key: Some(object.key),
+                message: Some("The specified version does not exist.".to_owned()),
+                version_id: object.version_id,
+            });
+            continue;
+        }
+        match v.engine.meta.delete_object(bucket.id, object.key.as_bytes(), now_ms()).await {
+            Ok(_) if quiet => {}
+            Ok(_) => deleted.push(DeletedObject { key: Some(object.key), version_id: object.version_id, ..Default::default() }),
+            Err(e) => {
+                let e = meta_error(e);
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(object.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: object.version_id,
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,259 @@
+//! ListObjects (V1) and ListObjectsV2.
+//!
+//! Both are served by [`scan`]: index range scans over `(bucket, key)` in byte order that start after
+//! a marker, stop at the end of the prefix range, and jump over a whole common prefix in one seek when
+//! a delimiter rolls keys up. A page costs O(page), never O(bucket).
+//!
+//! Resuming: V1's `marker`/`NextMarker`, V2's `start-after` and its continuation token all mean "after
+//! this key". When the marker is a common prefix that was already returned (or lies inside one), the
+//! keys under it are skipped, so a prefix is never returned twice across pages.
+
+use base64::Engine as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::{BucketId, ListBound, ListedObject, MetaStore, key_successor};
+
+use super::owner;
+use crate::s3::attributes::{etag, timestamp};
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// The largest page S3 returns.
+const MAX_KEYS: i32 = 1000;
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Objects, in key order.
+    pub objects: Vec<ListedObject>,
+    /// Common prefixes, in order.
+    pub prefixes: Vec<Vec<u8>>,
+    /// Whether more entries follow.
+    pub truncated: bool,
+    /// The last key or common prefix returned: where the next page resumes.
+    pub last: Option<Vec<u8>>,
+}
+
+enum Entry {
+    Object(ListedObject),
+    Prefix(Vec<u8>),
+}
+
+/// Lists up to `max_keys` entries (objects plus common prefixes) of `bucket_id` under `prefix`, after
+/// `marker`, rolling keys up at `delimiter`.
+pub async fn scan(
+    meta: &MetaStore,
+    bucket_id: BucketId,
+    prefix: &[u8],
+    delimiter: Option<&[u8]>,
+    marker: Option<&[u8]>,
+    max_keys: usize,
+) -> S3Result<Page> {
+    let end = key_successor(prefix).filter(|_| !prefix.is_empty());
+    let marker = marker.filter(|m| !m.is_empty());
+    // Where the next query starts. `None` means the range is exhausted.
+    let mut cursor: Option<(Vec<u8>, bool)> = match marker {
+        Some(m) if m >= prefix => Some((m.to_vec(), false)), // strictly after the marker
+        _ => Some((prefix.to_vec(), true)),                  // from the prefix itself
+    };
+    let mut page = Page::default();
+    let mut count = 0usize;
+    while let Some((start, inclusive)) = cursor.take() {
+        let batch = (max_keys - count).clamp(1, 1000) as u32 + 1;
+        let bound = match (start.is_empty(), inclusive) {
+            (true, true) => ListBound::Unbounded,
+            (_, true) => ListBound::From(&start),
+            (_, false) => ListBound::After(&start),
+        };
+        let rows = meta.list_objects(bucket_id, bound, end.as_deref(), batch).await.map_err(meta_error)?;
+        let exhausted = rows.len() < batch as usize;
+        let mut next = None;
+        let mut jumped = false;
+        for row in rows {
+            let cut = delimiter.and_then(|d| find(&row.key[prefix.len()..], d).map(|at| prefix.len() + at + d.len()));
+            let entry = match cut {
+                Some(cut) => Entry::Prefix(row.key[..cut].to_vec()),
+                None => Entry::Object(row),
+            };
+            if let Entry::Prefix(cp) = &entry
+                && marker.is_some_and(|m| m.starts_with(cp))
+            {
+                // Returned on an earlier page (or the marker lies inside it): skip its keys.
+                next = key_successor(cp).map(|n| (n, true));
+                jumped = true;
+                break;
+            }
+            if count == max_keys {
+                page.truncated = true;
+                return Ok(page);
+            }
+            count += 1;
+            match entry {
+                Entry::Prefix(cp) => {
+                    // Jump over every key under this prefix with one new index seek.
+                    next = key_successor(&cp).map(|n| (n, true));
+                    jumped = true;
+                    page.last = Some(cp.clone());
+                    page.prefixes.push(cp);
+                    break;
+                }
+                Entry::Object(obj) => {
+                    next = Some((obj.key.clone(), false));
+                    page.last = Some(obj.key.clone());
+                    page.objects.push(obj);
+                }
+            }
+        }
+        cursor = if jumped || !exhausted { next } else { None };
+        if cursor.as_ref().zip(end.as_ref()).is_some_and(|((c, _), e)| c >= e) {
+            cursor = None;
+        }
+    }
+    Ok(page)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Characters `encoding-type=url` leaves as they are: RFC 3986 unreserved ones and `/`.
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// Renders a key or prefix for the response: percent-encoded when the client asked for
+/// `encoding-type=url` (botocore always does, and decodes what it gets back).
+fn render(bytes: &[u8], url: bool) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if url { utf8_percent_encode(&text, URL_ENCODE).to_string() } else { text.into_owned() }
+}
+
+fn wants_url(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
+    match encoding_type.map(EncodingType::as_str) {
+        None => Ok(false),
+        Some(EncodingType::URL) => Ok(true),
+        Some(other) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other}")),
+    }
+}
+
+fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+    match requested {
+        None => Ok(MAX_KEYS as usize),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer.")),
+        Some(n) => Ok(n.min(MAX_KEYS) as usize),
+    }
+}
+
+fn encode_token(last: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
+}
+
+fn decode_token(token: &str) -> S3Result<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+}
+
+async fn contents(v: &CloudVault, objects: Vec<ListedObject>, with_owner: bool, url: bool) -> S3Result<Vec<Object>> {
+    let mut out = Vec::with_capacity(objects.len());
+    for o in objects {
+        let owner = if with_owner { Some(owner(o.owner_id, v.keys.user_name(o.owner_id).await?)) } else { None };
+        out.push(Object {
+            key: Some(render(&o.key, url)),
+            size: Some(o.size),
+            e_tag: Some(etag(&o.etag)),
+            last_modified: Some(timestamp(o.last_modified)),
+            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            owner,
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
+fn common_prefixes(prefixes: &[Vec<u8>], url: bool) -> Vec<CommonPrefix> {
+    prefixes.iter().map(|p| CommonPrefix { prefix: Some(render(p, url)) }).collect()
+}
+
+/// ListObjects (V1): `marker` / `NextMarker` paging (NextMarker only with a delimiter, as AWS does;
+/// clients resume from the last key otherwise), owners always included.
+pub async fn list_objects(v: &CloudVault, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    v.principal(&req).await?;
+    let i = req.input;
+    let url = wants_url(i.encoding_type.as_ref())?;
+    let limit = max_keys(i.max_keys)?;
+    let bucket = v.bucket(&i.bucket).await?;
+    let prefix = i.prefix.clone().unwrap_or_default();
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let page = scan(
+        &v.engine.meta,
+        bucket.id,
+        prefix.as_bytes(),
+        delimiter.as_deref().map(str::as_bytes),
+        i.marker.as_deref().map(str::as_bytes),
+        limit,
+    )
+    .await?;
+    let next_marker = (page.truncated && delimiter.is_some()).then(|| page.last.as_deref().map(|l| render(l, url))).flatten();
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(i.bucket),
+        prefix: Some(render(prefix.as_bytes(), url)),
+        marker: Some(i.marker.map(|m| render(m.as_bytes(), url)).unwrap_or_default()),
+        max_keys: Some(limit as i32),
+        delimiter: delimiter.map(|d| render(d.as_bytes(), url)),
+        is_truncated: Some(page.truncated),
+        next_marker,
+        contents: Some(contents(v, page.objects, true, url).await?),
+        common_prefixes: Some(common_prefixes(&page.prefixes, url)),
+        encoding_type: i.encoding_type,
+        ..Default::default()
+    }))
+}
+
+/// ListObjectsV2: opaque continuation token (the base64 of where the page ended), `start-after`,
+/// `fetch-owner`, `KeyCount`.
+pub async fn list_objects_v2(
+    v: &CloudVault,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    v.principal(&req).await?;
+    let i = req.input;
+    let url = wants_url(i.encoding_type.as_ref())?;
+    let limit = max_keys(i.max_keys)?;
+    let bucket = v.bucket(&i.bucket).await?;
+    let prefix = i.prefix.clone().unwrap_or_default();
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let resume = match &i.continuation_token {
+        Some(token) => Some(decode_token(token)?),
+        None => i.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
+    };
+    let page = scan(
+        &v.engine.meta,
+        bucket.id,
+        prefix.as_bytes(),
+        delimiter.as_deref().map(str::as_bytes),
+        resume.as_deref(),
+        limit,
+    )
+    .await?;
+    let key_count = (page.objects.len() + page.prefixes.len()) as i32;
+    let next = if page.truncated { page.last.as_deref().map(encode_token) } else { None };
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(i.bucket),
+        prefix: Some(render(prefix.as_bytes(), url)),
+        delimiter: delimiter.map(|d| render(d.as_bytes(), url)),
+        max_keys: Some(limit as i32),
+        key_count: Some(key_count),
+        continuation_token: i.continuation_token,
+        next_continuation_token: next,
+        start_after: i.start_after.map(|s| render(s.as_bytes(), url)),
+        is_truncated: Some(page.truncated),
+        contents: Some(contents(v, page.objects, i.fetch_owner.unwrap_or(false), url).await?),
+        common_prefixes: Some(common_prefixes(&page.prefixes, url)),
+        encoding_type: i.encoding_type,
+        ..Default::default()
+    }))
+}

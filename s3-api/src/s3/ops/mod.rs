@@ -1,0 +1,22 @@
+//! One file per group of S3 operations.
+
+pub mod bucket;
+pub mod copy;
+pub mod delete;
+pub mod list;
+pub mod put;
+pub mod read;
+
+use s3s::dto::Owner;
+
+use cloudvault_metadata::UserId;
+
+/// The canonical user id S3 reports for a CloudVault user (64 hex digits, like AWS's).
+pub fn canonical_id(user_id: UserId) -> String {
+    format!("{user_id:064x}")
+}
+
+/// The `Owner` element for a user.
+pub fn owner(user_id: UserId, name: String) -> Owner {
+    Owner { id: Some(canonical_id(user_id)), display_name: Some(name) }
+}

@@ -1,0 +1,144 @@
+//! GetObject and HeadObject: conditionals, ranges, `partNumber`, `response-content-*` overrides.
+
+use std::ops::Range as ByteRange;
+
+use futures::TryStreamExt;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::ObjectRecord;
+
+use crate::s3::attributes::{ObjectAttributes, etag, timestamp};
+use crate::s3::conditional::{Conditions, Validators};
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// What GET and HEAD share: the object, its attributes, and the byte range to serve.
+struct Selected {
+    object: ObjectRecord,
+    attributes: ObjectAttributes,
+    range: ByteRange<u64>,
+    /// `Content-Range` when the answer is partial (206).
+    content_range: Option<String>,
+}
+
+/// Resolves the object, evaluates the conditions, and picks the range (`Range` or `partNumber`).
+async fn select(
+    v: &CloudVault,
+    bucket: &str,
+    key: &str,
+    conditions: Conditions<'_>,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<Selected> {
+    let bucket = v.bucket(bucket).await?;
+    let object =
+        v.engine.meta.object(bucket.id, key.as_bytes()).await.map_err(meta_error)?.ok_or_else(|| s3_error!(NoSuchKey))?;
+    conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
+    let size = object.size.max(0) as u64;
+    let (range, partial) = match (range, part_number) {
+        (Some(_), Some(_)) => return Err(s3_error!(InvalidRequest, "Range and partNumber cannot both be given.")),
+        (Some(r), None) => {
+            let r = r.check(size).map_err(|_| {
+                s3_error!(InvalidRange, "The requested range is not satisfiable (object size {size}).")
+            })?;
+            (r, true)
+        }
+        (None, Some(n)) => (part_range(&object, n)?, object.parts_count.is_some()),
+        (None, None) => (0..size, false),
+    };
+    let content_range = partial.then(|| {
+        if range.is_empty() { format!("bytes */{size}") } else { format!("bytes {}-{}/{size}", range.start, range.end - 1) }
+    });
+    let attributes = ObjectAttributes::decode(&object.attributes)?;
+    Ok(Selected { object, attributes, range, content_range })
+}
+
+/// The byte range of part `n` (1-based). A single-part object has exactly one part, the whole object.
+fn part_range(object: &ObjectRecord, n: i32) -> S3Result<ByteRange<u64>> {
+    let parts = &object.manifest.0;
+    let count = if object.parts_count.is_some() { parts.len() } else { 1 };
+    let index = usize::try_from(n).ok().filter(|n| (1..=count).contains(n)).ok_or_else(|| {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("InvalidPartNumber".into()),
+            "The requested partnumber is not satisfiable",
+        );
+        e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        e
+    })?;
+    if object.parts_count.is_none() {
+        return Ok(0..object.size.max(0) as u64);
+    }
+    let start: u64 = parts[..index - 1].iter().map(|b| b.size.max(0) as u64).sum();
+    Ok(start..start + parts[index - 1].size.max(0) as u64)
+}
+
+fn http_date(ts: &Timestamp) -> Option<String> {
+    let mut out = Vec::new();
+    ts.format(TimestampFormat::HttpDate, &mut out).ok()?;
+    String::from_utf8(out).ok()
+}
+
+/// GetObject.
+pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    v.principal(&req).await?;
+    let i = req.input;
+    let conditions = Conditions {
+        if_match: i.if_match.as_ref(),
+        if_none_match: i.if_none_match.as_ref(),
+        if_modified_since: i.if_modified_since.as_ref(),
+        if_unmodified_since: i.if_unmodified_since.as_ref(),
+    };
+    let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
+    let body = v.engine.blobs.read(&s.object.manifest, s.range.clone()).map_err(s3s::StdError::from);
+    let a = s.attributes;
+    let metadata = a.metadata_dto();
+    Ok(S3Response::new(GetObjectOutput {
+        body: Some(StreamingBlob::wrap(body.map_err(|e| std::io::Error::other(e.to_string())))),
+        content_length: Some((s.range.end - s.range.start) as i64),
+        content_range: s.content_range,
+        accept_ranges: Some("bytes".to_owned()),
+        e_tag: Some(etag(&s.object.etag)),
+        last_modified: Some(timestamp(s.object.last_modified)),
+        content_type: i.response_content_type.or(a.content_type),
+        content_encoding: i.response_content_encoding.or(a.content_encoding),
+        content_disposition: i.response_content_disposition.or(a.content_disposition),
+        content_language: i.response_content_language.or(a.content_language),
+        cache_control: i.response_cache_control.or(a.cache_control),
+        expires: i.response_expires.as_ref().and_then(http_date).or(a.expires),
+        metadata,
+        parts_count: s.object.parts_count.map(|n| n as i32),
+        ..Default::default()
+    }))
+}
+
+/// HeadObject: the same headers as GetObject, no body (errors too).
+pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    v.principal(&req).await?;
+    let i = req.input;
+    let conditions = Conditions {
+        if_match: i.if_match.as_ref(),
+        if_none_match: i.if_none_match.as_ref(),
+        if_modified_since: i.if_modified_since.as_ref(),
+        if_unmodified_since: i.if_unmodified_since.as_ref(),
+    };
+    let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
+    let a = s.attributes;
+    let metadata = a.metadata_dto();
+    Ok(S3Response::new(HeadObjectOutput {
+        content_length: Some((s.range.end - s.range.start) as i64),
+        content_range: s.content_range,
+        accept_ranges: Some("bytes".to_owned()),
+        e_tag: Some(etag(&s.object.etag)),
+        last_modified: Some(timestamp(s.object.last_modified)),
+        content_type: i.response_content_type.or(a.content_type),
+        content_encoding: i.response_content_encoding.or(a.content_encoding),
+        content_disposition: i.response_content_disposition.or(a.content_disposition),
+        content_language: i.response_content_language.or(a.content_language),
+        cache_control: i.response_cache_control.or(a.cache_control),
+        expires: i.response_expires.as_ref().and_then(http_date).or(a.expires),
+        metadata,
+        parts_count: s.object.parts_count.map(|n| n as i32),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,107 @@
+//! `CloudVault`, the s3s `S3` implementation: a dispatch table from S3 operations to `ops/`.
+//! Operations not listed here keep s3s's default answer, 501 NotImplemented.
+
+use std::sync::Arc;
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::Bucket;
+
+use super::error::meta_error;
+use super::identity::{KeyStore, Principal};
+use super::ops;
+use crate::config::Config;
+use crate::engine::Engine;
+
+/// The S3 service state shared by every request.
+#[derive(Debug)]
+pub struct CloudVault {
+    /// The storage engine.
+    pub engine: Engine,
+    /// Access keys and users.
+    pub keys: Arc<KeyStore>,
+    /// The server's region (`CLOUDVAULT_REGION`).
+    pub region: String,
+    /// Largest single PUT (`CLOUDVAULT_MAX_OBJECT_SIZE`).
+    pub max_object_size: u64,
+}
+
+impl CloudVault {
+    /// Wraps the engine for s3s.
+    pub fn new(engine: Engine, keys: Arc<KeyStore>, config: &Config) -> Self {
+        CloudVault { engine, keys, region: config.region.clone(), max_object_size: config.max_object_size }
+    }
+
+    /// The user who signed `req`. s3s has verified the signature before any operation runs, so a
+    /// request without credentials here was let through by an access rule (none yet) and is refused.
+    pub async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
+        match &req.credentials {
+            Some(creds) => self.keys.principal(&creds.access_key).await,
+            None => Err(s3_error!(AccessDenied)),
+        }
+    }
+
+    /// The bucket called `name`, or `NoSuchBucket`.
+    pub async fn bucket(&self, name: &str) -> S3Result<Bucket> {
+        self.engine.meta.bucket(name).await.map_err(meta_error)?.ok_or_else(|| s3_error!(NoSuchBucket))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for CloudVault {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        ops::bucket::list_buckets(self, req).await
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        ops::bucket::create_bucket(self, req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        ops::bucket::head_bucket(self, req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        ops::bucket::delete_bucket(self, req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        ops::bucket::get_bucket_location(self, req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        ops::put::put_object(self, req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        ops::read::get_object(self, req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        ops::read::head_object(self, req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        ops::delete::delete_object(self, req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        ops::delete::delete_objects(self, req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        ops::copy::copy_object(self, req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        ops::list::list_objects(self, req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        ops::list::list_objects_v2(self, req).await
+    }
+}

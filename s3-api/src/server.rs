@@ -1,0 +1,124 @@
+//! The network side: the S3 listener (TCP_NODELAY, HTTP/1.1 and HTTP/2), a request id on every
+//! request and response, the janitor, and graceful shutdown on SIGTERM / Ctrl-C.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::service::S3Service;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::engine::{Engine, janitor};
+use crate::s3::{build_service, identity::KeyStore};
+
+/// How often the janitor runs on each replica.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Starts CloudVault with `config` and serves until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
+        .await
+        .context("opening the storage engine")?;
+    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), config.root_credentials.clone()).await?);
+    let service = build_service(&config, engine.clone(), keys)?;
+    let grace = Duration::from_secs(config.staging_grace_secs);
+    let janitor = tokio::spawn(janitor::run(engine.clone(), grace, JANITOR_INTERVAL));
+
+    let listener = TcpListener::bind(config.s3_addr).await.with_context(|| format!("binding {}", config.s3_addr))?;
+    tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
+
+    let http = ConnBuilder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Without TCP_NODELAY small responses wait for the peer's delayed ACK (tens of ms each).
+                let _ = socket.set_nodelay(true);
+                let svc = RequestIds { inner: service.clone() };
+                let conn = http.serve_connection(TokioIo::new(socket), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    let deadline = Duration::from_secs(config.shutdown_grace_secs);
+    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within {deadline:?}; closing them");
+    }
+    janitor.abort();
+    engine.meta.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Gives every request an id: logged on its span and returned as `x-amz-request-id`.
+#[derive(Clone)]
+struct RequestIds {
+    inner: S3Service,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        let inner = self.inner.clone();
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let mut response = inner.call(req.map(s3s::Body::from)).await?;
+                if let Ok(value) = http::HeaderValue::from_str(&id) {
+                    response.headers_mut().insert("x-amz-request-id", value);
+                }
+                tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
