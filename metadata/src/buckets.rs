@@ -90,10 +90,8 @@ impl MetaStore {
             .await?
             .ok_or(MetaError::NoSuchBucket)?;
         let count: i64 = row.try_get("object_count")?;
-        let any_object = sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let any_object =
+            sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1").bind(id).fetch_optional(&mut *tx).await?;
         if count > 0 || any_object.is_some() {
             return Err(MetaError::BucketNotEmpty);
         }

@@ -70,9 +70,7 @@ impl Manifest {
             else {
                 return Err(MetaError::Corrupt(format!("bad manifest line {line:?}")));
             };
-            let size = size
-                .parse()
-                .map_err(|_| MetaError::Corrupt(format!("bad blob size in {line:?}")))?;
+            let size = size.parse().map_err(|_| MetaError::Corrupt(format!("bad blob size in {line:?}")))?;
             blobs.push(BlobRef { blob_id: id.to_owned(), size, md5_hex: md5.to_owned() });
         }
         Ok(Manifest(blobs))

@@ -51,11 +51,13 @@ fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
 impl MetaStore {
     /// The current object under `key`, if any.
     pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<Option<ObjectRecord>> {
-        let row = sqlx::query(dynamic(format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?")))
-            .bind(bucket_id)
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(dynamic(format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?"
+        )))
+        .bind(bucket_id)
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(object_from_row).transpose()
     }
 
@@ -227,9 +229,8 @@ impl MetaStore {
         end: Option<&[u8]>,
         limit: u32,
     ) -> MetaResult<Vec<ListedObject>> {
-        let mut sql = String::from(
-            "SELECT object_key, size, etag, last_modified, owner_id FROM objects WHERE bucket_id = ?",
-        );
+        let mut sql =
+            String::from("SELECT object_key, size, etag, last_modified, owner_id FROM objects WHERE bucket_id = ?");
         match start {
             ListBound::Unbounded => {}
             ListBound::After(_) => sql.push_str(" AND object_key > ?"),

@@ -25,7 +25,8 @@ impl TestDb {
     }
 
     async fn mysql() -> TestDb {
-        let server = std::env::var("CLOUDVAULT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let server =
+            std::env::var("CLOUDVAULT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
         let name = format!("cv_meta_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&format!("{server}/mysql")).await.unwrap_or_else(|e| {
@@ -120,13 +121,8 @@ async fn keys_are_exact_bytes(db: &TestDb) {
         assert_eq!(got.key, *k);
         assert_eq!(got.etag, format!("e{i}"), "key {k:?} must be its own row");
     }
-    let listed: Vec<Vec<u8>> = s
-        .list_objects(b.id, ListBound::Unbounded, None, 100)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let listed: Vec<Vec<u8>> =
+        s.list_objects(b.id, ListBound::Unbounded, None, 100).await.expect("list").into_iter().map(|o| o.key).collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(listed, sorted, "listing is in byte order");
@@ -190,7 +186,10 @@ async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
     s.commit_object(b.id, &object(b"k", "e3", "b4", 1), &WriteCondition::IfEtag("e1".into()), 3).await.expect("cas");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e3");
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b1".to_owned()));
-    assert!(!s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b2".to_owned()), "failed writes retire nothing");
+    assert!(
+        !s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b2".to_owned()),
+        "failed writes retire nothing"
+    );
 }
 
 async fn racing_creators_have_one_winner(db: &TestDb) {

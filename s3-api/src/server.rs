@@ -115,7 +115,11 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                 if let Ok(value) = http::HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-amz-request-id", value);
                 }
-                tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "request"
+                );
                 Ok(response)
             }
             .instrument(span),

@@ -74,9 +74,7 @@ fn new_blob_id() -> String {
 
 async fn fsync_dir(dir: &Path) -> io::Result<()> {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-        .await
-        .map_err(io::Error::other)?
+    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await.map_err(io::Error::other)?
 }
 
 impl BlobStore {
@@ -214,12 +212,7 @@ impl BlobStore {
 }
 
 /// Sends `len` bytes of `path` from `start`, chunk by chunk. Returns early (Ok) when the receiver is gone.
-async fn send_segment(
-    tx: &mpsc::Sender<io::Result<Bytes>>,
-    path: &Path,
-    start: u64,
-    len: u64,
-) -> io::Result<()> {
+async fn send_segment(tx: &mpsc::Sender<io::Result<Bytes>>, path: &Path, start: u64, len: u64) -> io::Result<()> {
     let mut file = tokio::fs::File::open(path).await?;
     if start > 0 {
         file.seek(io::SeekFrom::Start(start)).await?;

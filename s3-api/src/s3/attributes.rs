@@ -59,11 +59,8 @@ pub fn metadata_from_dto(metadata: Option<Metadata>) -> BTreeMap<String, String>
 /// decoded) from a Content-Encoding; `None` when nothing else is left.
 pub fn strip_aws_chunked(content_encoding: Option<String>) -> Option<String> {
     let value = content_encoding?;
-    let kept: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
-        .collect();
+    let kept: Vec<&str> =
+        value.split(',').map(str::trim).filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked")).collect();
     (!kept.is_empty()).then(|| kept.join(", "))
 }
 

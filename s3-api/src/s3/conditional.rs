@@ -138,7 +138,8 @@ mod tests {
         let past = at(1_600_000_000);
         let future = at(1_800_000_000);
         let exact = at(1_700_000_000);
-        let c = |m, n, ms, us| Conditions { if_match: m, if_none_match: n, if_modified_since: ms, if_unmodified_since: us };
+        let c =
+            |m, n, ms, us| Conditions { if_match: m, if_none_match: n, if_modified_since: ms, if_unmodified_since: us };
         assert_eq!(c(None, None, None, None).evaluate(v()), Outcome::Proceed);
         assert_eq!(c(Some(&same), None, None, None).evaluate(v()), Outcome::Proceed);
         assert_eq!(c(Some(&other), None, None, None).evaluate(v()), Outcome::PreconditionFailed);

@@ -53,7 +53,9 @@ pub fn body_error(e: s3s::StdError) -> EngineError {
         e.to_s3_error_code()
     } else if let Some(e) = e.downcast_ref::<s3s::stream::aws_chunked_stream::AwsChunkedStreamError>() {
         match e {
-            s3s::stream::aws_chunked_stream::AwsChunkedStreamError::SignatureMismatch => S3ErrorCode::SignatureDoesNotMatch,
+            s3s::stream::aws_chunked_stream::AwsChunkedStreamError::SignatureMismatch => {
+                S3ErrorCode::SignatureDoesNotMatch
+            }
             _ => S3ErrorCode::IncompleteBody,
         }
     } else if let Some(e) = e.downcast_ref::<S3Error>() {

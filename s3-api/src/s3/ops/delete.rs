@@ -47,7 +47,11 @@ pub async fn delete_objects(
         }
         match v.engine.meta.delete_object(bucket.id, object.key.as_bytes(), now_ms()).await {
             Ok(_) if quiet => {}
-            Ok(_) => deleted.push(DeletedObject { key: Some(object.key), version_id: object.version_id, ..Default::default() }),
+            Ok(_) => deleted.push(DeletedObject {
+                key: Some(object.key),
+                version_id: object.version_id,
+                ..Default::default()
+            }),
             Err(e) => {
                 let e = meta_error(e);
                 errors.push(Error {

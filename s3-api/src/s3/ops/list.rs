@@ -197,7 +197,8 @@ pub async fn list_objects(v: &CloudVault, req: S3Request<ListObjectsInput>) -> S
         limit,
     )
     .await?;
-    let next_marker = (page.truncated && delimiter.is_some()).then(|| page.last.as_deref().map(|l| render(l, url))).flatten();
+    let next_marker =
+        (page.truncated && delimiter.is_some()).then(|| page.last.as_deref().map(|l| render(l, url))).flatten();
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(i.bucket),
         prefix: Some(render(prefix.as_bytes(), url)),

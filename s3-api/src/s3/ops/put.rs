@@ -21,7 +21,10 @@ pub fn parse_content_md5(value: &str) -> S3Result<[u8; 16]> {
 }
 
 /// The condition of a conditional write: `If-None-Match: *` (create only) or `If-Match: <etag>`.
-pub fn write_condition(if_match: Option<ETagCondition>, if_none_match: Option<ETagCondition>) -> S3Result<WriteCondition> {
+pub fn write_condition(
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+) -> S3Result<WriteCondition> {
     match (if_match, if_none_match) {
         (None, None) => Ok(WriteCondition::None),
         (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfAbsent),
@@ -44,7 +47,12 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let staged = match input.body {
         Some(body) => v.engine.blobs.stage(body.map_err(body_error), v.max_object_size).await?,
-        None => v.engine.blobs.stage(futures::stream::empty::<Result<bytes::Bytes, crate::engine::EngineError>>(), 0).await?,
+        None => {
+            v.engine
+                .blobs
+                .stage(futures::stream::empty::<Result<bytes::Bytes, crate::engine::EngineError>>(), 0)
+                .await?
+        }
     };
     if let Some(declared) = input.content_length
         && u64::try_from(declared).ok() != Some(staged.size)

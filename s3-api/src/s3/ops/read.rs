@@ -32,23 +32,32 @@ async fn select(
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
     let bucket = v.bucket(bucket).await?;
-    let object =
-        v.engine.meta.object(bucket.id, key.as_bytes()).await.map_err(meta_error)?.ok_or_else(|| s3_error!(NoSuchKey))?;
+    let object = v
+        .engine
+        .meta
+        .object(bucket.id, key.as_bytes())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| s3_error!(NoSuchKey))?;
     conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     let size = object.size.max(0) as u64;
     let (range, partial) = match (range, part_number) {
         (Some(_), Some(_)) => return Err(s3_error!(InvalidRequest, "Range and partNumber cannot both be given.")),
         (Some(r), None) => {
-            let r = r.check(size).map_err(|_| {
-                s3_error!(InvalidRange, "The requested range is not satisfiable (object size {size}).")
-            })?;
+            let r = r
+                .check(size)
+                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable (object size {size})."))?;
             (r, true)
         }
         (None, Some(n)) => (part_range(&object, n)?, object.parts_count.is_some()),
         (None, None) => (0..size, false),
     };
     let content_range = partial.then(|| {
-        if range.is_empty() { format!("bytes */{size}") } else { format!("bytes {}-{}/{size}", range.start, range.end - 1) }
+        if range.is_empty() {
+            format!("bytes */{size}")
+        } else {
+            format!("bytes {}-{}/{size}", range.start, range.end - 1)
+        }
     });
     let attributes = ObjectAttributes::decode(&object.attributes)?;
     Ok(Selected { object, attributes, range, content_range })
