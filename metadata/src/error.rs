@@ -20,6 +20,12 @@ pub enum MetaError {
     /// A conditional write (`If-Match`, `If-None-Match`) did not hold inside the transaction.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The multipart upload does not exist (never did, or was completed or aborted).
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// A part named in a Complete is not (or no longer) the current part of the upload.
+    #[error("invalid part")]
+    InvalidPart,
     /// A stored row could not be decoded (a bug or a manual edit of the database).
     #[error("corrupt metadata: {0}")]
     Corrupt(String),

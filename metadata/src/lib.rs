@@ -15,6 +15,7 @@ mod error;
 mod gc;
 mod identity;
 mod model;
+mod multipart;
 mod objects;
 mod store;
 
@@ -22,5 +23,6 @@ pub use error::{MetaError, MetaResult};
 pub use model::{
     AccessKey, BlobRef, Bucket, BucketId, ListedObject, Manifest, ObjectRecord, User, UserId, WriteCondition,
 };
+pub use multipart::{Part, Upload};
 pub use objects::{ListBound, key_successor};
 pub use store::{Backend, MetaStore};

@@ -64,7 +64,7 @@ impl MetaStore {
     /// Locks the bucket row for the rest of `tx` (MySQL) and checks it still exists. Every object write
     /// takes this lock first, so writers of one bucket are serialized: conditions are evaluated against
     /// the committed state, the counters stay exact, and there is no lock-order deadlock.
-    async fn lock_bucket(&self, tx: &mut Transaction<'static, Any>, bucket_id: BucketId) -> MetaResult<()> {
+    pub(crate) async fn lock_bucket(&self, tx: &mut Transaction<'static, Any>, bucket_id: BucketId) -> MetaResult<()> {
         sqlx::query(dynamic(format!("SELECT id FROM buckets WHERE id = ?{}", self.for_update())))
             .bind(bucket_id)
             .fetch_optional(&mut **tx)
@@ -105,7 +105,22 @@ impl MetaStore {
     ) -> MetaResult<()> {
         let mut tx = self.writer.begin().await?;
         self.lock_bucket(&mut tx, bucket_id).await?;
-        let previous = self.current_in_tx(&mut tx, bucket_id, &object.key).await?;
+        self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The body of [`MetaStore::commit_object`], for transactions that have locked the bucket row and
+    /// do more in the same commit (completing a multipart upload).
+    pub(crate) async fn commit_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        let previous = self.current_in_tx(tx, bucket_id, &object.key).await?;
         match (condition, &previous) {
             (WriteCondition::None, _) => {}
             (WriteCondition::IfAbsent, None) => {}
@@ -127,7 +142,7 @@ impl MetaStore {
             .bind(object.parts_count)
             .bind(bucket_id)
             .bind(&object.key)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         } else {
             sqlx::query(
@@ -143,27 +158,25 @@ impl MetaStore {
             .bind(&object.attributes)
             .bind(&manifest)
             .bind(object.parts_count)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         for blob in &object.manifest.0 {
-            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut **tx).await?;
         }
         let (count_delta, bytes_delta) = match &previous {
             Some(prev) => {
-                self.retire_blobs(&mut tx, &prev.manifest, object, now_ms).await?;
+                self.retire_blobs(tx, &prev.manifest, object, now_ms).await?;
                 (0, object.size - prev.size)
             }
             None => (1, object.size),
         };
-        self.adjust_counters(&mut tx, bucket_id, count_delta, bytes_delta).await?;
-        tx.commit().await?;
-        Ok(())
+        self.adjust_counters(tx, bucket_id, count_delta, bytes_delta).await
     }
 
     /// Queues the blobs of a replaced manifest for deletion, except those the new object still uses
     /// (a metadata-only self-copy keeps the same blobs).
-    async fn retire_blobs(
+    pub(crate) async fn retire_blobs(
         &self,
         tx: &mut Transaction<'static, Any>,
         old: &Manifest,

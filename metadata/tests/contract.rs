@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cloudvault_metadata::{
-    AccessKey, BlobRef, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition, key_successor,
+    AccessKey, BlobRef, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload, WriteCondition, key_successor,
 };
 
 /// A store on a fresh database, and what to drop afterwards.
@@ -271,6 +271,66 @@ async fn two_stores_migrate_the_same_database(db: &TestDb) {
     b.close().await;
 }
 
+async fn multipart_complete_and_abort(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("mpu", me, "us-east-1", 0).await.expect("create");
+    let upload = |id: &str, key: &[u8]| Upload {
+        upload_id: id.to_owned(),
+        bucket_id: b.id,
+        key: key.to_vec(),
+        initiated_at: 1,
+        owner_id: me,
+        attributes: "{}".to_owned(),
+    };
+    s.create_upload(&upload("u1", b"big")).await.expect("create upload");
+    s.create_upload(&upload("u0", b"big")).await.expect("create upload");
+    s.create_upload(&upload("u2", b"other")).await.expect("create upload");
+    s.put_part("u1", 1, &blob("p1", 5), 2).await.expect("part 1");
+    s.put_part("u1", 1, &blob("p1b", 6), 3).await.expect("part 1 again");
+    s.put_part("u1", 3, &blob("p3", 7), 4).await.expect("part 3");
+    assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["p1"], "a re-sent part retires the old blob");
+    let parts = s.list_parts("u1", 0, 10).await.expect("parts");
+    assert_eq!(
+        parts.iter().map(|p| (p.part_number, p.blob.blob_id.as_str())).collect::<Vec<_>>(),
+        [(1, "p1b"), (3, "p3")]
+    );
+    assert_eq!(s.list_parts("u1", 1, 10).await.expect("parts").len(), 1, "part-number-marker is exclusive");
+    let listed: Vec<_> =
+        s.list_uploads(b.id, b"", "", None, 10).await.expect("uploads").into_iter().map(|u| u.upload_id).collect();
+    assert_eq!(listed, ["u0", "u1", "u2"], "ordered by key, then upload id");
+    let listed: Vec<_> =
+        s.list_uploads(b.id, b"big", "u0", None, 10).await.expect("uploads").into_iter().map(|u| u.upload_id).collect();
+    assert_eq!(listed, ["u1", "u2"]);
+
+    let mut object = object(b"big", "etag-2", "unused", 0);
+    object.manifest = Manifest(vec![blob("p1", 5), blob("p3", 7)]);
+    assert!(
+        matches!(s.complete_upload("u1", b.id, &object, &WriteCondition::None, 5).await, Err(MetaError::InvalidPart)),
+        "a replaced part cannot be completed"
+    );
+    object.manifest = Manifest(vec![blob("p1b", 6), blob("p3", 7)]);
+    object.size = 13;
+    object.parts_count = Some(2);
+    s.complete_upload("u1", b.id, &object, &WriteCondition::None, 5).await.expect("complete");
+    let stored = s.object(b.id, b"big").await.expect("get").expect("present");
+    assert_eq!((stored.size, stored.parts_count, stored.manifest.0.len()), (13, Some(2), 2));
+    assert!(s.upload("u1").await.expect("upload").is_none());
+    assert!(matches!(
+        s.complete_upload("u1", b.id, &object, &WriteCondition::None, 6).await,
+        Err(MetaError::NoSuchUpload)
+    ));
+    assert!(matches!(s.abort_upload("u1", 6).await, Err(MetaError::NoSuchUpload)));
+
+    s.put_part("u2", 1, &blob("q1", 5), 7).await.expect("part");
+    s.abort_upload("u2", 8).await.expect("abort");
+    assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"q1".to_owned()));
+    assert!(matches!(s.put_part("u2", 2, &blob("q2", 5), 9).await, Err(MetaError::NoSuchUpload)));
+    assert!(s.object(b.id, b"other").await.expect("get").is_none(), "an aborted upload leaves no object");
+    s.abort_upload("u0", 10).await.expect("abort the last one");
+    assert!(s.list_uploads(b.id, b"", "", None, 10).await.expect("uploads").is_empty());
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -301,4 +361,5 @@ contract!(
     listing_ranges,
     access_keys_and_users,
     two_stores_migrate_the_same_database,
+    multipart_complete_and_abort,
 );

@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "target" / "release" / "cloudvault"
 REGION = "us-east-1"
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 40.0  # above the server's default 30 s shutdown grace
 
 # Everything this suite talks to is on loopback; never let a proxy setting reroute it.
 for _var in ("NO_PROXY", "no_proxy"):
@@ -355,6 +355,9 @@ class CloudVaultServer:
         """
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
+        if self._client is not None:
+            self._client.close()  # drop our idle keep-alive connections first
+            self._client = None
         self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=timeout)

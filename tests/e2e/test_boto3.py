@@ -676,3 +676,28 @@ def test_md5_helper_matches_etag_semantics():
     assert quoted_md5(b"") == '"d41d8cd98f00b204e9800998ecf8427e"'
     assert md5_hex(b"abc") == "900150983cd24fb0d6963f7d28e17f72"
     assert quote_key("a b+c/%") == "a%20b%2Bc/%25"
+
+
+def test_list_buckets_tolerates_paging_parameters(s3, server, bucket):
+    """ListBuckets accepts max-buckets and prefix (aws-cli v2 paginates it) and still lists."""
+    resp = s3.list_buckets(MaxBuckets=1000)
+    assert bucket in [b["Name"] for b in resp["Buckets"]]
+    assert all("CreationDate" in b for b in resp["Buckets"])
+    raw = server.request("GET", "/", query=[("max-buckets", "1000"), ("prefix", bucket)])
+    assert raw.status_code == 200, raw.text
+    assert f"<Name>{bucket}</Name>" in raw.text
+
+
+def test_canned_private_acl_is_accepted(s3, bucket_name):
+    """x-amz-acl: private (sent by rclone and many tools) is accepted on CreateBucket and PutObject."""
+    s3.create_bucket(Bucket=bucket_name, ACL="private")
+    s3.put_object(Bucket=bucket_name, Key="k", Body=b"v", ACL="private")
+    assert s3.get_object(Bucket=bucket_name, Key="k")["Body"].read() == b"v"
+
+
+def test_x_id_query_parameter_is_tolerated(server, bucket):
+    """SDKs (JS v3, Rust) append ?x-id=<Operation>; the operation must still be routed normally."""
+    resp = server.request("PUT", f"/{bucket}/xid", query=[("x-id", "PutObject")], body=b"xid body")
+    assert resp.status_code == 200, resp.text
+    resp = server.request("GET", f"/{bucket}/xid", query=[("x-id", "GetObject")])
+    assert resp.status_code == 200 and resp.content == b"xid body"

@@ -9,7 +9,7 @@ pub mod janitor;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloudvault_metadata::{BucketId, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition};
+use cloudvault_metadata::{BlobRef, BucketId, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition};
 
 pub use blobs::{BlobStore, StagedBlob};
 pub use error::{EngineError, EngineResult};
@@ -64,6 +64,24 @@ impl Engine {
             Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket)) => {
                 if self.blobs.remove(&blob_id).await.is_ok() {
                     let _ = self.meta.forget_pending_blob(&blob_id).await;
+                }
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes a staged blob part `part_number` of a multipart upload, with the same protocol and the same
+    /// failure analysis as [`Engine::commit_single`]: intent, durable rename, one transaction.
+    pub async fn commit_part(&self, upload_id: &str, part_number: i64, staged: StagedBlob) -> EngineResult<BlobRef> {
+        let now = now_ms();
+        self.meta.register_pending_blob(&staged.blob_id, now).await?;
+        let blob = self.blobs.place(staged).await?;
+        match self.meta.put_part(upload_id, part_number, &blob, now).await {
+            Ok(()) => Ok(blob),
+            Err(e @ MetaError::NoSuchUpload) => {
+                if self.blobs.remove(&blob.blob_id).await.is_ok() {
+                    let _ = self.meta.forget_pending_blob(&blob.blob_id).await;
                 }
                 Err(e.into())
             }

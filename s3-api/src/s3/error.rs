@@ -13,6 +13,11 @@ pub fn meta_error(e: MetaError) -> S3Error {
         MetaError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
         MetaError::BucketNotEmpty => s3_error!(BucketNotEmpty),
         MetaError::PreconditionFailed => s3_error!(PreconditionFailed),
+        MetaError::NoSuchUpload => s3_error!(NoSuchUpload),
+        MetaError::InvalidPart => s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found, or its entity tag did not match."
+        ),
         e if e.is_unavailable() => {
             tracing::warn!(error = %e, "metadata store unavailable");
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The metadata store is unavailable; retry.")

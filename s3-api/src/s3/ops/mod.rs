@@ -4,6 +4,7 @@ pub mod bucket;
 pub mod copy;
 pub mod delete;
 pub mod list;
+pub mod multipart;
 pub mod put;
 pub mod read;
 

@@ -1,0 +1,242 @@
+//! Multipart uploads: the upload row, its parts (each one blob), and the transaction that turns the
+//! chosen parts into an object without copying a byte (the object's manifest lists the part blobs).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{MetaError, MetaResult};
+use crate::model::{BlobRef, BucketId, ObjectRecord, UserId, WriteCondition};
+use crate::store::{MetaStore, dynamic};
+
+/// An incomplete multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The opaque upload id.
+    pub upload_id: String,
+    /// The bucket it writes into.
+    pub bucket_id: BucketId,
+    /// The key the object will have.
+    pub key: Vec<u8>,
+    /// When CreateMultipartUpload ran, ms since the epoch.
+    pub initiated_at: i64,
+    /// Who started it.
+    pub owner_id: UserId,
+    /// The object's attributes (JSON of the S3 layer), fixed at creation.
+    pub attributes: String,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// 1..=10000.
+    pub part_number: i64,
+    /// The part's bytes (`md5_hex` is its ETag).
+    pub blob: BlobRef,
+    /// When it was uploaded, ms since the epoch.
+    pub last_modified: i64,
+}
+
+const UPLOAD_COLUMNS: &str = "upload_id, bucket_id, object_key, initiated_at, owner_id, attributes";
+
+fn upload_from_row(row: &AnyRow) -> MetaResult<Upload> {
+    Ok(Upload {
+        upload_id: row.try_get("upload_id")?,
+        bucket_id: row.try_get("bucket_id")?,
+        key: row.try_get("object_key")?,
+        initiated_at: row.try_get("initiated_at")?,
+        owner_id: row.try_get("owner_id")?,
+        attributes: row.try_get("attributes")?,
+    })
+}
+
+fn part_from_row(row: &AnyRow) -> MetaResult<Part> {
+    Ok(Part {
+        part_number: row.try_get("part_number")?,
+        blob: BlobRef { blob_id: row.try_get("blob_id")?, size: row.try_get("size")?, md5_hex: row.try_get("etag")? },
+        last_modified: row.try_get("last_modified")?,
+    })
+}
+
+impl MetaStore {
+    /// Records a new upload.
+    pub async fn create_upload(&self, upload: &Upload) -> MetaResult<()> {
+        sqlx::query(
+            "INSERT INTO multipart_uploads (upload_id, bucket_id, object_key, initiated_at, owner_id, attributes) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&upload.upload_id)
+        .bind(upload.bucket_id)
+        .bind(&upload.key)
+        .bind(upload.initiated_at)
+        .bind(upload.owner_id)
+        .bind(&upload.attributes)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The upload with this id, if it is still in progress.
+    pub async fn upload(&self, upload_id: &str) -> MetaResult<Option<Upload>> {
+        let row = sqlx::query(dynamic(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?")))
+            .bind(upload_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    /// Makes `blob` part `part_number` of the upload, replacing (and retiring) an earlier blob of the same
+    /// part, and forgets the blob's intent, all in one transaction. `NoSuchUpload` is reported as
+    /// [`MetaError::NoSuchUpload`] when the upload was completed or aborted meanwhile.
+    pub async fn put_part(&self, upload_id: &str, part_number: i64, blob: &BlobRef, now_ms: i64) -> MetaResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(dynamic(format!(
+            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
+            self.for_update()
+        )))
+        .bind(upload_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(MetaError::NoSuchUpload)?;
+        let previous = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
+            .bind(upload_id)
+            .bind(part_number)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(previous) = previous {
+            let old: String = previous.try_get("blob_id")?;
+            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
+                .bind(old)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
+                .bind(upload_id)
+                .bind(part_number)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, last_modified) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(upload_id)
+        .bind(part_number)
+        .bind(&blob.blob_id)
+        .bind(blob.size)
+        .bind(&blob.md5_hex)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` parts of the upload with numbers greater than `after`, ascending.
+    pub async fn list_parts(&self, upload_id: &str, after: i64, limit: u32) -> MetaResult<Vec<Part>> {
+        let rows = sqlx::query(
+            "SELECT part_number, blob_id, size, etag, last_modified FROM multipart_parts \
+             WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+        )
+        .bind(upload_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(part_from_row).collect()
+    }
+
+    /// Up to `limit` uploads of the bucket whose key starts at or after `from_key` (and, for that key,
+    /// whose id is greater than `after_upload_id`), in (key, upload id) order.
+    pub async fn list_uploads(
+        &self,
+        bucket_id: BucketId,
+        from_key: &[u8],
+        after_upload_id: &str,
+        end: Option<&[u8]>,
+        limit: u32,
+    ) -> MetaResult<Vec<Upload>> {
+        let mut sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE bucket_id = ? \
+             AND (object_key > ? OR (object_key = ? AND upload_id > ?))"
+        );
+        if end.is_some() {
+            sql.push_str(" AND object_key < ?");
+        }
+        sql.push_str(" ORDER BY object_key, upload_id LIMIT ?");
+        let mut q = sqlx::query(dynamic(sql)).bind(bucket_id).bind(from_key).bind(from_key).bind(after_upload_id);
+        if let Some(end) = end {
+            q = q.bind(end);
+        }
+        let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
+        rows.iter().map(upload_from_row).collect()
+    }
+
+    /// Completes an upload in ONE transaction: lock the bucket and the upload (a concurrent Complete or
+    /// Abort waits, then finds it gone: `NoSuchUpload`), check that every blob in `object.manifest` is still
+    /// the current blob of its part (a part re-sent meanwhile gives `InvalidPart`), commit the object as
+    /// [`MetaStore::commit_object`] does, retire the parts that were not used, and delete the upload.
+    /// The object becomes visible exactly when the upload disappears, so Complete racing Abort never
+    /// leaves a key that lists but has no bytes.
+    pub async fn complete_upload(
+        &self,
+        upload_id: &str,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        let mut tx = self.writer.begin().await?;
+        self.lock_bucket(&mut tx, bucket_id).await?;
+        sqlx::query(dynamic(format!(
+            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
+            self.for_update()
+        )))
+        .bind(upload_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(MetaError::NoSuchUpload)?;
+        let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
+            .bind(upload_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let current: Vec<String> = rows.iter().map(|r| r.try_get("blob_id")).collect::<Result<_, _>>()?;
+        if object.manifest.0.iter().any(|b| !current.contains(&b.blob_id)) {
+            return Err(MetaError::InvalidPart);
+        }
+        self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+        for unused in current.iter().filter(|id| !object.manifest.0.iter().any(|b| &b.blob_id == *id)) {
+            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
+                .bind(unused)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Aborts an upload: its part blobs go to the janitor and the upload disappears, in one transaction.
+    pub async fn abort_upload(&self, upload_id: &str, now_ms: i64) -> MetaResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(dynamic(format!(
+            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
+            self.for_update()
+        )))
+        .bind(upload_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(MetaError::NoSuchUpload)?;
+        sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT blob_id, ? FROM multipart_parts WHERE upload_id = ?")
+            .bind(now_ms)
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
