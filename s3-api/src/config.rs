@@ -32,6 +32,9 @@ pub struct Config {
     pub staging_grace_secs: u64,
     /// `CLOUDVAULT_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `CLOUDVAULT_TLS_CERT` / `CLOUDVAULT_TLS_KEY`: PEM certificate chain and private key. When both are
+    /// set the S3 listener speaks HTTPS (rustls) instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// `CLOUDVAULT_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for in-flight requests. Default 30.
     pub shutdown_grace_secs: u64,
 }
@@ -76,7 +79,13 @@ impl Config {
             Some("json") => true,
             Some(other) => bail!("CLOUDVAULT_LOG_FORMAT must be text or json, not {other:?}"),
         };
+        let tls = match (var("CLOUDVAULT_TLS_CERT"), var("CLOUDVAULT_TLS_KEY")) {
+            (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+            (None, None) => None,
+            _ => bail!("set both CLOUDVAULT_TLS_CERT and CLOUDVAULT_TLS_KEY, or neither"),
+        };
         Ok(Config {
+            tls,
             data_dir,
             database_url,
             db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod s3;
 pub mod server;
 pub mod telemetry;
+pub mod tls;

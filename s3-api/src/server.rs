@@ -17,6 +17,9 @@ use crate::config::Config;
 use crate::engine::{Engine, janitor};
 use crate::s3::{build_service, identity::KeyStore};
 
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often the janitor runs on each replica.
 const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -30,8 +33,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.staging_grace_secs);
     let janitor = tokio::spawn(janitor::run(engine.clone(), grace, JANITOR_INTERVAL));
 
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.s3_addr).await.with_context(|| format!("binding {}", config.s3_addr))?;
-    tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
+    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
@@ -50,13 +57,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 // Without TCP_NODELAY small responses wait for the peer's delayed ACK (tens of ms each).
                 let _ = socket.set_nodelay(true);
                 let svc = RequestIds { inner: service.clone() };
-                let conn = http.serve_connection(TokioIo::new(socket), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                match &tls {
+                    None => {
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(socket), svc).into_owned());
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's task so a slow client cannot stall accepts.
+                        let acceptor = acceptor.clone();
+                        let http = http.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                            };
+                            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc).into_owned());
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
