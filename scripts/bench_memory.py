@@ -98,16 +98,22 @@ def main() -> int:
             url = f"{base}/bench/big-object"
             sent = hashlib.md5()
 
-            def body():
-                for i in range(args.size_mib):
-                    chunk = block[i % 7:] + block[: i % 7]
-                    sent.update(chunk)
-                    yield chunk
+            class Body:
+                """Generated on the fly; `__len__` makes requests send Content-Length, not chunked."""
+
+                def __len__(self) -> int:
+                    return size
+
+                def __iter__(self):
+                    for i in range(args.size_mib):
+                        chunk = block[i % 7 :] + block[: i % 7]
+                        sent.update(chunk)
+                        yield chunk
 
             sampler = Sampler(server.pid)
             sampler.start()
             t0 = time.monotonic()
-            r = requests.put(url, data=body(), headers=signed("PUT", url, key, secret, {"Content-Length": str(size)}))
+            r = requests.put(url, data=Body(), headers=signed("PUT", url, key, secret, {"Content-Length": str(size)}))
             put_s = time.monotonic() - t0
             put_peak = sampler.stop()
             assert r.status_code == 200, r.text

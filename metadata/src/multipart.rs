@@ -34,6 +34,8 @@ pub struct Part {
     pub blob: BlobRef,
     /// When it was uploaded, ms since the epoch.
     pub last_modified: i64,
+    /// The part's flexible checksum in the S3 layer's text form, if one was computed.
+    pub checksum: Option<String>,
 }
 
 const UPLOAD_COLUMNS: &str = "upload_id, bucket_id, object_key, initiated_at, owner_id, attributes";
@@ -54,6 +56,7 @@ fn part_from_row(row: &AnyRow) -> MetaResult<Part> {
         part_number: row.try_get("part_number")?,
         blob: BlobRef { blob_id: row.try_get("blob_id")?, size: row.try_get("size")?, md5_hex: row.try_get("etag")? },
         last_modified: row.try_get("last_modified")?,
+        checksum: row.try_get("checksum")?,
     })
 }
 
@@ -87,7 +90,14 @@ impl MetaStore {
     /// Makes `blob` part `part_number` of the upload, replacing (and retiring) an earlier blob of the same
     /// part, and forgets the blob's intent, all in one transaction. `NoSuchUpload` is reported as
     /// [`MetaError::NoSuchUpload`] when the upload was completed or aborted meanwhile.
-    pub async fn put_part(&self, upload_id: &str, part_number: i64, blob: &BlobRef, now_ms: i64) -> MetaResult<()> {
+    pub async fn put_part(
+        &self,
+        upload_id: &str,
+        part_number: i64,
+        blob: &BlobRef,
+        checksum: Option<&str>,
+        now_ms: i64,
+    ) -> MetaResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(dynamic(format!(
             "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
@@ -116,14 +126,15 @@ impl MetaStore {
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, last_modified) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(upload_id)
         .bind(part_number)
         .bind(&blob.blob_id)
         .bind(blob.size)
         .bind(&blob.md5_hex)
+        .bind(checksum)
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
@@ -135,7 +146,7 @@ impl MetaStore {
     /// Up to `limit` parts of the upload with numbers greater than `after`, ascending.
     pub async fn list_parts(&self, upload_id: &str, after: i64, limit: u32) -> MetaResult<Vec<Part>> {
         let rows = sqlx::query(
-            "SELECT part_number, blob_id, size, etag, last_modified FROM multipart_parts \
+            "SELECT part_number, blob_id, size, etag, checksum, last_modified FROM multipart_parts \
              WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
         )
         .bind(upload_id)

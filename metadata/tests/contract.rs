@@ -286,9 +286,9 @@ async fn multipart_complete_and_abort(db: &TestDb) {
     s.create_upload(&upload("u1", b"big")).await.expect("create upload");
     s.create_upload(&upload("u0", b"big")).await.expect("create upload");
     s.create_upload(&upload("u2", b"other")).await.expect("create upload");
-    s.put_part("u1", 1, &blob("p1", 5), 2).await.expect("part 1");
-    s.put_part("u1", 1, &blob("p1b", 6), 3).await.expect("part 1 again");
-    s.put_part("u1", 3, &blob("p3", 7), 4).await.expect("part 3");
+    s.put_part("u1", 1, &blob("p1", 5), None, 2).await.expect("part 1");
+    s.put_part("u1", 1, &blob("p1b", 6), None, 3).await.expect("part 1 again");
+    s.put_part("u1", 3, &blob("p3", 7), None, 4).await.expect("part 3");
     assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["p1"], "a re-sent part retires the old blob");
     let parts = s.list_parts("u1", 0, 10).await.expect("parts");
     assert_eq!(
@@ -322,10 +322,10 @@ async fn multipart_complete_and_abort(db: &TestDb) {
     ));
     assert!(matches!(s.abort_upload("u1", 6).await, Err(MetaError::NoSuchUpload)));
 
-    s.put_part("u2", 1, &blob("q1", 5), 7).await.expect("part");
+    s.put_part("u2", 1, &blob("q1", 5), None, 7).await.expect("part");
     s.abort_upload("u2", 8).await.expect("abort");
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"q1".to_owned()));
-    assert!(matches!(s.put_part("u2", 2, &blob("q2", 5), 9).await, Err(MetaError::NoSuchUpload)));
+    assert!(matches!(s.put_part("u2", 2, &blob("q2", 5), None, 9).await, Err(MetaError::NoSuchUpload)));
     assert!(s.object(b.id, b"other").await.expect("get").is_none(), "an aborted upload leaves no object");
     s.abort_upload("u0", 10).await.expect("abort the last one");
     assert!(s.list_uploads(b.id, b"", "", None, 10).await.expect("uploads").is_empty());

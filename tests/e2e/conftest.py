@@ -474,6 +474,25 @@ class CloudVaultServer:
             check=check,
         )
 
+    def sign_headers(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        *,
+        access_key: Optional[str] = None,
+        secret_key: Optional[str] = None,
+        when: Optional[dt.datetime] = None,
+        payload_hash: Optional[str] = None,
+    ) -> dict:
+        """Return ``headers`` plus X-Amz-Date, X-Amz-Content-SHA256 and a SigV4 Authorization
+        for a request to ``url`` (an already percent-encoded full URL)."""
+        aws_req = AWSRequest(method=method, url=url, headers=dict(headers), data=body)
+        creds = botocore.credentials.Credentials(access_key or self.access_key, secret_key or self.secret_key)
+        _SigV4(creds, REGION, when, payload_hash).add_auth(aws_req)
+        return dict(aws_req.headers.items())
+
     def request(
         self,
         method: str,
@@ -510,11 +529,10 @@ class CloudVaultServer:
         if sign:
             if isinstance(body, GeneratedBody) and payload_hash is None:
                 payload_hash = "UNSIGNED-PAYLOAD"
-            signing_body = body if isinstance(body, (bytes, type(None))) else b""
-            aws_req = AWSRequest(method=method, url=url, headers=hdrs, data=signing_body)
-            creds = botocore.credentials.Credentials(access_key or self.access_key, secret_key or self.secret_key)
-            _SigV4(creds, REGION, when, payload_hash).add_auth(aws_req)
-            hdrs = dict(aws_req.headers.items())
+            hdrs = self.sign_headers(
+                method, url, hdrs, body if isinstance(body, bytes) else b"",
+                access_key=access_key, secret_key=secret_key, when=when, payload_hash=payload_hash,
+            )
             if tamper_signature:
                 auth = hdrs["Authorization"]
                 last = auth[-1]
@@ -627,4 +645,7 @@ def pytest_runtest_makereport(item, call):
     if report.failed and call.when in ("setup", "call"):
         srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
         if isinstance(srv, CloudVaultServer):
-            report.sections.append((f"cloudvault log ({srv.backend})", srv.log_tail()))
+            status = ""
+            if srv.proc is not None and srv.proc.poll() is not None:
+                status = f"!!! the cloudvault process (pid {srv.proc.pid}) is gone: exit code {srv.proc.returncode}\n"
+            report.sections.append((f"cloudvault log ({srv.backend})", status + srv.log_tail()))

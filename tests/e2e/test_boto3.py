@@ -115,6 +115,16 @@ def test_list_v2_pagination_with_delimiter(s3, listing_bucket, page_size, prefix
     assert prefixes == want_prefixes
 
 
+@pytest.mark.parametrize("delimiter", ["%", "+", " ", "b", "\u65e5", "/c"])
+def test_list_v2_other_delimiters(s3, listing_bucket, delimiter):
+    """Any string works as a delimiter, including ones URL encoding must protect ('%', '+', ' ')."""
+    want_keys, want_prefixes = expected_delimited(LIST_KEYS, "", delimiter)
+    resp = s3.list_objects_v2(Bucket=listing_bucket, Delimiter=delimiter, MaxKeys=1000)
+    assert [o["Key"] for o in resp.get("Contents", [])] == want_keys
+    assert [p["Prefix"] for p in resp.get("CommonPrefixes", [])] == want_prefixes
+    assert resp["Delimiter"] == delimiter
+
+
 @pytest.mark.parametrize("delimiter", [None, "/"])
 @pytest.mark.parametrize("page_size", [1, 3, 7])
 def test_list_v1_marker_paging(s3, listing_bucket, page_size, delimiter):
@@ -321,11 +331,15 @@ def test_user_metadata_and_standard_headers_round_trip(s3, bucket):
 
 
 def test_default_content_type(s3, bucket):
-    """An object stored without Content-Type is served as binary/octet-stream or similar."""
-    server_side = s3.put_object(Bucket=bucket, Key="noct", Body=b"x")
-    assert server_side["ETag"] == quoted_md5(b"x")
-    ct = s3.head_object(Bucket=bucket, Key="noct")["ContentType"]
-    assert ct in ("binary/octet-stream", "application/octet-stream"), ct
+    """An object stored without Content-Type is served with S3's default, binary/octet-stream
+    (clients read ``resp["ContentType"]`` unconditionally), on HEAD and on GET."""
+    put = s3.put_object(Bucket=bucket, Key="noct", Body=b"x")
+    assert put["ETag"] == quoted_md5(b"x")
+    for resp in (s3.head_object(Bucket=bucket, Key="noct"), s3.get_object(Bucket=bucket, Key="noct")):
+        ct = resp.get("ContentType")
+        assert ct in ("binary/octet-stream", "application/octet-stream"), (
+            f"Content-Type is {ct!r}; headers: {resp['ResponseMetadata']['HTTPHeaders']}"
+        )
 
 
 def test_response_header_overrides(s3, bucket):
@@ -405,6 +419,22 @@ def test_get_conditionals_that_pass(s3, cond_object):
         resp = s3.get_object(Bucket=bucket, Key="cond", **kwargs)
         assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200, kwargs
         assert resp["Body"].read() == data, kwargs
+
+
+def test_conditional_precedence(s3, cond_object):
+    """RFC 7232 / S3 precedence: If-Match true wins over If-Unmodified-Since false (200);
+    If-None-Match false wins over If-Modified-Since true (304); If-None-Match: * on an existing
+    object is 304."""
+    bucket, data, etag, _ = cond_object
+    past = dt.datetime(2001, 1, 1, tzinfo=dt.timezone.utc)
+    resp = s3.get_object(Bucket=bucket, Key="cond", IfMatch=etag, IfUnmodifiedSince=past)
+    assert resp["Body"].read() == data
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="cond", IfNoneMatch=etag, IfModifiedSince=past)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="cond", IfNoneMatch="*")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
 
 
 def test_not_modified_carries_etag_and_no_body(server, cond_object):

@@ -99,6 +99,7 @@ def test_256mib_object_streams_with_bounded_memory(server, bucket, capsys):
             f"peak during GET {get_peak / MiB:.1f} MiB ({get_seconds:.1f}s), "
             f"growth {growth / MiB:.1f} MiB (limit {MAX_GROWTH / MiB:.0f})"
         )
+    server.s3.delete_object(Bucket=bucket, Key="big.bin")  # don't leave 256 MiB in /tmp
     assert received == OBJECT_SIZE
     assert md5.hexdigest() == uploaded_md5, "downloaded bytes differ from uploaded bytes"
     assert growth < MAX_GROWTH, (

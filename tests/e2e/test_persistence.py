@@ -115,3 +115,30 @@ def test_restart_twice_and_delete_after_restart(server, bucket_name):
     s3.delete_bucket(Bucket=bucket_name)
     server.restart()
     assert bucket_name not in [b["Name"] for b in server.s3.list_buckets()["Buckets"]]
+
+
+def test_acknowledged_writes_survive_sigkill(server, bucket_name):
+    """A crash (SIGKILL, no shutdown hook) right after a burst of acknowledged writes, deletes and
+    an overwrite loses none of them."""
+    s3 = server.s3
+    s3.create_bucket(Bucket=bucket_name)
+    bodies = {f"crash/{i:03d}": os.urandom(1 + i * 997) for i in range(60)}
+    for key, data in bodies.items():
+        s3.put_object(Bucket=bucket_name, Key=key, Body=data, Metadata={"n": key[-3:]})
+    for i in range(0, 60, 3):
+        s3.delete_object(Bucket=bucket_name, Key=f"crash/{i:03d}")
+        del bodies[f"crash/{i:03d}"]
+    bodies["crash/001"] = b"overwritten just before the crash"
+    s3.put_object(Bucket=bucket_name, Key="crash/001", Body=bodies["crash/001"], Metadata={"n": "001"})
+
+    server.kill()
+    server.start()
+    s3 = server.s3
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name, MaxKeys=1000)["Contents"]]
+    assert keys == sorted(bodies)
+    for key, data in bodies.items():
+        got = s3.get_object(Bucket=bucket_name, Key=key)
+        assert got["Body"].read() == data, key
+        assert got["ETag"] == quoted_md5(data), key
+        assert got["Metadata"] == {"n": key[-3:]}, key

@@ -101,13 +101,19 @@ impl BlobStore {
         self.staging.join(blob_id)
     }
 
-    /// Streams `body` into a new staging file, hashing as it goes, and fsyncs it. Fails with
+    /// Streams `body` into a new staging file, computing its MD5 and showing every chunk to `observe`
+    /// (the S3 layer's flexible-checksum hasher), and fsyncs it. Fails with
     /// [`EngineError::TooLarge`] past `max_size` bytes, and with the body's own error if the client
     /// fails mid-stream; either way nothing is left behind.
     ///
     /// # Cancel safety
     /// Dropping the future drops the partially written [`StagedBlob`], which deletes the file.
-    pub async fn stage<S, E>(&self, mut body: S, max_size: u64) -> EngineResult<StagedBlob>
+    pub async fn stage<S, E>(
+        &self,
+        mut body: S,
+        max_size: u64,
+        observe: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> EngineResult<StagedBlob>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<EngineError>,
@@ -125,6 +131,7 @@ impl BlobStore {
                 return Err(EngineError::TooLarge { limit: max_size });
             }
             md5.update(&chunk);
+            observe(&chunk);
             out.write_all(&chunk).await?;
         }
         out.flush().await?;

@@ -73,11 +73,17 @@ impl Engine {
 
     /// Makes a staged blob part `part_number` of a multipart upload, with the same protocol and the same
     /// failure analysis as [`Engine::commit_single`]: intent, durable rename, one transaction.
-    pub async fn commit_part(&self, upload_id: &str, part_number: i64, staged: StagedBlob) -> EngineResult<BlobRef> {
+    pub async fn commit_part(
+        &self,
+        upload_id: &str,
+        part_number: i64,
+        staged: StagedBlob,
+        checksum: Option<&str>,
+    ) -> EngineResult<BlobRef> {
         let now = now_ms();
         self.meta.register_pending_blob(&staged.blob_id, now).await?;
         let blob = self.blobs.place(staged).await?;
-        match self.meta.put_part(upload_id, part_number, &blob, now).await {
+        match self.meta.put_part(upload_id, part_number, &blob, checksum, now).await {
             Ok(()) => Ok(blob),
             Err(e @ MetaError::NoSuchUpload) => {
                 if self.blobs.remove(&blob.blob_id).await.is_ok() {

@@ -28,6 +28,9 @@ pub struct ObjectAttributes {
     /// `Expires`, verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The flexible checksum the object was written with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<super::checksums::Stored>,
     /// `x-amz-meta-*` pairs (names lower-case, without the prefix).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_metadata: BTreeMap<String, String>,
@@ -49,6 +52,25 @@ impl ObjectAttributes {
         (!self.user_metadata.is_empty()).then(|| self.user_metadata.clone().into_iter().collect())
     }
 }
+
+/// Builds the [`ObjectAttributes`] a write request sets, from any s3s input DTO with the standard
+/// fields (PutObject, CopyObject with `REPLACE`, CreateMultipartUpload). The checksum is set later,
+/// once it has been computed.
+macro_rules! attributes_from_input {
+    ($input:expr) => {
+        $crate::s3::attributes::ObjectAttributes {
+            content_type: $input.content_type,
+            content_encoding: $crate::s3::attributes::strip_aws_chunked($input.content_encoding),
+            content_disposition: $input.content_disposition,
+            content_language: $input.content_language,
+            cache_control: $input.cache_control,
+            expires: $input.expires,
+            checksum: None,
+            user_metadata: $crate::s3::attributes::metadata_from_dto($input.metadata),
+        }
+    };
+}
+pub(crate) use attributes_from_input;
 
 /// Converts s3s user metadata into the stored form.
 pub fn metadata_from_dto(metadata: Option<Metadata>) -> BTreeMap<String, String> {

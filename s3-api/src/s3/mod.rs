@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod attributes;
+pub mod checksums;
 pub mod conditional;
 pub mod error;
 pub mod identity;

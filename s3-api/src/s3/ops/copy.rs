@@ -8,7 +8,8 @@ use cloudvault_metadata::{Manifest, ObjectRecord};
 
 use super::put::write_condition;
 use crate::engine::{EngineError, now_ms};
-use crate::s3::attributes::{ObjectAttributes, etag, metadata_from_dto, strip_aws_chunked, timestamp};
+use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
+use crate::s3::checksums::{Algorithm, Kind, Stored};
 use crate::s3::conditional::{Conditions, Validators};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
@@ -58,23 +59,29 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
         ));
     }
-    let attributes = if replace {
-        ObjectAttributes {
-            content_type: i.content_type,
-            content_encoding: strip_aws_chunked(i.content_encoding),
-            content_disposition: i.content_disposition,
-            content_language: i.content_language,
-            cache_control: i.cache_control,
-            expires: i.expires,
-            user_metadata: metadata_from_dto(i.metadata),
-        }
-    } else {
-        ObjectAttributes::decode(&source.attributes)?
-    };
+    let source_attributes = ObjectAttributes::decode(&source.attributes)?;
+    let mut attributes = if replace { attributes_from_input!(i) } else { source_attributes.clone() };
+    // The copy is a single-part object: its checksum (in the source's algorithm) is recomputed over the
+    // whole copy, so a COMPOSITE source yields a FULL_OBJECT copy, as on AWS.
+    let algorithm = source_attributes.checksum.as_ref().map(|c| c.algorithm);
+    let mut hasher = algorithm.map(Algorithm::hasher);
     let target_bucket = v.bucket(&i.bucket).await?;
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let bytes = v.engine.blobs.read(&source.manifest, 0..source.size.max(0) as u64).map_err(EngineError::Io);
-    let staged = v.engine.blobs.stage(bytes, u64::MAX).await?;
+    let mut observe = |chunk: &[u8]| {
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
+        }
+    };
+    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
+    attributes.checksum = match (algorithm, hasher) {
+        (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
+            algorithm,
+            value: value.clone(),
+            kind: Kind::FullObject,
+        }),
+        _ => None,
+    };
     if staged.size != source.size.max(0) as u64 {
         return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
     }

@@ -3,7 +3,6 @@
 //! Completing copies no data: the object's manifest is the ordered list of its part blobs, and GET,
 //! ranged GET across part boundaries and `partNumber` GET stream straight from them.
 
-use futures::TryStreamExt;
 use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -11,10 +10,11 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Manifest, ObjectRecord, Upload};
 
 use super::owner;
-use super::put::{parse_content_md5, write_condition};
+use super::put::{stage_verified, write_condition};
 use crate::engine::now_ms;
-use crate::s3::attributes::{ObjectAttributes, etag, metadata_from_dto, strip_aws_chunked, timestamp};
-use crate::s3::error::{body_error, meta_error};
+use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
+use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, set_checksum_fields};
+use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// Smallest part AWS accepts, except the last one.
@@ -23,6 +23,21 @@ const MIN_PART_SIZE: i64 = 5 * 1024 * 1024;
 const MAX_PART_NUMBER: i32 = 10_000;
 /// Largest ListParts / ListMultipartUploads page.
 const MAX_PAGE: i32 = 1000;
+
+/// What an upload fixes at creation: the object's attributes and its checksum algorithm and type.
+/// Stored as JSON in the upload row.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct UploadState {
+    attributes: ObjectAttributes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<(Algorithm, Kind)>,
+}
+
+impl UploadState {
+    fn decode(json: &str) -> S3Result<Self> {
+        serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt upload state"))
+    }
+}
 
 /// The upload named by a request, checked against its bucket and key (`NoSuchUpload` otherwise).
 async fn upload_of(v: &CloudVault, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
@@ -41,28 +56,39 @@ pub async fn create_multipart_upload(
     let me = v.principal(&req).await?;
     let i = req.input;
     let bucket = v.bucket(&i.bucket).await?;
-    let attributes = ObjectAttributes {
-        content_type: i.content_type,
-        content_encoding: strip_aws_chunked(i.content_encoding),
-        content_disposition: i.content_disposition,
-        content_language: i.content_language,
-        cache_control: i.cache_control,
-        expires: i.expires,
-        user_metadata: metadata_from_dto(i.metadata),
+    let attributes = attributes_from_input!(i);
+    let algorithm = i.checksum_algorithm.as_ref().map(Algorithm::from_dto).transpose()?;
+    let kind = i.checksum_type.as_ref().map(Kind::parse).transpose()?;
+    let checksum = match (algorithm, kind) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(s3_error!(InvalidRequest, "x-amz-checksum-type needs x-amz-checksum-algorithm."));
+        }
+        (Some(a), None) => Some((a, a.default_kind())),
+        (Some(a), Some(Kind::FullObject)) if !a.is_crc() => {
+            return Err(s3_error!(InvalidRequest, "The FULL_OBJECT checksum type is not supported for {}.", a.name()));
+        }
+        (Some(Algorithm::Crc64Nvme), Some(Kind::Composite)) => {
+            return Err(s3_error!(InvalidRequest, "The COMPOSITE checksum type is not supported for CRC64NVME."));
+        }
+        (Some(a), Some(k)) => Some((a, k)),
     };
+    let state = UploadState { attributes, checksum };
     let upload = Upload {
         upload_id: uuid::Uuid::new_v4().simple().to_string(),
         bucket_id: bucket.id,
         key: i.key.clone().into_bytes(),
         initiated_at: now_ms(),
         owner_id: me.user_id,
-        attributes: attributes.encode(),
+        attributes: serde_json::to_string(&state).map_err(|e| s3_error!(e, InternalError))?,
     };
     v.engine.meta.create_upload(&upload).await.map_err(meta_error)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(upload.upload_id),
+        checksum_algorithm: checksum.map(|(a, _)| ChecksumAlgorithm::from(a.name().to_owned())),
+        checksum_type: checksum.map(|(_, k)| k.dto()),
         ..Default::default()
     }))
 }
@@ -75,25 +101,51 @@ pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3R
     if !(1..=MAX_PART_NUMBER).contains(&i.part_number) {
         return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
     }
-    let expected_md5 = i.content_md5.as_deref().map(parse_content_md5).transpose()?;
     let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
-    let staged = match i.body {
-        Some(body) => v.engine.blobs.stage(body.map_err(body_error), v.max_object_size).await?,
-        None => {
-            let empty = futures::stream::empty::<Result<bytes::Bytes, crate::engine::EngineError>>();
-            v.engine.blobs.stage(empty, 0).await?
-        }
+    let state = UploadState::decode(&upload.attributes)?;
+    let given = Checksum {
+        checksum_crc32: i.checksum_crc32,
+        checksum_crc32c: i.checksum_crc32c,
+        checksum_crc64nvme: i.checksum_crc64nvme,
+        checksum_sha1: i.checksum_sha1,
+        checksum_sha256: i.checksum_sha256,
+        checksum_sha512: i.checksum_sha512,
+        checksum_md5: i.checksum_md5,
+        checksum_xxhash64: i.checksum_xxhash64,
+        checksum_xxhash3: i.checksum_xxhash3,
+        checksum_xxhash128: i.checksum_xxhash128,
+        ..Default::default()
     };
-    if let Some(declared) = i.content_length
-        && u64::try_from(declared).ok() != Some(staged.size)
+    let fallback = state.checksum.map(|(a, _)| a);
+    let expectation = checksums::expectation(&req.headers, &given, i.checksum_algorithm.as_ref(), fallback)?;
+    if let (Some(e), Some(upload_alg)) = (&expectation, fallback)
+        && e.algorithm != upload_alg
     {
-        return Err(s3_error!(IncompleteBody, "The request body length does not match Content-Length."));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            upload_alg.name().to_ascii_lowercase(),
+            e.algorithm.name().to_ascii_lowercase()
+        ));
     }
-    if expected_md5.is_some_and(|md5| md5 != staged.md5) {
-        return Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."));
+    let body = stage_verified(
+        v,
+        i.body,
+        i.content_length,
+        i.content_md5.as_deref(),
+        expectation.as_ref(),
+        req.trailing_headers.as_ref(),
+    )
+    .await?;
+    let stored = body.checksum.map(|(algorithm, value)| Stored { algorithm, value, kind: Kind::FullObject });
+    let encoded = stored.as_ref().map(Stored::encode_part);
+    let blob =
+        v.engine.commit_part(&upload.upload_id, i64::from(i.part_number), body.staged, encoded.as_deref()).await?;
+    let mut output = UploadPartOutput { e_tag: Some(etag(&blob.md5_hex)), ..Default::default() };
+    if let Some(c) = stored {
+        set_checksum_fields!(output, c.dto());
     }
-    let blob = v.engine.commit_part(&upload.upload_id, i64::from(i.part_number), staged).await?;
-    Ok(S3Response::new(UploadPartOutput { e_tag: Some(etag(&blob.md5_hex)), ..Default::default() }))
+    Ok(S3Response::new(output))
 }
 
 /// CompleteMultipartUpload: the listed parts must be ascending (`InvalidPartOrder`), exist with the given
@@ -112,7 +164,9 @@ pub async fn complete_multipart_upload(
         return Err(s3_error!(MalformedXML, "You must specify at least one part."));
     }
     let stored = v.engine.meta.list_parts(&upload.upload_id, 0, MAX_PART_NUMBER as u32).await.map_err(meta_error)?;
+    let state = UploadState::decode(&upload.attributes)?;
     let mut manifest = Vec::with_capacity(requested.len());
+    let mut part_checksums = Vec::with_capacity(requested.len());
     let mut previous = 0;
     for part in &requested {
         let number = part.part_number.ok_or_else(|| s3_error!(MalformedXML, "A part has no PartNumber."))?;
@@ -123,7 +177,28 @@ pub async fn complete_multipart_upload(
         let found = stored.iter().find(|p| p.part_number == i64::from(number));
         let wanted = part.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned());
         match found {
-            Some(p) if wanted.as_deref().is_none_or(|w| w == p.blob.md5_hex) => manifest.push(p.blob.clone()),
+            Some(p) if wanted.as_deref().is_none_or(|w| w == p.blob.md5_hex) => {
+                if let Some((algorithm, _)) = state.checksum {
+                    let stored =
+                        p.checksum.as_deref().and_then(Stored::decode_part).filter(|c| c.algorithm == algorithm);
+                    let stored = stored.ok_or_else(|| {
+                        s3_error!(InvalidPart, "Part {number} was uploaded without its {} checksum.", algorithm.name())
+                    })?;
+                    let claimed = Checksum {
+                        checksum_crc32: part.checksum_crc32.clone(),
+                        checksum_crc32c: part.checksum_crc32c.clone(),
+                        checksum_crc64nvme: part.checksum_crc64nvme.clone(),
+                        checksum_sha1: part.checksum_sha1.clone(),
+                        checksum_sha256: part.checksum_sha256.clone(),
+                        ..Default::default()
+                    };
+                    if algorithm.value_in(&claimed).is_some_and(|c| *c != stored.value) {
+                        return Err(s3_error!(InvalidPart, "The checksum of part {number} did not match."));
+                    }
+                    part_checksums.push(PartChecksum { value: stored.value, size: p.blob.size.max(0) as u64 });
+                }
+                manifest.push(p.blob.clone());
+            }
             _ => {
                 return Err(s3_error!(
                     InvalidPart,
@@ -141,6 +216,30 @@ pub async fn complete_multipart_upload(
         md5s.update(&raw);
     }
     let etag_value = format!("{}-{}", hex::encode(md5s.finalize()), manifest.len());
+    let checksum = match state.checksum {
+        Some((algorithm, kind)) => {
+            let value = checksums::combine(algorithm, kind, &part_checksums)?;
+            let full = Checksum {
+                checksum_crc32: i.checksum_crc32.clone(),
+                checksum_crc32c: i.checksum_crc32c.clone(),
+                checksum_crc64nvme: i.checksum_crc64nvme.clone(),
+                checksum_sha1: i.checksum_sha1.clone(),
+                checksum_sha256: i.checksum_sha256.clone(),
+                ..Default::default()
+            };
+            if algorithm.value_in(&full).is_some_and(|claimed| claimed.split('-').next() != value.split('-').next()) {
+                return Err(s3_error!(
+                    BadDigest,
+                    "The {} you specified did not match the calculated checksum.",
+                    algorithm.name()
+                ));
+            }
+            Some(Stored { algorithm, value, kind })
+        }
+        None => None,
+    };
+    let mut attributes = state.attributes;
+    attributes.checksum = checksum.clone();
     let manifest = Manifest(manifest);
     let record = ObjectRecord {
         key: upload.key.clone(),
@@ -148,7 +247,7 @@ pub async fn complete_multipart_upload(
         etag: etag_value.clone(),
         last_modified: now_ms(),
         owner_id: upload.owner_id,
-        attributes: upload.attributes.clone(),
+        attributes: attributes.encode(),
         parts_count: Some(manifest.0.len() as i64),
         manifest,
     };
@@ -157,13 +256,18 @@ pub async fn complete_multipart_upload(
         .complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition, now_ms())
         .await
         .map_err(meta_error)?;
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    let mut output = CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         e_tag: Some(etag(&etag_value)),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
         ..Default::default()
-    }))
+    };
+    if let Some(c) = checksum {
+        set_checksum_fields!(output, c.dto());
+        output.checksum_type = Some(c.kind.dto());
+    }
+    Ok(S3Response::new(output))
 }
 
 /// AbortMultipartUpload: 204; the parts' blobs go to the janitor.

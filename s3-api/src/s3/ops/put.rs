@@ -3,12 +3,13 @@
 use base64::Engine as _;
 use futures::TryStreamExt;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result, TrailingHeaders, s3_error};
 
 use cloudvault_metadata::{Manifest, ObjectRecord, WriteCondition};
 
-use crate::engine::now_ms;
-use crate::s3::attributes::{ObjectAttributes, etag, metadata_from_dto, strip_aws_chunked};
+use crate::engine::{EngineError, StagedBlob, now_ms};
+use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag};
+use crate::s3::checksums::{self, Algorithm, Expectation, Kind, set_checksum_fields};
 use crate::s3::error::body_error;
 use crate::s3::vault::CloudVault;
 
@@ -37,24 +38,42 @@ pub fn write_condition(
     }
 }
 
-/// PutObject: stream the body to a staging blob while hashing it, verify Content-MD5 (`BadDigest`,
-/// nothing stored and the previous object untouched), then commit (see `Engine::commit_single`).
-pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-    let me = v.principal(&req).await?;
-    let input = req.input;
-    let bucket = v.bucket(&input.bucket).await?;
-    let expected_md5 = input.content_md5.as_deref().map(parse_content_md5).transpose()?;
-    let condition = write_condition(input.if_match, input.if_none_match)?;
-    let staged = match input.body {
-        Some(body) => v.engine.blobs.stage(body.map_err(body_error), v.max_object_size).await?,
-        None => {
-            v.engine
-                .blobs
-                .stage(futures::stream::empty::<Result<bytes::Bytes, crate::engine::EngineError>>(), 0)
-                .await?
+/// A request body staged on the data volume, with what was verified about it.
+#[derive(Debug)]
+pub struct VerifiedBody {
+    /// The staged blob (dropping it deletes the file).
+    pub staged: StagedBlob,
+    /// The flexible checksum computed (and verified, when the client sent a value), if one was asked for.
+    pub checksum: Option<(Algorithm, String)>,
+}
+
+/// Stages a PutObject / UploadPart body and checks everything the client claimed about it: the length
+/// (`IncompleteBody`), `Content-MD5` (`BadDigest`) and the flexible checksum, from a header or from the
+/// aws-chunked trailer, which can only be read once the body is consumed (`BadDigest`). On any failure
+/// the staged file is deleted and nothing was committed.
+pub async fn stage_verified(
+    v: &CloudVault,
+    body: Option<StreamingBlob>,
+    content_length: Option<i64>,
+    content_md5: Option<&str>,
+    expectation: Option<&Expectation>,
+    trailers: Option<&TrailingHeaders>,
+) -> S3Result<VerifiedBody> {
+    let expected_md5 = content_md5.map(parse_content_md5).transpose()?;
+    let mut hasher = expectation.map(|e| e.algorithm.hasher());
+    let mut observe = |chunk: &[u8]| {
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
         }
     };
-    if let Some(declared) = input.content_length
+    let staged = match body {
+        Some(body) => v.engine.blobs.stage(body.map_err(body_error), v.max_object_size, &mut observe).await?,
+        None => {
+            let empty = futures::stream::empty::<Result<bytes::Bytes, EngineError>>();
+            v.engine.blobs.stage(empty, 0, &mut observe).await?
+        }
+    };
+    if let Some(declared) = content_length
         && u64::try_from(declared).ok() != Some(staged.size)
     {
         return Err(s3_error!(IncompleteBody, "The request body length does not match Content-Length."));
@@ -62,19 +81,55 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     if expected_md5.is_some_and(|md5| md5 != staged.md5) {
         return Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."));
     }
-    let attributes = ObjectAttributes {
-        content_type: input.content_type,
-        content_encoding: strip_aws_chunked(input.content_encoding),
-        content_disposition: input.content_disposition,
-        content_language: input.content_language,
-        cache_control: input.cache_control,
-        expires: input.expires,
-        user_metadata: metadata_from_dto(input.metadata),
+    let checksum = match (expectation, hasher) {
+        (Some(e), Some(h)) => {
+            let trailer_map = trailers.and_then(TrailingHeaders::take);
+            Some((e.algorithm, checksums::verify(e, &h.finalize(), trailer_map.as_ref())?))
+        }
+        _ => None,
     };
-    let etag_hex = hex::encode(staged.md5);
+    Ok(VerifiedBody { staged, checksum })
+}
+
+/// PutObject: stream the body to a staging blob while hashing it, verify Content-MD5 and any flexible
+/// checksum (`BadDigest`: nothing stored, the previous object untouched), then commit (see
+/// `Engine::commit_single`). `aws-chunked` never reaches the stored Content-Encoding, and the size is the
+/// decoded length.
+pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let me = v.principal(&req).await?;
+    let input = req.input;
+    let bucket = v.bucket(&input.bucket).await?;
+    let condition = write_condition(input.if_match, input.if_none_match)?;
+    let given = Checksum {
+        checksum_crc32: input.checksum_crc32,
+        checksum_crc32c: input.checksum_crc32c,
+        checksum_crc64nvme: input.checksum_crc64nvme,
+        checksum_sha1: input.checksum_sha1,
+        checksum_sha256: input.checksum_sha256,
+        checksum_sha512: input.checksum_sha512,
+        checksum_md5: input.checksum_md5,
+        checksum_xxhash64: input.checksum_xxhash64,
+        checksum_xxhash3: input.checksum_xxhash3,
+        checksum_xxhash128: input.checksum_xxhash128,
+        ..Default::default()
+    };
+    let expectation = checksums::expectation(&req.headers, &given, input.checksum_algorithm.as_ref(), None)?;
+    let body = stage_verified(
+        v,
+        input.body,
+        input.content_length,
+        input.content_md5.as_deref(),
+        expectation.as_ref(),
+        req.trailing_headers.as_ref(),
+    )
+    .await?;
+    let checksum =
+        body.checksum.map(|(algorithm, value)| checksums::Stored { algorithm, value, kind: Kind::FullObject });
+    let attributes = ObjectAttributes { checksum: checksum.clone(), ..attributes_from_input!(input) };
+    let etag_hex = hex::encode(body.staged.md5);
     let record = ObjectRecord {
         key: input.key.into_bytes(),
-        size: staged.size as i64,
+        size: body.staged.size as i64,
         etag: etag_hex.clone(),
         last_modified: now_ms(),
         owner_id: me.user_id,
@@ -82,6 +137,11 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
         manifest: Manifest::default(),
         parts_count: None,
     };
-    v.engine.commit_single(bucket.id, staged, record, &condition).await?;
-    Ok(S3Response::new(PutObjectOutput { e_tag: Some(etag(&etag_hex)), ..Default::default() }))
+    v.engine.commit_single(bucket.id, body.staged, record, &condition).await?;
+    let mut output = PutObjectOutput { e_tag: Some(etag(&etag_hex)), ..Default::default() };
+    if let Some(c) = checksum {
+        set_checksum_fields!(output, c.dto());
+        output.checksum_type = Some(c.kind.dto());
+    }
+    Ok(S3Response::new(output))
 }

@@ -9,6 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::ObjectRecord;
 
 use crate::s3::attributes::{ObjectAttributes, etag, timestamp};
+use crate::s3::checksums::{Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
@@ -82,6 +83,19 @@ fn part_range(object: &ObjectRecord, n: i32) -> S3Result<ByteRange<u64>> {
     Ok(start..start + parts[index - 1].size.max(0) as u64)
 }
 
+/// The stored checksum, returned with `x-amz-checksum-mode: ENABLED` when the whole object is served
+/// (a range has no stored checksum).
+fn returned_checksum(mode: Option<&ChecksumMode>, s: &Selected) -> Option<Stored> {
+    let enabled = mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED));
+    let whole = s.range.start == 0 && s.range.end == s.object.size.max(0) as u64;
+    if enabled && whole { s.attributes.checksum.clone() } else { None }
+}
+
+/// What S3 reports for an object stored without a Content-Type.
+fn default_content_type() -> Option<String> {
+    Some("binary/octet-stream".to_owned())
+}
+
 fn http_date(ts: &Timestamp) -> Option<String> {
     let mut out = Vec::new();
     ts.format(TimestampFormat::HttpDate, &mut out).ok()?;
@@ -99,17 +113,18 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
         if_unmodified_since: i.if_unmodified_since.as_ref(),
     };
     let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
+    let checksum = returned_checksum(i.checksum_mode.as_ref(), &s);
     let body = v.engine.blobs.read(&s.object.manifest, s.range.clone()).map_err(s3s::StdError::from);
     let a = s.attributes;
     let metadata = a.metadata_dto();
-    Ok(S3Response::new(GetObjectOutput {
+    let mut output = GetObjectOutput {
         body: Some(StreamingBlob::wrap(body.map_err(|e| std::io::Error::other(e.to_string())))),
         content_length: Some((s.range.end - s.range.start) as i64),
         content_range: s.content_range,
         accept_ranges: Some("bytes".to_owned()),
         e_tag: Some(etag(&s.object.etag)),
         last_modified: Some(timestamp(s.object.last_modified)),
-        content_type: i.response_content_type.or(a.content_type),
+        content_type: i.response_content_type.or(a.content_type).or_else(default_content_type),
         content_encoding: i.response_content_encoding.or(a.content_encoding),
         content_disposition: i.response_content_disposition.or(a.content_disposition),
         content_language: i.response_content_language.or(a.content_language),
@@ -118,7 +133,12 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
         metadata,
         parts_count: s.object.parts_count.map(|n| n as i32),
         ..Default::default()
-    }))
+    };
+    if let Some(c) = checksum {
+        set_checksum_fields!(output, c.dto());
+        output.checksum_type = Some(c.kind.dto());
+    }
+    Ok(S3Response::new(output))
 }
 
 /// HeadObject: the same headers as GetObject, no body (errors too).
@@ -132,15 +152,16 @@ pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3R
         if_unmodified_since: i.if_unmodified_since.as_ref(),
     };
     let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
+    let checksum = returned_checksum(i.checksum_mode.as_ref(), &s);
     let a = s.attributes;
     let metadata = a.metadata_dto();
-    Ok(S3Response::new(HeadObjectOutput {
+    let mut output = HeadObjectOutput {
         content_length: Some((s.range.end - s.range.start) as i64),
         content_range: s.content_range,
         accept_ranges: Some("bytes".to_owned()),
         e_tag: Some(etag(&s.object.etag)),
         last_modified: Some(timestamp(s.object.last_modified)),
-        content_type: i.response_content_type.or(a.content_type),
+        content_type: i.response_content_type.or(a.content_type).or_else(default_content_type),
         content_encoding: i.response_content_encoding.or(a.content_encoding),
         content_disposition: i.response_content_disposition.or(a.content_disposition),
         content_language: i.response_content_language.or(a.content_language),
@@ -149,5 +170,14 @@ pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3R
         metadata,
         parts_count: s.object.parts_count.map(|n| n as i32),
         ..Default::default()
-    }))
+    };
+    if let Some(c) = checksum {
+        set_checksum_fields!(output, c.dto());
+        output.checksum_type = Some(c.kind.dto());
+    }
+    // s3s sets 206 for a GET with Content-Range; a ranged HEAD answers 206 too, as on AWS.
+    if output.content_range.is_some() {
+        return Ok(S3Response::with_status(output, http::StatusCode::PARTIAL_CONTENT));
+    }
+    Ok(S3Response::new(output))
 }
