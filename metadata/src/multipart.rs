@@ -1,8 +1,8 @@
 //! Multipart uploads: the upload row, its parts (each one blob), and the transaction that turns the
 //! chosen parts into an object without copying a byte (the object's manifest lists the part blobs).
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::error::{MetaError, MetaResult};
 use crate::model::{BlobRef, BucketId, ObjectRecord, UserId, WriteCondition};
@@ -99,14 +99,7 @@ impl MetaStore {
         now_ms: i64,
     ) -> MetaResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(dynamic(format!(
-            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
-            self.for_update()
-        )))
-        .bind(upload_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(MetaError::NoSuchUpload)?;
+        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
         let previous = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
             .bind(upload_id)
             .bind(part_number)
@@ -199,14 +192,7 @@ impl MetaStore {
     ) -> MetaResult<()> {
         let mut tx = self.writer.begin().await?;
         self.lock_bucket(&mut tx, bucket_id).await?;
-        sqlx::query(dynamic(format!(
-            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
-            self.for_update()
-        )))
-        .bind(upload_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(MetaError::NoSuchUpload)?;
+        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
         let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
             .bind(upload_id)
             .fetch_all(&mut *tx)
@@ -232,22 +218,70 @@ impl MetaStore {
     /// Aborts an upload: its part blobs go to the janitor and the upload disappears, in one transaction.
     pub async fn abort_upload(&self, upload_id: &str, now_ms: i64) -> MetaResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(dynamic(format!(
-            "SELECT upload_id FROM multipart_uploads WHERE upload_id = ?{}",
+        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
+        self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uploads with no activity (creation or part upload) since `cutoff_ms`: candidates for the expiry
+    /// sweep.
+    pub async fn idle_uploads(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT u.upload_id FROM multipart_uploads u WHERE u.initiated_at < ? AND NOT EXISTS \
+             (SELECT 1 FROM multipart_parts p WHERE p.upload_id = u.upload_id AND p.last_modified >= ?) LIMIT ?",
+        )
+        .bind(cutoff_ms)
+        .bind(cutoff_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
+    }
+
+    /// Aborts an upload only if it is still idle since `cutoff_ms`, re-checked under the upload's row
+    /// lock, so a part committed after the candidates were read keeps its upload alive. Returns whether it
+    /// was aborted.
+    pub async fn abort_idle_upload(&self, upload_id: &str, cutoff_ms: i64, now_ms: i64) -> MetaResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let Some(initiated) = self.lock_upload(&mut tx, upload_id).await? else {
+            return Ok(false);
+        };
+        let recent = sqlx::query("SELECT 1 FROM multipart_parts WHERE upload_id = ? AND last_modified >= ? LIMIT 1")
+            .bind(upload_id)
+            .bind(cutoff_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if initiated >= cutoff_ms || recent.is_some() {
+            return Ok(false);
+        }
+        self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Locks the upload row for the rest of `tx`; returns its initiation time, or `None` if it is gone.
+    async fn lock_upload(&self, tx: &mut Transaction<'static, Any>, upload_id: &str) -> MetaResult<Option<i64>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT initiated_at FROM multipart_uploads WHERE upload_id = ?{}",
             self.for_update()
         )))
         .bind(upload_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(MetaError::NoSuchUpload)?;
-        sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT blob_id, ? FROM multipart_parts WHERE upload_id = ?")
-            .bind(now_ms)
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.map(|r| r.try_get("initiated_at")).transpose()?)
+    }
+
+    async fn abort_in_tx(&self, tx: &mut Transaction<'static, Any>, upload_id: &str, now_ms: i64) -> MetaResult<()> {
+        sqlx::query(
+            "INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT blob_id, ? FROM multipart_parts WHERE upload_id = ?",
+        )
+        .bind(now_ms)
+        .bind(upload_id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut **tx).await?;
         Ok(())
     }
 }

@@ -331,6 +331,33 @@ async fn multipart_complete_and_abort(db: &TestDb) {
     assert!(s.list_uploads(b.id, b"", "", None, 10).await.expect("uploads").is_empty());
 }
 
+async fn idle_uploads_expire_but_active_ones_stay(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("expiry", me, "us-east-1", 0).await.expect("create");
+    let upload = |id: &str, at: i64| Upload {
+        upload_id: id.to_owned(),
+        bucket_id: b.id,
+        key: b"k".to_vec(),
+        initiated_at: at,
+        owner_id: me,
+        attributes: "{}".to_owned(),
+    };
+    s.create_upload(&upload("old-but-busy", 100)).await.expect("create");
+    s.create_upload(&upload("old-and-idle", 100)).await.expect("create");
+    s.create_upload(&upload("young", 450)).await.expect("create");
+    s.put_part("old-but-busy", 1, &blob("busy-part", 5), None, 500).await.expect("part");
+    s.put_part("old-and-idle", 1, &blob("idle-part", 5), None, 150).await.expect("part");
+    assert_eq!(s.idle_uploads(400, 10).await.expect("idle"), ["old-and-idle"]);
+    assert!(!s.abort_idle_upload("old-but-busy", 400, 600).await.expect("abort"), "a recent part keeps it alive");
+    assert!(!s.abort_idle_upload("young", 400, 600).await.expect("abort"), "recently created");
+    assert!(s.abort_idle_upload("old-and-idle", 400, 600).await.expect("abort"));
+    assert!(!s.abort_idle_upload("old-and-idle", 400, 601).await.expect("abort twice"), "already gone");
+    assert!(s.upload("old-and-idle").await.expect("get").is_none());
+    assert!(s.upload("old-but-busy").await.expect("get").is_some());
+    assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["idle-part"]);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -362,4 +389,5 @@ contract!(
     access_keys_and_users,
     two_stores_migrate_the_same_database,
     multipart_complete_and_abort,
+    idle_uploads_expire_but_active_ones_stay,
 );

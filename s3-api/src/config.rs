@@ -30,6 +30,11 @@ pub struct Config {
     /// `CLOUDVAULT_STAGING_GRACE_SECS`: how old an unfinished staged file or blob intent must be before the
     /// janitor removes it. Default 3600.
     pub staging_grace_secs: u64,
+    /// `CLOUDVAULT_MULTIPART_EXPIRY_SECS`: incomplete multipart uploads with no activity for this long are
+    /// aborted by the janitor. Default 604800 (7 days).
+    pub multipart_expiry_secs: u64,
+    /// `CLOUDVAULT_JANITOR_INTERVAL_SECS`: how often each replica's janitor runs. Default 60.
+    pub janitor_interval_secs: u64,
     /// `CLOUDVAULT_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
     /// `CLOUDVAULT_TLS_CERT` / `CLOUDVAULT_TLS_KEY`: PEM certificate chain and private key. When both are
@@ -95,6 +100,8 @@ impl Config {
             domain: var("CLOUDVAULT_DOMAIN"),
             max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,
             staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
+            multipart_expiry_secs: parsed("CLOUDVAULT_MULTIPART_EXPIRY_SECS", 7 * 24 * 3600)?,
+            janitor_interval_secs: parsed("CLOUDVAULT_JANITOR_INTERVAL_SECS", 60)?.max(1),
             log_json,
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
         })

@@ -20,9 +20,6 @@ use crate::s3::{build_service, identity::KeyStore};
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often the janitor runs on each replica.
-const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Starts CloudVault with `config` and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
@@ -30,8 +27,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("opening the storage engine")?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), config.root_credentials.clone()).await?);
     let service = build_service(&config, engine.clone(), keys)?;
-    let grace = Duration::from_secs(config.staging_grace_secs);
-    let janitor = tokio::spawn(janitor::run(engine.clone(), grace, JANITOR_INTERVAL));
+    let policy = janitor::Policy {
+        grace: Duration::from_secs(config.staging_grace_secs),
+        multipart_expiry: Duration::from_secs(config.multipart_expiry_secs),
+    };
+    let interval = Duration::from_secs(config.janitor_interval_secs);
+    let janitor = tokio::spawn(janitor::run(engine.clone(), policy, interval));
 
     let tls = match &config.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),

@@ -5,7 +5,9 @@
 //!   period (a GET that read the old manifest just before the overwrite may still be streaming them);
 //! - blobs of writes that recorded an intent but never committed (`pending_blobs` older than the grace
 //!   period; the commit itself takes milliseconds);
-//! - staging files untouched for longer than the grace period (writes cut off by a crash).
+//! - staging files untouched for longer than the grace period (writes cut off by a crash);
+//! - incomplete multipart uploads idle (no part uploaded) for longer than the multipart expiry: each is
+//!   aborted only after re-checking, under its row lock, that no part arrived meanwhile.
 //!
 //! Replicas may run passes at the same time: deleting a file twice is not an error and the row deletes
 //! are idempotent. The file is always deleted before its row, so a crash between the two only repeats
@@ -18,10 +20,28 @@ use super::{Engine, now_ms};
 /// Rows handled per query in one pass.
 const BATCH: u32 = 500;
 
-/// Runs one janitor pass; returns how many blobs and staging files were removed.
-pub async fn sweep_once(engine: &Engine, grace: Duration) -> super::EngineResult<usize> {
-    let cutoff = now_ms() - grace.as_millis() as i64;
+/// What the janitor waits for before removing things.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Age of staging files, stale intents and retired blobs before they are deleted.
+    pub grace: Duration,
+    /// Idle time after which an incomplete multipart upload is aborted.
+    pub multipart_expiry: Duration,
+}
+
+/// Runs one janitor pass; returns how many uploads, blobs and staging files were removed.
+pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<usize> {
+    let now = now_ms();
     let mut removed = 0;
+    let idle_cutoff = now - policy.multipart_expiry.as_millis() as i64;
+    for upload_id in engine.meta.idle_uploads(idle_cutoff, BATCH).await? {
+        if engine.meta.abort_idle_upload(&upload_id, idle_cutoff, now).await? {
+            tracing::info!(upload_id, "aborted an expired multipart upload");
+            removed += 1;
+        }
+    }
+    let grace = policy.grace;
+    let cutoff = now - grace.as_millis() as i64;
     for blob_id in engine.meta.garbage_blobs(cutoff, BATCH).await? {
         engine.blobs.remove(&blob_id).await?;
         engine.meta.forget_garbage_blob(&blob_id).await?;
@@ -38,12 +58,12 @@ pub async fn sweep_once(engine: &Engine, grace: Duration) -> super::EngineResult
 
 /// Runs [`sweep_once`] every `interval` until the task is aborted. Errors are logged and retried on the
 /// next pass (a database outage must not kill the janitor).
-pub async fn run(engine: Engine, grace: Duration, interval: Duration) {
+pub async fn run(engine: Engine, policy: Policy, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match sweep_once(&engine, grace).await {
+        match sweep_once(&engine, policy).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "janitor pass"),
             Err(e) => tracing::warn!(error = %e, "janitor pass failed"),

@@ -108,6 +108,13 @@ impl S3 for CloudVault {
         ops::multipart::upload_part(self, req).await
     }
 
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        ops::copy::upload_part_copy(self, req).await
+    }
+
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,

@@ -1,4 +1,4 @@
-//! CopyObject.
+//! CopyObject and UploadPartCopy.
 
 use futures::TryStreamExt;
 use s3s::dto::*;
@@ -9,13 +9,53 @@ use cloudvault_metadata::{Manifest, ObjectRecord};
 use super::put::write_condition;
 use crate::engine::{EngineError, now_ms};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
-use crate::s3::checksums::{Algorithm, Kind, Stored};
+use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// Largest source CopyObject accepts (AWS's limit; larger objects are copied with UploadPartCopy).
 const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+
+/// Resolves `x-amz-copy-source` to the current object and checks the `x-amz-copy-source-if-*`
+/// conditions against it (any failure is 412).
+async fn copy_source(v: &CloudVault, source: &CopySource, conditions: Conditions<'_>) -> S3Result<ObjectRecord> {
+    let CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(NoSuchVersion));
+    }
+    let bucket = v.bucket(bucket).await?;
+    let object = v
+        .engine
+        .meta
+        .object(bucket.id, key.as_bytes())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    conditions.check_copy_source(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
+    Ok(object)
+}
+
+/// Parses `x-amz-copy-source-range: bytes=first-last` against the source size.
+fn copy_range(range: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let Some(range) = range else { return Ok(0..size) };
+    let invalid =
+        || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last.");
+    let (first, last) = range.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
+    let (first, last): (u64, u64) = (first.parse().map_err(|_| invalid())?, last.parse().map_err(|_| invalid())?);
+    if first > last {
+        return Err(invalid());
+    }
+    if last >= size {
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable: bytes={first}-{last} of a {size}-byte source."
+        ));
+    }
+    Ok(first..last + 1)
+}
 
 /// CopyObject: copies the source's bytes into a new blob (so source and copy never share a file) and
 /// commits the copy like a PUT. `x-amz-metadata-directive: COPY` (default) keeps the source's attributes,
@@ -24,27 +64,20 @@ const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
 pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let me = v.principal(&req).await?;
     let i = req.input;
-    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &i.copy_source else {
+    let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(NoSuchVersion));
-    }
-    let source_bucket = v.bucket(src_bucket).await?;
-    let source = v
-        .engine
-        .meta
-        .object(source_bucket.id, src_key.as_bytes())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
-    Conditions {
-        if_match: i.copy_source_if_match.as_ref(),
-        if_none_match: i.copy_source_if_none_match.as_ref(),
-        if_modified_since: i.copy_source_if_modified_since.as_ref(),
-        if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
-    }
-    .check_copy_source(Validators { etag: &source.etag, last_modified_ms: source.last_modified })?;
+    let source = copy_source(
+        v,
+        &i.copy_source,
+        Conditions {
+            if_match: i.copy_source_if_match.as_ref(),
+            if_none_match: i.copy_source_if_none_match.as_ref(),
+            if_modified_since: i.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
+        },
+    )
+    .await?;
     let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     if !replace && **src_bucket == *i.bucket && **src_key == *i.key {
         return Err(s3_error!(
@@ -106,4 +139,59 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
         }),
         ..Default::default()
     }))
+}
+
+/// UploadPartCopy: copies the source (or `x-amz-copy-source-range` of it) into a new part blob, with the
+/// upload's checksum algorithm computed on the way, and commits it as UploadPart does.
+pub async fn upload_part_copy(
+    v: &CloudVault,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    v.principal(&req).await?;
+    let i = req.input;
+    let upload = super::multipart::upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
+    let source = copy_source(
+        v,
+        &i.copy_source,
+        Conditions {
+            if_match: i.copy_source_if_match.as_ref(),
+            if_none_match: i.copy_source_if_none_match.as_ref(),
+            if_modified_since: i.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
+        },
+    )
+    .await?;
+    let range = copy_range(i.copy_source_range.as_deref(), source.size.max(0) as u64)?;
+    let algorithm = super::multipart::upload_checksum(&upload)?.map(|(a, _)| a);
+    let mut hasher = algorithm.map(Algorithm::hasher);
+    let mut observe = |chunk: &[u8]| {
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
+        }
+    };
+    let expected = range.end - range.start;
+    let bytes = v.engine.blobs.read(&source.manifest, range).map_err(EngineError::Io);
+    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
+    if staged.size != expected {
+        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
+    }
+    let stored = match (algorithm, hasher) {
+        (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
+            algorithm,
+            value: value.clone(),
+            kind: Kind::FullObject,
+        }),
+        _ => None,
+    };
+    let encoded = stored.as_ref().map(Stored::encode_part);
+    let blob = v.engine.commit_part(&upload.upload_id, i64::from(i.part_number), staged, encoded.as_deref()).await?;
+    let mut result = CopyPartResult {
+        e_tag: Some(etag(&blob.md5_hex)),
+        last_modified: Some(timestamp(now_ms())),
+        ..Default::default()
+    };
+    if let Some(c) = stored {
+        set_checksum_fields!(result, c.dto());
+    }
+    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
 }

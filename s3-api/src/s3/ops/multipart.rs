@@ -48,6 +48,26 @@ async fn upload_of(v: &CloudVault, bucket: &str, key: &str, upload_id: &str) -> 
     }
 }
 
+/// The upload named by a part request, after checking the part number (1..=10000, else
+/// `InvalidArgument`).
+pub async fn upload_checked(
+    v: &CloudVault,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    part_number: i32,
+) -> S3Result<Upload> {
+    if !(1..=MAX_PART_NUMBER).contains(&part_number) {
+        return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+    }
+    upload_of(v, bucket, key, upload_id).await
+}
+
+/// The checksum algorithm and type an upload was created with.
+pub fn upload_checksum(upload: &Upload) -> S3Result<Option<(Algorithm, Kind)>> {
+    Ok(UploadState::decode(&upload.attributes)?.checksum)
+}
+
 /// CreateMultipartUpload: fixes the object's attributes and returns a new upload id.
 pub async fn create_multipart_upload(
     v: &CloudVault,
@@ -98,10 +118,7 @@ pub async fn create_multipart_upload(
 pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     v.principal(&req).await?;
     let i = req.input;
-    if !(1..=MAX_PART_NUMBER).contains(&i.part_number) {
-        return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
-    }
-    let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
+    let upload = upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let state = UploadState::decode(&upload.attributes)?;
     let given = Checksum {
         checksum_crc32: i.checksum_crc32,
