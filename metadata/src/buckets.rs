@@ -4,10 +4,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
-use crate::model::{Bucket, BucketId, UserId};
+use crate::model::{Bucket, BucketId, BucketSetting, UserId};
 use crate::store::{MetaStore, dynamic};
 
-const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used";
+const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors";
 
 fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
     Ok(Bucket {
@@ -18,6 +18,9 @@ fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
         created_at: row.try_get("created_at")?,
         object_count: row.try_get("object_count")?,
         bytes_used: row.try_get("bytes_used")?,
+        policy: row.try_get("policy")?,
+        tags: row.try_get("tags")?,
+        cors: row.try_get("cors")?,
     })
 }
 
@@ -76,6 +79,25 @@ impl MetaStore {
             }
         };
         rows.iter().map(bucket_from_row).collect()
+    }
+
+    /// Sets (or with `None`, removes) one of the bucket's settings. `NoSuchBucket` if it is gone.
+    pub async fn set_bucket_setting(
+        &self,
+        id: BucketId,
+        setting: BucketSetting,
+        value: Option<&str>,
+    ) -> MetaResult<()> {
+        let sql = match setting {
+            BucketSetting::Policy => "UPDATE buckets SET policy = ? WHERE id = ?",
+            BucketSetting::Tags => "UPDATE buckets SET tags = ? WHERE id = ?",
+            BucketSetting::Cors => "UPDATE buckets SET cors = ? WHERE id = ?",
+        };
+        let done = sqlx::query(sql).bind(value).bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::NoSuchBucket);
+        }
+        Ok(())
     }
 
     /// Deletes an empty bucket. Fails with [`MetaError::BucketNotEmpty`] while it holds objects; an

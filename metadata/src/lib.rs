@@ -21,7 +21,8 @@ mod store;
 
 pub use error::{MetaError, MetaResult};
 pub use model::{
-    AccessKey, BlobRef, Bucket, BucketId, ListedObject, Manifest, ObjectRecord, User, UserId, WriteCondition,
+    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, ListedObject, Manifest, ObjectRecord, User, UserId,
+    WriteCondition,
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, key_successor};

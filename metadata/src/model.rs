@@ -24,6 +24,23 @@ pub struct Bucket {
     pub object_count: i64,
     /// Sum of object sizes, maintained by every object write.
     pub bytes_used: i64,
+    /// The bucket policy document (JSON), if one is set.
+    pub policy: Option<String>,
+    /// Bucket tags (JSON written by the S3 layer), if set.
+    pub tags: Option<String>,
+    /// CORS rules (JSON written by the S3 layer), if set.
+    pub cors: Option<String>,
+}
+
+/// A per-bucket setting stored as a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSetting {
+    /// The bucket policy.
+    Policy,
+    /// The bucket's tag set.
+    Tags,
+    /// The bucket's CORS rules.
+    Cors,
 }
 
 /// One blob of an object's bytes. Single-part objects have one; multipart objects one per part.

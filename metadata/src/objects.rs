@@ -212,6 +212,26 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Replaces the attributes (HTTP attributes, user metadata, tags) of the object under `key`, only if
+    /// its ETag is still `etag`. Returns whether it was updated; `false` means the object is gone or was
+    /// overwritten meanwhile.
+    pub async fn update_object_attributes(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+        etag: &str,
+        attributes: &str,
+    ) -> MetaResult<bool> {
+        let done = sqlx::query("UPDATE objects SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND etag = ?")
+            .bind(attributes)
+            .bind(bucket_id)
+            .bind(key)
+            .bind(etag)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Deletes the object under `key` and queues its blobs for the janitor. Returns whether there was
     /// one. The file deletion happens after the commit, so a crash leaves a queued blob, never a row
     /// pointing at a missing file.

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use cloudvault_metadata::{
-    AccessKey, BlobRef, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload, WriteCondition, key_successor,
+    AccessKey, BlobRef, BucketSetting, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload, WriteCondition,
+    key_successor,
 };
 
 /// A store on a fresh database, and what to drop afterwards.
@@ -85,11 +86,25 @@ async fn bucket_lifecycle(db: &TestDb) {
     let mine: Vec<_> = s.list_buckets(Some(me)).await.expect("list").into_iter().map(|b| b.name).collect();
     assert_eq!(mine, ["photos"]);
 
+    s.set_bucket_setting(b.id, BucketSetting::Policy, Some("{\"Version\":\"2012-10-17\"}")).await.expect("policy");
+    s.set_bucket_setting(b.id, BucketSetting::Tags, Some("[]")).await.expect("tags");
+    let with = s.bucket("photos").await.expect("lookup").expect("present");
+    assert_eq!(
+        (with.policy.as_deref(), with.tags.as_deref(), with.cors),
+        (Some("{\"Version\":\"2012-10-17\"}"), Some("[]"), None)
+    );
+    s.set_bucket_setting(b.id, BucketSetting::Policy, None).await.expect("remove policy");
+    assert_eq!(s.bucket("photos").await.expect("lookup").expect("present").policy, None);
+
     s.commit_object(b.id, &object(b"k", "e1", "blob-k", 3), &WriteCondition::None, 10).await.expect("put");
+    assert!(s.update_object_attributes(b.id, b"k", "e1", "{\"tags\":{}}").await.expect("update"));
+    assert!(!s.update_object_attributes(b.id, b"k", "stale", "{}").await.expect("update"), "guarded by the ETag");
+    assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").attributes, "{\"tags\":{}}");
     assert!(matches!(s.delete_bucket(b.id, 11).await, Err(MetaError::BucketNotEmpty)));
     assert!(s.delete_object(b.id, b"k", 12).await.expect("delete"));
     s.delete_bucket(b.id, 13).await.expect("delete empty bucket");
     assert!(s.bucket("photos").await.expect("lookup").is_none());
+    assert!(matches!(s.set_bucket_setting(b.id, BucketSetting::Tags, None).await, Err(MetaError::NoSuchBucket)));
     assert!(matches!(
         s.commit_object(b.id, &object(b"k", "e1", "blob-x", 3), &WriteCondition::None, 14).await,
         Err(MetaError::NoSuchBucket)

@@ -34,6 +34,9 @@ pub struct ObjectAttributes {
     /// `x-amz-meta-*` pairs (names lower-case, without the prefix).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_metadata: BTreeMap<String, String>,
+    /// Object tags (`x-amz-tagging`, PutObjectTagging).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ObjectAttributes {
@@ -67,6 +70,7 @@ macro_rules! attributes_from_input {
             expires: $input.expires,
             checksum: None,
             user_metadata: $crate::s3::attributes::metadata_from_dto($input.metadata),
+            tags: $crate::s3::ops::tagging::parse_tagging_header($input.tagging.as_deref())?,
         }
     };
 }

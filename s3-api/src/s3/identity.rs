@@ -25,6 +25,8 @@ pub struct Principal {
     pub user_id: UserId,
     /// The user's name (reported as the owner's display name).
     pub name: String,
+    /// Admins may act on every bucket.
+    pub is_admin: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +42,7 @@ pub struct KeyStore {
     root_key: Option<(String, CachedKey)>,
     root: Principal,
     keys: Mutex<HashMap<String, (Instant, Option<CachedKey>)>>,
-    names: Mutex<HashMap<UserId, String>>,
+    users: Mutex<HashMap<UserId, (String, bool)>>,
 }
 
 impl KeyStore {
@@ -53,10 +55,10 @@ impl KeyStore {
             Some((name, secret)) => {
                 let user = meta.ensure_user(&name, "admin", now_ms()).await?;
                 let key = CachedKey { secret, user_id: user.id };
-                (Principal { user_id: user.id, name: name.clone() }, Some((name, key)))
+                (Principal { user_id: user.id, name: name.clone(), is_admin: true }, Some((name, key)))
             }
             None => match meta.first_admin().await? {
-                Some(user) => (Principal { user_id: user.id, name: user.name }, None),
+                Some(user) => (Principal { user_id: user.id, name: user.name, is_admin: true }, None),
                 None => {
                     let access_key_id = format!("CV{}", random_string(18).to_uppercase());
                     let secret = random_string(40);
@@ -73,11 +75,11 @@ impl KeyStore {
                         "\nCloudVault generated root credentials (shown once; store them now):\n  \
                          CLOUDVAULT_ROOT_USER={access_key_id}\n  CLOUDVAULT_ROOT_PASSWORD={secret}\n"
                     );
-                    (Principal { user_id: user.id, name: access_key_id }, None)
+                    (Principal { user_id: user.id, name: access_key_id, is_admin: true }, None)
                 }
             },
         };
-        Ok(KeyStore { meta, root_key, root, keys: Mutex::default(), names: Mutex::default() })
+        Ok(KeyStore { meta, root_key, root, keys: Mutex::default(), users: Mutex::default() })
     }
 
     /// The root (first admin) user.
@@ -111,24 +113,26 @@ impl KeyStore {
     /// The user an authenticated access key belongs to.
     pub async fn principal(&self, access_key_id: &str) -> S3Result<Principal> {
         let key = self.lookup(access_key_id).await?.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-        let name = self.user_name(key.user_id).await?;
-        Ok(Principal { user_id: key.user_id, name })
+        let (name, is_admin) = self.user(key.user_id).await?;
+        Ok(Principal { user_id: key.user_id, name, is_admin })
     }
 
-    /// A user's name, for owner fields (cached; names do not change).
-    pub async fn user_name(&self, user_id: UserId) -> S3Result<String> {
-        if let Some(name) = self.names.lock().map_err(|_| s3_error!(InternalError))?.get(&user_id) {
-            return Ok(name.clone());
+    /// A user's name and admin flag (cached; neither changes while the process runs).
+    async fn user(&self, user_id: UserId) -> S3Result<(String, bool)> {
+        if let Some(user) = self.users.lock().map_err(|_| s3_error!(InternalError))?.get(&user_id) {
+            return Ok(user.clone());
         }
-        let name = self
-            .meta
-            .user(user_id)
-            .await
-            .map_err(super::error::meta_error)?
-            .map(|u| u.name)
-            .unwrap_or_else(|| format!("user-{user_id}"));
-        self.names.lock().map_err(|_| s3_error!(InternalError))?.insert(user_id, name.clone());
-        Ok(name)
+        let user = match self.meta.user(user_id).await.map_err(super::error::meta_error)? {
+            Some(u) => (u.name, u.role == "admin"),
+            None => (format!("user-{user_id}"), false),
+        };
+        self.users.lock().map_err(|_| s3_error!(InternalError))?.insert(user_id, user.clone());
+        Ok(user)
+    }
+
+    /// A user's name, for owner fields.
+    pub async fn user_name(&self, user_id: UserId) -> S3Result<String> {
+        Ok(self.user(user_id).await?.0)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod conditional;
 pub mod error;
 pub mod identity;
 pub mod ops;
+pub mod policy;
 pub mod vault;
 
 use std::sync::Arc;
@@ -16,18 +17,19 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use crate::config::Config;
 use crate::engine::Engine;
 
-/// Builds the s3s service: authentication is always on (`set_auth`), anonymous requests are denied
-/// (`set_access`), path style always works and virtual-hosted style is added when a domain is set
+/// Builds the s3s service: authentication is always on (`set_auth`), every request is authorized by
+/// `access::Authorizer` (`set_access`: owners, admins, and anonymous reads a bucket policy grants), path style always works and virtual-hosted style is added when a domain is set
 /// (without the CNAME fallback, which would turn unknown Host headers into bucket names).
 pub fn build_service(config: &Config, engine: Engine, keys: Arc<identity::KeyStore>) -> anyhow::Result<S3Service> {
-    let vault = vault::CloudVault::new(engine, keys.clone(), config);
+    let authorizer = Arc::new(access::Authorizer::new(engine.meta.clone(), keys.clone()));
+    let vault = vault::CloudVault::new(engine, keys.clone(), authorizer.clone(), config);
     let mut builder = S3ServiceBuilder::new(vault);
     let mut s3_config = s3s::config::S3Config::default();
     // s3s enforces the per-request body limit as well; the engine enforces the configured cap exactly.
     s3_config.put_object_max_size = Some(config.max_object_size);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     builder.set_auth(identity::Auth(keys));
-    builder.set_access(access::DenyAnonymous);
+    builder.set_access(access::S3Authz(authorizer));
     if let Some(domain) = &config.domain {
         builder.set_host(s3s::host::SingleDomain::new(domain)?.with_cname_fallback(false));
     }

@@ -8,6 +8,7 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::Bucket;
 
+use super::access::Authorizer;
 use super::error::meta_error;
 use super::identity::{KeyStore, Principal};
 use super::ops;
@@ -21,6 +22,8 @@ pub struct CloudVault {
     pub engine: Engine,
     /// Access keys and users.
     pub keys: Arc<KeyStore>,
+    /// The authorization decision (its bucket cache is invalidated when this replica changes a policy).
+    pub authorizer: Arc<Authorizer>,
     /// The server's region (`CLOUDVAULT_REGION`).
     pub region: String,
     /// Largest single PUT (`CLOUDVAULT_MAX_OBJECT_SIZE`).
@@ -29,12 +32,13 @@ pub struct CloudVault {
 
 impl CloudVault {
     /// Wraps the engine for s3s.
-    pub fn new(engine: Engine, keys: Arc<KeyStore>, config: &Config) -> Self {
-        CloudVault { engine, keys, region: config.region.clone(), max_object_size: config.max_object_size }
+    pub fn new(engine: Engine, keys: Arc<KeyStore>, authorizer: Arc<Authorizer>, config: &Config) -> Self {
+        CloudVault { engine, keys, authorizer, region: config.region.clone(), max_object_size: config.max_object_size }
     }
 
-    /// The user who signed `req`. s3s has verified the signature before any operation runs, so a
-    /// request without credentials here was let through by an access rule (none yet) and is refused.
+    /// The user who signed `req`, for operations that record an owner. s3s has verified the signature
+    /// and the authorizer the access before any operation runs; an anonymous request that a bucket
+    /// policy let through cannot perform these (they are writes) and is refused here.
     pub async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
         match &req.credentials {
             Some(creds) => self.keys.principal(&creds.access_key).await,
@@ -146,5 +150,175 @@ impl S3 for CloudVault {
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         ops::list::list_objects_v2(self, req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        ops::config::get_bucket_versioning(self, req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        ops::config::get_bucket_acl(self, req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        ops::config::get_object_acl(self, req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        ops::config::put_bucket_acl(self, req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        ops::config::put_object_acl(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        ops::config::get_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        ops::config::get_bucket_encryption(self, req).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        ops::config::get_object_lock_configuration(self, req).await
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        ops::config::get_bucket_website(self, req).await
+    }
+
+    async fn get_bucket_replication(
+        &self,
+        req: S3Request<GetBucketReplicationInput>,
+    ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
+        ops::config::get_bucket_replication(self, req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        ops::config::get_bucket_ownership_controls(self, req).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        ops::config::get_public_access_block(self, req).await
+    }
+
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+        ops::config::get_bucket_accelerate_configuration(self, req).await
+    }
+
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        ops::config::get_bucket_request_payment(self, req).await
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        ops::config::get_bucket_logging(self, req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        ops::tagging::get_object_tagging(self, req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        ops::tagging::put_object_tagging(self, req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        ops::tagging::delete_object_tagging(self, req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        ops::tagging::get_bucket_tagging(self, req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        ops::tagging::put_bucket_tagging(self, req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        ops::tagging::delete_bucket_tagging(self, req).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        ops::list::list_object_versions(self, req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        ops::policy::put_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        ops::policy::get_bucket_policy(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        ops::policy::delete_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        ops::policy::get_bucket_policy_status(self, req).await
     }
 }

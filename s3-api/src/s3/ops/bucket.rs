@@ -54,7 +54,6 @@ pub async fn create_bucket(
 
 /// HeadBucket: 200 with the bucket's region, or 404 without a body.
 pub async fn head_bucket(v: &CloudVault, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-    v.principal(&req).await?;
     let bucket = v.bucket(&req.input.bucket).await?;
     Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
 }
@@ -64,7 +63,6 @@ pub async fn delete_bucket(
     v: &CloudVault,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    v.principal(&req).await?;
     let bucket = v.bucket(&req.input.bucket).await?;
     v.engine.meta.delete_bucket(bucket.id, now_ms()).await.map_err(meta_error)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
@@ -75,7 +73,6 @@ pub async fn get_bucket_location(
     v: &CloudVault,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    v.principal(&req).await?;
     let bucket = v.bucket(&req.input.bucket).await?;
     let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))

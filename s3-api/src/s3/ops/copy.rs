@@ -12,17 +12,25 @@ use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, times
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
 use crate::s3::error::meta_error;
+use crate::s3::identity::Principal;
 use crate::s3::vault::CloudVault;
 
 /// Largest source CopyObject accepts (AWS's limit; larger objects are copied with UploadPartCopy).
 const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
 
-/// Resolves `x-amz-copy-source` to the current object and checks the `x-amz-copy-source-if-*`
-/// conditions against it (any failure is 412).
-async fn copy_source(v: &CloudVault, source: &CopySource, conditions: Conditions<'_>) -> S3Result<ObjectRecord> {
+/// Resolves `x-amz-copy-source` to the current object, checks that `caller` may read it (the access
+/// hook only authorized the destination), and checks the `x-amz-copy-source-if-*` conditions (any
+/// failure is 412).
+async fn copy_source(
+    v: &CloudVault,
+    caller: &Principal,
+    source: &CopySource,
+    conditions: Conditions<'_>,
+) -> S3Result<ObjectRecord> {
     let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
+    v.authorizer.authorize(Some(caller), "s3:GetObject", Some(bucket), Some(key)).await?;
     if version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(NoSuchVersion));
     }
@@ -69,6 +77,7 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     };
     let source = copy_source(
         v,
+        &me,
         &i.copy_source,
         Conditions {
             if_match: i.copy_source_if_match.as_ref(),
@@ -94,6 +103,13 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     }
     let source_attributes = ObjectAttributes::decode(&source.attributes)?;
     let mut attributes = if replace { attributes_from_input!(i) } else { source_attributes.clone() };
+    // x-amz-tagging-directive: COPY (default) keeps the source's tags, REPLACE takes x-amz-tagging.
+    let replace_tags = i.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    attributes.tags = if replace_tags {
+        super::tagging::parse_tagging_header(i.tagging.as_deref())?
+    } else {
+        source_attributes.tags.clone()
+    };
     // The copy is a single-part object: its checksum (in the source's algorithm) is recomputed over the
     // whole copy, so a COMPOSITE source yields a FULL_OBJECT copy, as on AWS.
     let algorithm = source_attributes.checksum.as_ref().map(|c| c.algorithm);
@@ -147,11 +163,12 @@ pub async fn upload_part_copy(
     v: &CloudVault,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    v.principal(&req).await?;
+    let me = v.principal(&req).await?;
     let i = req.input;
     let upload = super::multipart::upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let source = copy_source(
         v,
+        &me,
         &i.copy_source,
         Conditions {
             if_match: i.copy_source_if_match.as_ref(),

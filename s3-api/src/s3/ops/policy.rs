@@ -1,0 +1,65 @@
+//! Put/Get/DeleteBucketPolicy and GetBucketPolicyStatus.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::BucketSetting;
+
+use crate::s3::error::meta_error;
+use crate::s3::policy::BucketPolicy;
+use crate::s3::vault::CloudVault;
+
+/// Largest policy document AWS accepts (20 KB).
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+
+/// PutBucketPolicy: validated (`MalformedPolicy`), stored verbatim, effective on this replica at once and
+/// on the others within the authorizer's cache lifetime.
+pub async fn put_bucket_policy(
+    v: &CloudVault,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    let i = req.input;
+    if i.policy.len() > MAX_POLICY_BYTES {
+        return Err(s3_error!(MalformedPolicy, "Policies must be at most 20 KB."));
+    }
+    let bucket = v.bucket(&i.bucket).await?;
+    BucketPolicy::parse(&i.bucket, &i.policy)?;
+    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, Some(&i.policy)).await.map_err(meta_error)?;
+    v.authorizer.invalidate(&i.bucket);
+    Ok(S3Response::new(PutBucketPolicyOutput {}))
+}
+
+/// GetBucketPolicy: the stored document, or `NoSuchBucketPolicy`.
+pub async fn get_bucket_policy(
+    v: &CloudVault,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let bucket = v.bucket(&req.input.bucket).await?;
+    match bucket.policy {
+        Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) })),
+        None => Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")),
+    }
+}
+
+/// DeleteBucketPolicy: 204, the bucket is private again.
+pub async fn delete_bucket_policy(
+    v: &CloudVault,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    let bucket = v.bucket(&req.input.bucket).await?;
+    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, None).await.map_err(meta_error)?;
+    v.authorizer.invalidate(&req.input.bucket);
+    Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+}
+
+/// GetBucketPolicyStatus: whether the policy grants anything to everyone (`NoSuchBucketPolicy` without
+/// one, as AWS answers).
+pub async fn get_bucket_policy_status(
+    v: &CloudVault,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+    let bucket = v.bucket(&req.input.bucket).await?;
+    let policy = bucket.policy.ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))?;
+    let public = BucketPolicy::parse(&req.input.bucket, &policy).map(|p| p.is_public()).unwrap_or(false);
+    Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
+}

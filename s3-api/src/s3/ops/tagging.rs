@@ -1,0 +1,181 @@
+//! Object tagging (Put/Get/DeleteObjectTagging, `x-amz-tagging` on writes, the tag count on GET) and
+//! bucket tagging. Object tags live with the object's attributes; bucket tags in the bucket row.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::{BucketSetting, ObjectRecord};
+
+use crate::s3::attributes::ObjectAttributes;
+use crate::s3::error::meta_error;
+use crate::s3::vault::CloudVault;
+
+/// Most tags on one object (AWS's limit).
+const MAX_OBJECT_TAGS: usize = 10;
+/// Most tags on one bucket (AWS's limit).
+const MAX_BUCKET_TAGS: usize = 50;
+
+/// Validates a tag set against AWS's rules (`InvalidTag`): keys 1..=128 characters, values up to 256,
+/// no duplicate keys, at most `max` tags.
+fn validate(pairs: Vec<(String, String)>, max: usize) -> S3Result<BTreeMap<String, String>> {
+    if pairs.len() > max {
+        return Err(s3_error!(InvalidTag, "At most {max} tags are allowed."));
+    }
+    let mut tags = BTreeMap::new();
+    for (key, value) in pairs {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(s3_error!(InvalidTag, "The TagKey you have provided is invalid"));
+        }
+        if value.chars().count() > 256 {
+            return Err(s3_error!(InvalidTag, "The TagValue you have provided is invalid"));
+        }
+        if tags.insert(key, value).is_some() {
+            return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
+        }
+    }
+    Ok(tags)
+}
+
+fn from_dto(tag_set: TagSet, max: usize) -> S3Result<BTreeMap<String, String>> {
+    validate(tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect(), max)
+}
+
+fn to_dto(tags: &BTreeMap<String, String>) -> TagSet {
+    tags.iter().map(|(k, v)| Tag { key: Some(k.clone()), value: Some(v.clone()) }).collect()
+}
+
+/// Parses the `x-amz-tagging` header of PutObject / CreateMultipartUpload / CopyObject
+/// (`k1=v1&k2=v2`, URL-encoded).
+pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, String>> {
+    let Some(header) = header.filter(|h| !h.is_empty()) else { return Ok(BTreeMap::new()) };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| s3_error!(InvalidTag, "The x-amz-tagging header is not valid UTF-8."))
+    };
+    let mut pairs = Vec::new();
+    for pair in header.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.push((decode(k)?, decode(v)?));
+    }
+    validate(pairs, MAX_OBJECT_TAGS)
+}
+
+async fn current(v: &CloudVault, bucket: &str, key: &str) -> S3Result<(i64, ObjectRecord, ObjectAttributes)> {
+    let bucket = v.bucket(bucket).await?;
+    let object = v
+        .engine
+        .meta
+        .object(bucket.id, key.as_bytes())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    let attributes = ObjectAttributes::decode(&object.attributes)?;
+    Ok((bucket.id, object, attributes))
+}
+
+/// Stores new attributes for the object read by [`current`], guarded by its ETag (an overwrite racing the
+/// tag update makes the update fail rather than tag the wrong version).
+async fn store(v: &CloudVault, bucket_id: i64, object: &ObjectRecord, attributes: &ObjectAttributes) -> S3Result<()> {
+    let done = v
+        .engine
+        .meta
+        .update_object_attributes(bucket_id, &object.key, &object.etag, &attributes.encode())
+        .await
+        .map_err(meta_error)?;
+    if done { Ok(()) } else { Err(s3_error!(NoSuchKey, "The object changed while its tags were being updated.")) }
+}
+
+/// GetObjectTagging (an object without tags has an empty TagSet).
+pub async fn get_object_tagging(
+    v: &CloudVault,
+    req: S3Request<GetObjectTaggingInput>,
+) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    let (_, _, attributes) = current(v, &req.input.bucket, &req.input.key).await?;
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&attributes.tags), ..Default::default() }))
+}
+
+/// PutObjectTagging: replaces the whole tag set (an empty TagSet removes every tag).
+pub async fn put_object_tagging(
+    v: &CloudVault,
+    req: S3Request<PutObjectTaggingInput>,
+) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    let i = req.input;
+    let tags = from_dto(i.tagging.tag_set, MAX_OBJECT_TAGS)?;
+    let (bucket_id, object, mut attributes) = current(v, &i.bucket, &i.key).await?;
+    attributes.tags = tags;
+    store(v, bucket_id, &object, &attributes).await?;
+    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+}
+
+/// DeleteObjectTagging: 204, tags gone.
+pub async fn delete_object_tagging(
+    v: &CloudVault,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    let (bucket_id, object, mut attributes) = current(v, &req.input.bucket, &req.input.key).await?;
+    attributes.tags.clear();
+    store(v, bucket_id, &object, &attributes).await?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+}
+
+/// GetBucketTagging: `NoSuchTagSet` when the bucket has none.
+pub async fn get_bucket_tagging(
+    v: &CloudVault,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let bucket = v.bucket(&req.input.bucket).await?;
+    let tags: BTreeMap<String, String> = match bucket.tags.as_deref() {
+        Some(json) => serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt bucket tags"))?,
+        None => BTreeMap::new(),
+    };
+    if tags.is_empty() {
+        return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
+    }
+    Ok(S3Response::new(GetBucketTaggingOutput { tag_set: to_dto(&tags) }))
+}
+
+/// PutBucketTagging: replaces the bucket's tag set.
+pub async fn put_bucket_tagging(
+    v: &CloudVault,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let i = req.input;
+    let tags = from_dto(i.tagging.tag_set, MAX_BUCKET_TAGS)?;
+    let bucket = v.bucket(&i.bucket).await?;
+    let json = serde_json::to_string(&tags).map_err(|e| s3_error!(e, InternalError))?;
+    let value = (!tags.is_empty()).then_some(json);
+    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Tags, value.as_deref()).await.map_err(meta_error)?;
+    Ok(S3Response::new(PutBucketTaggingOutput {}))
+}
+
+/// DeleteBucketTagging: 204.
+pub async fn delete_bucket_tagging(
+    v: &CloudVault,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    let bucket = v.bucket(&req.input.bucket).await?;
+    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Tags, None).await.map_err(meta_error)?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagging_header_is_url_decoded_and_validated() {
+        let tags = parse_tagging_header(Some("project=cloud%20vault&team=a%2Bb&empty=")).expect("valid");
+        assert_eq!(tags.get("project").map(String::as_str), Some("cloud vault"));
+        assert_eq!(tags.get("team").map(String::as_str), Some("a+b"));
+        assert_eq!(tags.get("empty").map(String::as_str), Some(""));
+        assert!(parse_tagging_header(Some("a=1&a=2")).is_err(), "duplicate keys");
+        let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+        assert!(parse_tagging_header(Some(&eleven.join("&"))).is_err(), "more than 10 tags");
+        assert!(parse_tagging_header(Some(&format!("{}=v", "k".repeat(129)))).is_err(), "key too long");
+        assert!(parse_tagging_header(None).expect("none").is_empty());
+    }
+}
