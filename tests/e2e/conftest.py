@@ -12,6 +12,7 @@ Environment knobs:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -203,6 +204,80 @@ class GeneratedBody:
         return self._md5.hexdigest()
 
 
+def multipart_etag(parts: Sequence[bytes]) -> str:
+    """The ETag S3 gives a multipart object: hex(md5(concat(binary part md5s)))-N, in quotes."""
+    digest = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    return f'"{digest}-{len(parts)}"'
+
+
+CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+
+
+class Checksum:
+    """An incremental S3 flexible checksum (CRC32, CRC32C, CRC64NVME via awscrt; SHA1/SHA256 via
+    hashlib). ``b64()`` gives the value as S3 shows it (base64 of the big-endian bytes)."""
+
+    def __init__(self, algorithm: str):
+        import awscrt.checksums
+
+        self.algorithm = algorithm.upper()
+        self._crc = 0
+        if self.algorithm in ("SHA1", "SHA256"):
+            self._hash = hashlib.new(self.algorithm.lower())
+        else:
+            self._fn, self._width = {
+                "CRC32": (awscrt.checksums.crc32, 4),
+                "CRC32C": (awscrt.checksums.crc32c, 4),
+                "CRC64NVME": (awscrt.checksums.crc64nvme, 8),
+            }[self.algorithm]
+            self._hash = None
+
+    def update(self, data: bytes) -> "Checksum":
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._crc = self._fn(data, self._crc)
+        return self
+
+    def digest(self) -> bytes:
+        if self._hash is not None:
+            return self._hash.digest()
+        return self._crc.to_bytes(self._width, "big")
+
+    def b64(self) -> str:
+        import base64
+
+        return base64.b64encode(self.digest()).decode()
+
+
+def checksum_b64(algorithm: str, data: bytes) -> str:
+    """base64 of the ``algorithm`` checksum of ``data`` (e.g. ``checksum_b64("CRC32", b"hello")``)."""
+    return Checksum(algorithm).update(data).b64()
+
+
+def composite_checksum_b64(algorithm: str, parts: Sequence[bytes]) -> str:
+    """S3's COMPOSITE multipart checksum: base64(alg(concat(raw part checksums)))-N."""
+    raw = b"".join(Checksum(algorithm).update(p).digest() for p in parts)
+    return f"{checksum_b64(algorithm, raw)}-{len(parts)}"
+
+
+def write_generated_file(path: Path, size: int, seed: int = 1) -> str:
+    """Write ``size`` deterministic bytes (``GeneratedBody``) to ``path``; return their hex MD5."""
+    body = GeneratedBody(size, seed)
+    with open(path, "wb") as f:
+        for block in body:
+            f.write(block)
+    return body.hexdigest()
+
+
+def file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1024 * 1024), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 # ------------------------------------------------------------------------------------------------
 # Hand-signed requests
 # ------------------------------------------------------------------------------------------------
@@ -242,9 +317,11 @@ def quote_key(key: Union[str, bytes]) -> str:
 class CloudVaultServer:
     """One ``cloudvault serve`` process with its own data dir, database, port and root key."""
 
-    def __init__(self, backend: str, workdir: Path, database_url: str, binary: Path):
+    def __init__(self, backend: str, workdir: Path, database_url: str, binary: Path,
+                 tls: Optional["TlsCert"] = None):
         self.backend = backend
         self.workdir = workdir
+        self.tls = tls
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "server.log"
@@ -283,8 +360,17 @@ class CloudVaultServer:
     # -- lifecycle -------------------------------------------------------------------------------
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> Union[bool, str]:
+        """What to pass as ``verify=`` to boto3/requests: the self-signed cert over TLS."""
+        return str(self.tls.cert) if self.tls is not None else True
 
     @property
     def pid(self) -> int:
@@ -301,6 +387,8 @@ class CloudVaultServer:
             CLOUDVAULT_ROOT_PASSWORD=self.secret_key,
             CLOUDVAULT_REGION=REGION,
         )
+        if self.tls is not None:
+            env.update(CLOUDVAULT_TLS_CERT=str(self.tls.cert), CLOUDVAULT_TLS_KEY=str(self.tls.key))
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
         return env
@@ -402,6 +490,7 @@ class CloudVaultServer:
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
+            verify=self.verify,
             region_name=REGION,
             aws_access_key_id=access_key or self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
@@ -433,6 +522,8 @@ class CloudVaultServer:
             AWS_EC2_METADATA_DISABLED="true",
             AWS_PAGER="",
         )
+        if self.tls is not None:
+            env["AWS_CA_BUNDLE"] = str(self.tls.cert)
         return env
 
     def aws(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -467,6 +558,7 @@ class CloudVaultServer:
                 "--low-level-retries", "1",
                 "--contimeout", "5s",
                 "--timeout", "60s",
+                *(["--ca-cert", str(self.tls.cert)] if self.tls is not None else []),
                 *args,
             ],
             env=self.rclone_env(),
@@ -542,7 +634,7 @@ class CloudVaultServer:
         req = requests.Request(method, url, headers=hdrs, data=body if body is not None else b"")
         prepared = session.prepare_request(req)
         prepared.url = url
-        return session.send(prepared, stream=stream, timeout=timeout, allow_redirects=False)
+        return session.send(prepared, stream=stream, timeout=timeout, allow_redirects=False, verify=self.verify)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -581,12 +673,31 @@ def _mysql_server_url(db_name: str) -> str:
     return f"mysql://{auth}@{p['host']}:{p['port']}/{db_name}"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mysql"])
-def server(request, tmp_path_factory):
-    """A running CloudVault for this test module, once with SQLite and once with MySQL metadata."""
-    backend = request.param
+class TlsCert:
+    """A self-signed certificate (and its key) for 127.0.0.1 and localhost, made with the openssl CLI."""
+
+    def __init__(self, directory: Path):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.cert = directory / "cert.pem"
+        self.key = directory / "key.pem"
+        run(
+            [
+                shutil.which("openssl") or pytest.fail("openssl CLI missing"),
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", str(self.key), "-out", str(self.cert), "-days", "2",
+                "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ],
+            env=os.environ,
+            timeout=30,
+        )
+
+
+@contextlib.contextmanager
+def running_server(backend: str, tmp_path_factory, *, tls: bool = False):
+    """Start a CloudVault with a fresh data dir and database for ``backend``; stop and clean up after."""
     binary = Path(os.environ.get("CLOUDVAULT_BIN", str(DEFAULT_BIN)))
-    workdir = tmp_path_factory.mktemp(f"cv-{backend}")
+    workdir = tmp_path_factory.mktemp(f"cv-{backend}{'-tls' if tls else ''}")
     db_name = None
     if backend == "sqlite":
         database_url = f"sqlite://{workdir / 'metadata.sqlite'}?mode=rwc"
@@ -599,7 +710,8 @@ def server(request, tmp_path_factory):
             cur.execute(f"CREATE DATABASE `{db_name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
         conn.close()
         database_url = _mysql_server_url(db_name)
-    srv = CloudVaultServer(backend, workdir, database_url, binary)
+    cert = TlsCert(workdir / "tls") if tls else None
+    srv = CloudVaultServer(backend, workdir, database_url, binary, tls=cert)
     try:
         srv.start()
         yield srv
@@ -611,6 +723,23 @@ def server(request, tmp_path_factory):
             with conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS `{db_name}`")
             conn.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mysql"])
+def server(request, tmp_path_factory):
+    """A running CloudVault for this test module, once with SQLite and once with MySQL metadata."""
+    with running_server(request.param, tmp_path_factory) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mysql"])
+def tls_server(request, tmp_path_factory):
+    """Like ``server`` but the S3 listener speaks HTTPS (CLOUDVAULT_TLS_CERT/KEY, a self-signed cert
+    for 127.0.0.1). Its clients trust that cert: boto3 ``verify=``, aws-cli ``AWS_CA_BUNDLE``,
+    rclone ``--ca-cert``, ``request()``. Over HTTPS boto3 and aws-cli send aws-chunked bodies with
+    trailing checksums."""
+    with running_server(request.param, tmp_path_factory, tls=True) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -643,9 +772,23 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and call.when in ("setup", "call"):
-        srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+        funcargs = getattr(item, "funcargs", {}) or {}
+        srv = funcargs.get("server") or funcargs.get("tls_server")
         if isinstance(srv, CloudVaultServer):
             status = ""
             if srv.proc is not None and srv.proc.poll() is not None:
                 status = f"!!! the cloudvault process (pid {srv.proc.pid}) is gone: exit code {srv.proc.returncode}\n"
             report.sections.append((f"cloudvault log ({srv.backend})", status + srv.log_tail()))
+
+
+@pytest.fixture
+def tls_s3(tls_server):
+    """The module's TLS server boto3 client (root credentials, trusts the self-signed cert)."""
+    return tls_server.s3
+
+
+@pytest.fixture
+def tls_bucket(tls_s3, bucket_name) -> str:
+    """A freshly created, empty bucket on the TLS server (its name)."""
+    tls_s3.create_bucket(Bucket=bucket_name)
+    return bucket_name

@@ -215,6 +215,10 @@ pub async fn complete_multipart_upload(
                 manifest.push(p.blob.clone());
             }
             _ => {
+                // A concurrent Complete or Abort may have just removed the parts: report that, not the part.
+                if v.engine.meta.upload(&upload.upload_id).await.map_err(meta_error)?.is_none() {
+                    return Err(s3_error!(NoSuchUpload));
+                }
                 return Err(s3_error!(
                     InvalidPart,
                     "One or more of the specified parts could not be found, or its entity tag did not match."
@@ -296,6 +300,21 @@ pub async fn abort_multipart_upload(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
+/// A stored part as ListParts reports it, with its checksum when one was computed.
+fn part_dto(p: cloudvault_metadata::Part) -> Part {
+    let mut part = Part {
+        part_number: Some(p.part_number as i32),
+        e_tag: Some(etag(&p.blob.md5_hex)),
+        size: Some(p.blob.size),
+        last_modified: Some(timestamp(p.last_modified)),
+        ..Default::default()
+    };
+    if let Some(c) = p.checksum.as_deref().and_then(Stored::decode_part) {
+        set_checksum_fields!(part, c.dto());
+    }
+    part
+}
+
 fn page_size(requested: Option<i32>) -> S3Result<u32> {
     match requested {
         None => Ok(MAX_PAGE as u32),
@@ -315,7 +334,10 @@ pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Res
     parts.truncate(limit as usize);
     let next = if truncated { parts.last().map(|p| p.part_number as i32) } else { None };
     let who = owner(upload.owner_id, v.keys.user_name(upload.owner_id).await?);
+    let checksum = upload_checksum(&upload)?;
     Ok(S3Response::new(ListPartsOutput {
+        checksum_algorithm: checksum.map(|(a, _)| ChecksumAlgorithm::from(a.name().to_owned())),
+        checksum_type: checksum.map(|(_, k)| k.dto()),
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(upload.upload_id),
@@ -325,18 +347,7 @@ pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Res
         is_truncated: Some(truncated),
         initiator: Some(Initiator { id: who.id.clone(), display_name: who.display_name.clone() }),
         owner: Some(who),
-        parts: Some(
-            parts
-                .into_iter()
-                .map(|p| Part {
-                    part_number: Some(p.part_number as i32),
-                    e_tag: Some(etag(&p.blob.md5_hex)),
-                    size: Some(p.blob.size),
-                    last_modified: Some(timestamp(p.last_modified)),
-                    ..Default::default()
-                })
-                .collect(),
-        ),
+        parts: Some(parts.into_iter().map(part_dto).collect()),
         ..Default::default()
     }))
 }
