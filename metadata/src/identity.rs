@@ -116,4 +116,102 @@ impl MetaStore {
         .await?;
         row.as_ref().map(user_from_row).transpose()
     }
+
+    /// Creates a user; `Ok(None)` when the name is taken.
+    pub async fn create_user(
+        &self,
+        name: &str,
+        role: &str,
+        password_hash: Option<&str>,
+        now_ms: i64,
+    ) -> MetaResult<Option<User>> {
+        let inserted = sqlx::query("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(name)
+            .bind(role)
+            .bind(password_hash)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        self.user_by_name(name).await
+    }
+
+    /// Looks a user up by name.
+    pub async fn user_by_name(&self, name: &str) -> MetaResult<Option<User>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled FROM users WHERE name = ?",
+            self.enabled_as_int()
+        )))
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> MetaResult<Vec<User>> {
+        let rows = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled FROM users ORDER BY name",
+            self.enabled_as_int()
+        )))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Enables or disables a user (a disabled user's keys stop working). Returns whether it exists.
+    pub async fn set_user_enabled(&self, id: UserId, enabled: bool) -> MetaResult<bool> {
+        let done = sqlx::query("UPDATE users SET enabled = ?, token_version = token_version + 1 WHERE id = ?")
+            .bind(enabled)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every access key of a user (secrets included, sealed as stored), oldest first.
+    pub async fn list_access_keys(&self, user_id: UserId) -> MetaResult<Vec<AccessKey>> {
+        let enabled = self.enabled_as_int();
+        let rows = sqlx::query(dynamic(format!(
+            "SELECT access_key_id, user_id, secret, {enabled} AS enabled, expires_at FROM access_keys \
+             WHERE user_id = ? ORDER BY created_at, access_key_id"
+        )))
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessKey {
+                    access_key_id: row.try_get("access_key_id")?,
+                    user_id: row.try_get("user_id")?,
+                    secret: row.try_get("secret")?,
+                    enabled: row.try_get::<i64, _>("enabled")? != 0,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Enables or disables an access key. Returns whether it exists.
+    pub async fn set_access_key_enabled(&self, access_key_id: &str, enabled: bool) -> MetaResult<bool> {
+        let done = sqlx::query("UPDATE access_keys SET enabled = ? WHERE access_key_id = ?")
+            .bind(enabled)
+            .bind(access_key_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes an access key. Returns whether it existed.
+    pub async fn delete_access_key(&self, access_key_id: &str) -> MetaResult<bool> {
+        let done = sqlx::query("DELETE FROM access_keys WHERE access_key_id = ?")
+            .bind(access_key_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -275,6 +275,38 @@ async fn access_keys_and_users(db: &TestDb) {
     assert_eq!(s.access_key("akTEST").await.expect("lookup"), None, "key ids are case-sensitive");
 }
 
+async fn users_and_keys_lifecycle(db: &TestDb) {
+    let s = &db.store;
+    let alice = s.create_user("alice", "user", Some("$argon2id$hash"), 1).await.expect("create").expect("new");
+    assert!(s.create_user("alice", "admin", None, 2).await.expect("create").is_none(), "names are unique");
+    let bob = s.create_user("bob", "user", None, 3).await.expect("create").expect("new");
+    assert_eq!(
+        s.list_users().await.expect("list").iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+    for (id, user) in [("AK1", alice.id), ("AK2", alice.id), ("BK1", bob.id)] {
+        let key = AccessKey {
+            access_key_id: id.into(),
+            user_id: user,
+            secret: format!("sealed-{id}"),
+            enabled: true,
+            expires_at: None,
+        };
+        s.insert_access_key(&key, 10).await.expect("insert");
+    }
+    let keys: Vec<_> = s.list_access_keys(alice.id).await.expect("keys").into_iter().map(|k| k.access_key_id).collect();
+    assert_eq!(keys, ["AK1", "AK2"]);
+    assert!(s.set_access_key_enabled("AK1", false).await.expect("disable"));
+    assert!(!s.access_key("AK1").await.expect("get").expect("present").enabled);
+    assert!(s.delete_access_key("AK2").await.expect("delete"));
+    assert!(!s.delete_access_key("AK2").await.expect("delete again"));
+    assert!(s.access_key("AK2").await.expect("get").is_none());
+    assert!(s.set_user_enabled(bob.id, false).await.expect("disable user"));
+    assert!(!s.access_key("BK1").await.expect("get").expect("present").enabled, "a disabled user's keys are disabled");
+    assert!(!s.user_by_name("bob").await.expect("get").expect("present").enabled);
+    assert!(!s.set_user_enabled(9999, true).await.expect("missing user"));
+}
+
 async fn two_stores_migrate_the_same_database(db: &TestDb) {
     // Opening the store again (a second replica, a restart) finds the schema applied and changes nothing.
     let (a, b) = tokio::join!(MetaStore::connect(&db.url, 2), MetaStore::connect(&db.url, 2));
@@ -405,4 +437,5 @@ contract!(
     two_stores_migrate_the_same_database,
     multipart_complete_and_abort,
     idle_uploads_expire_but_active_ones_stay,
+    users_and_keys_lifecycle,
 );

@@ -19,6 +19,9 @@ pub struct Config {
     /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`: the root credentials (also an S3 access key).
     /// When unset, the first start generates strong ones, stores them and prints them once.
     pub root_credentials: Option<(String, String)>,
+    /// `CLOUDVAULT_MASTER_KEY`: seals access-key secrets at rest. When unset, a random key is created in
+    /// the data directory (`master.key`) on first start and reused.
+    pub master_key: Option<String>,
     /// `CLOUDVAULT_REGION`: the region reported by GetBucketLocation and used as the default
     /// LocationConstraint. Default `us-east-1`.
     pub region: String,
@@ -96,6 +99,7 @@ impl Config {
             db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,
             s3_addr: parsed("CLOUDVAULT_S3_ADDR", SocketAddr::from(([0, 0, 0, 0], 9000)))?,
             root_credentials,
+            master_key: var("CLOUDVAULT_MASTER_KEY"),
             region: var("CLOUDVAULT_REGION").unwrap_or_else(|| "us-east-1".into()),
             domain: var("CLOUDVAULT_DOMAIN"),
             max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,

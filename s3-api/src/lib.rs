@@ -4,9 +4,11 @@
 //! anonymous requests, `vault` dispatches each S3 operation to a file in `s3/ops/`) → `engine` (the storage
 //! engine: blobs on the data volume, committed by one metadata transaction) → `cloudvault_metadata` (SQL).
 
+pub mod admin;
 pub mod config;
 pub mod engine;
 pub mod s3;
+pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use cloudvault_s3_api::admin::AdminCommand;
 use cloudvault_s3_api::config::Config;
 
 /// CloudVault, S3-compatible object storage.
@@ -16,16 +17,20 @@ struct Cli {
 enum Command {
     /// Run the S3 server (configuration from CLOUDVAULT_* environment variables, see the README).
     Serve,
+    /// Manage users and access keys in the configured metadata store.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let config = Config::from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve => {
-            let config = Config::from_env()?;
             cloudvault_s3_api::telemetry::init(config.log_json);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(cloudvault_s3_api::server::serve(config))
         }
+        Command::Admin(command) => runtime.block_on(cloudvault_s3_api::admin::run(&config, command)),
     }
 }

@@ -16,6 +16,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::engine::{Engine, janitor};
 use crate::s3::{build_service, identity::KeyStore};
+use crate::secrets::MasterKey;
 
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,7 +26,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
         .await
         .context("opening the storage engine")?;
-    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), config.root_credentials.clone()).await?);
+    let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
+    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
     let service = build_service(&config, engine.clone(), keys)?;
     let policy = janitor::Policy {
         grace: Duration::from_secs(config.staging_grace_secs),

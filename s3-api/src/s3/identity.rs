@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
 use cloudvault_metadata::{AccessKey, MetaStore, UserId};
 
 use crate::engine::now_ms;
+use crate::secrets::{MasterKey, random_alphanumeric};
 
 /// How long a key lookup (hit or miss) is trusted.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -39,6 +39,7 @@ struct CachedKey {
 #[derive(Debug)]
 pub struct KeyStore {
     meta: MetaStore,
+    master: MasterKey,
     root_key: Option<(String, CachedKey)>,
     root: Principal,
     keys: Mutex<HashMap<String, (Instant, Option<CachedKey>)>>,
@@ -50,7 +51,11 @@ impl KeyStore {
     /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`) the root user is that name and the pair is an
     /// access key. Without them, the first start generates strong credentials, stores them, and prints
     /// them once; later starts reuse the stored ones.
-    pub async fn bootstrap(meta: MetaStore, root_credentials: Option<(String, String)>) -> anyhow::Result<Self> {
+    pub async fn bootstrap(
+        meta: MetaStore,
+        master: MasterKey,
+        root_credentials: Option<(String, String)>,
+    ) -> anyhow::Result<Self> {
         let (root, root_key) = match root_credentials {
             Some((name, secret)) => {
                 let user = meta.ensure_user(&name, "admin", now_ms()).await?;
@@ -60,13 +65,13 @@ impl KeyStore {
             None => match meta.first_admin().await? {
                 Some(user) => (Principal { user_id: user.id, name: user.name, is_admin: true }, None),
                 None => {
-                    let access_key_id = format!("CV{}", random_string(18).to_uppercase());
-                    let secret = random_string(40);
+                    let access_key_id = format!("CV{}", random_alphanumeric(18).to_uppercase());
+                    let secret = random_alphanumeric(40);
                     let user = meta.ensure_user(&access_key_id, "admin", now_ms()).await?;
                     let key = AccessKey {
                         access_key_id: access_key_id.clone(),
                         user_id: user.id,
-                        secret: secret.clone(),
+                        secret: master.seal(&access_key_id, &secret),
                         enabled: true,
                         expires_at: None,
                     };
@@ -79,7 +84,7 @@ impl KeyStore {
                 }
             },
         };
-        Ok(KeyStore { meta, root_key, root, keys: Mutex::default(), users: Mutex::default() })
+        Ok(KeyStore { meta, master, root_key, root, keys: Mutex::default(), users: Mutex::default() })
     }
 
     /// The root (first admin) user.
@@ -100,9 +105,15 @@ impl KeyStore {
         }
         let found = self.meta.access_key(access_key_id).await.map_err(super::error::meta_error)?;
         let now = now_ms();
-        let usable = found
-            .filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now))
-            .map(|k| CachedKey { secret: k.secret, user_id: k.user_id });
+        let usable = found.filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now)).and_then(|k| {
+            match self.master.open(&k.access_key_id, &k.secret) {
+                Ok(secret) => Some(CachedKey { secret, user_id: k.user_id }),
+                Err(e) => {
+                    tracing::error!(access_key_id = %k.access_key_id, error = %e, "access key secret does not open");
+                    None
+                }
+            }
+        });
         self.keys
             .lock()
             .map_err(|_| s3_error!(InternalError))?
@@ -134,10 +145,6 @@ impl KeyStore {
     pub async fn user_name(&self, user_id: UserId) -> S3Result<String> {
         Ok(self.user(user_id).await?.0)
     }
-}
-
-fn random_string(len: usize) -> String {
-    rand::rng().sample_iter(rand::distr::Alphanumeric).take(len).map(char::from).collect()
 }
 
 /// The s3s authentication provider: gives s3s the secret of an access key so it can verify the SigV4

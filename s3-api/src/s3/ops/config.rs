@@ -110,13 +110,21 @@ pub async fn put_object_acl(
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
+/// AWS's "no such configuration" error: the code, its message, and 404 (s3s defaults some of these
+/// codes to 400).
+fn not_found(code: S3ErrorCode, message: &'static str) -> S3Error {
+    let mut e = S3Error::with_message(code, message);
+    e.set_status_code(http::StatusCode::NOT_FOUND);
+    e
+}
+
 /// Answers "this bucket has no such configuration" with AWS's code, after checking the bucket exists.
 macro_rules! not_configured {
     ($(#[$doc:meta])* $name:ident, $input:ident, $output:ident, $code:expr, $message:literal) => {
         $(#[$doc])*
         pub async fn $name(v: &CloudVault, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
             v.bucket(&req.input.bucket).await?;
-            Err(S3Error::with_message($code, $message))
+            Err(not_found($code, $message))
         }
     };
 }
@@ -176,12 +184,10 @@ pub async fn get_public_access_block(
     req: S3Request<GetPublicAccessBlockInput>,
 ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
     v.bucket(&req.input.bucket).await?;
-    let mut e = S3Error::with_message(
+    Err(not_found(
         S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
         "The public access block configuration was not found",
-    );
-    e.set_status_code(http::StatusCode::NOT_FOUND);
-    Err(e)
+    ))
 }
 
 /// GetBucketAccelerateConfiguration: never enabled (empty).

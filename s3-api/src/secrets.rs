@@ -1,0 +1,158 @@
+//! Secrets at rest: access-key secrets sealed with an AEAD (ChaCha20-Poly1305) under the master key,
+//! and user passwords hashed with argon2id.
+//!
+//! SigV4 needs the plain secret of an access key to recompute signatures, so secrets cannot be hashed;
+//! they are sealed instead, with the access key id as associated data (a sealed secret copied onto
+//! another key id does not open). The master key comes from `CLOUDVAULT_MASTER_KEY` (any string; its
+//! SHA-256 is the key). Without it, a random key is created once in the data directory (`master.key`,
+//! mode 0600) and reused: fine for one node, but replicas must share the variable (or the volume).
+
+use std::path::Path;
+
+use anyhow::Context;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Prefix of the sealed format, so the format can change later.
+const SEALED_V1: &str = "v1:";
+
+/// The key that seals access-key secrets.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+/// A sealed secret that does not open: wrong master key, wrong key id, or a corrupted row.
+#[derive(Debug, thiserror::Error)]
+#[error("the secret cannot be opened with this master key")]
+pub struct SealError;
+
+impl MasterKey {
+    /// Derives the key from `CLOUDVAULT_MASTER_KEY`, or loads / creates `master.key` in `data_dir`.
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        if let Some(value) = configured {
+            anyhow::ensure!(value.len() >= 16, "CLOUDVAULT_MASTER_KEY must be at least 16 characters");
+            return Ok(MasterKey(Sha256::digest(value.as_bytes()).into()));
+        }
+        let path = data_dir.join("master.key");
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                use std::io::Write;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                }
+                file.write_all(hex::encode(fresh).as_bytes())?;
+                file.sync_all()?;
+                tracing::warn!(path = %path.display(), "created a master key; set CLOUDVAULT_MASTER_KEY for replicas that do not share this volume");
+                Ok(MasterKey(fresh))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let bytes = hex::decode(text.trim()).context("master.key is not hex")?;
+                Ok(MasterKey(bytes.try_into().map_err(|_| anyhow::anyhow!("master.key must hold 32 bytes"))?))
+            }
+            Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+
+    /// Seals `secret` for the access key `key_id`.
+    pub fn seal(&self, key_id: &str, secret: &str) -> String {
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: key_id.as_bytes() })
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        format!("{SEALED_V1}{}", base64::engine::general_purpose::STANDARD.encode(out))
+    }
+
+    /// Opens a secret sealed by [`MasterKey::seal`] for `key_id`.
+    pub fn open(&self, key_id: &str, sealed: &str) -> Result<String, SealError> {
+        let raw = sealed
+            .strip_prefix(SEALED_V1)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .filter(|r| r.len() > 12)
+            .ok_or(SealError)?;
+        let (nonce, ciphertext) = raw.split_at(12);
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));
+        let plain = cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: key_id.as_bytes() })
+            .map_err(|_| SealError)?;
+        String::from_utf8(plain).map_err(|_| SealError)
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string format).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
+        .to_string())
+}
+
+/// Checks a password against a stored argon2 hash (constant time in the hash comparison).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A random string of `len` ASCII letters and digits (access key ids, secrets, generated passwords).
+pub fn random_alphanumeric(len: usize) -> String {
+    use rand::Rng;
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(len).map(char::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_key_and_key_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = MasterKey::load(Some("correct horse battery staple"), dir.path()).expect("key");
+        let sealed = key.seal("AKID1", "s3cr3t-value");
+        assert!(sealed.starts_with("v1:") && !sealed.contains("s3cr3t"));
+        assert_eq!(key.open("AKID1", &sealed).expect("open"), "s3cr3t-value");
+        assert!(key.open("AKID2", &sealed).is_err(), "bound to its key id");
+        let other = MasterKey::load(Some("another master key value"), dir.path()).expect("key");
+        assert!(other.open("AKID1", &sealed).is_err(), "bound to the master key");
+        assert!(key.open("AKID1", "plaintext").is_err());
+        assert_ne!(key.seal("AKID1", "x"), key.seal("AKID1", "x"), "random nonces");
+    }
+
+    #[test]
+    fn generated_master_key_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = MasterKey::load(None, dir.path()).expect("create");
+        let second = MasterKey::load(None, dir.path()).expect("reuse");
+        let sealed = first.seal("K", "v");
+        assert_eq!(second.open("K", &sealed).expect("same key"), "v");
+        assert!(MasterKey::load(Some("short"), dir.path()).is_err());
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("hunter2-hunter2").expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("hunter2-hunter2", &hash));
+        assert!(!verify_password("hunter3-hunter3", &hash));
+        assert!(!verify_password("x", "not a hash"));
+    }
+}
