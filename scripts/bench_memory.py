@@ -72,11 +72,14 @@ def main() -> int:
     size = args.size_mib * CHUNK
     block = secrets.token_bytes(CHUNK)
     key, secret = "bench", secrets.token_hex(16)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    port, api_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as data:
-        env = dict(os.environ, CLOUDVAULT_DATA_DIR=data, CLOUDVAULT_S3_ADDR=f"127.0.0.1:{port}",
+        env = dict(os.environ, CLOUDVAULT_DATA_DIR=data, CLOUDVAULT_S3_ADDR=f"127.0.0.1:{port}", CLOUDVAULT_API_ADDR=f"127.0.0.1:{api_port}",
                    CLOUDVAULT_ROOT_USER=key, CLOUDVAULT_ROOT_PASSWORD=secret)
         if args.mysql:
             env["CLOUDVAULT_DATABASE_URL"] = args.mysql

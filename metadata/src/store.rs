@@ -117,3 +117,10 @@ fn sqlite_pragmas<'c>(
 pub(crate) fn dynamic(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
 }
+
+impl MetaStore {
+    /// Open and idle connections of the pool that serves writes (the one shared pool on MySQL).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.writer.size(), self.writer.num_idle())
+    }
+}

@@ -16,6 +16,11 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `CLOUDVAULT_S3_ADDR`: the S3 listener. Default `0.0.0.0:9000`.
     pub s3_addr: SocketAddr,
+    /// `CLOUDVAULT_API_ADDR`: the API listener (health, readiness, metrics). Default `0.0.0.0:4000`.
+    pub api_addr: SocketAddr,
+    /// `CLOUDVAULT_MIN_FREE_BYTES`: least free space on the data volume for `/readyz` to report ready.
+    /// Default 64 MiB.
+    pub min_free_bytes: u64,
     /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`: the root credentials (also an S3 access key).
     /// When unset, the first start generates strong ones, stores them and prints them once.
     pub root_credentials: Option<(String, String)>,
@@ -98,6 +103,8 @@ impl Config {
             database_url,
             db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,
             s3_addr: parsed("CLOUDVAULT_S3_ADDR", SocketAddr::from(([0, 0, 0, 0], 9000)))?,
+            api_addr: parsed("CLOUDVAULT_API_ADDR", SocketAddr::from(([0, 0, 0, 0], 4000)))?,
+            min_free_bytes: parsed("CLOUDVAULT_MIN_FREE_BYTES", 64 * 1024 * 1024)?,
             root_credentials,
             master_key: var("CLOUDVAULT_MASTER_KEY"),
             region: var("CLOUDVAULT_REGION").unwrap_or_else(|| "us-east-1".into()),

@@ -5,8 +5,10 @@
 //! engine: blobs on the data volume, committed by one metadata transaction) → `cloudvault_metadata` (SQL).
 
 pub mod admin;
+pub mod api;
 pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod s3;
 pub mod secrets;
 pub mod server;

@@ -1,5 +1,7 @@
-//! The network side: the S3 listener (TCP_NODELAY, HTTP/1.1 and HTTP/2), a request id on every
-//! request and response, the janitor, and graceful shutdown on SIGTERM / Ctrl-C.
+//! The network side: the S3 listener (TCP_NODELAY, HTTP/1.1 and HTTP/2, optional TLS), the API listener
+//! (health, readiness, metrics), a request id and metrics on every S3 request, the janitor, and
+//! graceful shutdown on SIGTERM / Ctrl-C: both listeners stop accepting, in-flight requests get
+//! `CLOUDVAULT_SHUTDOWN_GRACE_SECS` to finish, then the process exits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +15,10 @@ use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::api::ApiState;
 use crate::config::Config;
 use crate::engine::{Engine, janitor};
+use crate::metrics::{Metrics, OperationSlot};
 use crate::s3::{build_service, identity::KeyStore};
 use crate::secrets::MasterKey;
 
@@ -29,6 +33,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
     let service = build_service(&config, engine.clone(), keys)?;
+    let metrics = Metrics::new(engine.meta.clone());
     let policy = janitor::Policy {
         grace: Duration::from_secs(config.staging_grace_secs),
         multipart_expiry: Duration::from_secs(config.multipart_expiry_secs),
@@ -41,6 +46,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let listener = TcpListener::bind(config.s3_addr).await.with_context(|| format!("binding {}", config.s3_addr))?;
+    let api_listener =
+        TcpListener::bind(config.api_addr).await.with_context(|| format!("binding {}", config.api_addr))?;
+    tracing::info!(addr = %api_listener.local_addr()?, "API listening (/healthz, /readyz, /metrics)");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let api_state = ApiState {
+        engine: engine.clone(),
+        metrics: metrics.clone(),
+        data_dir: config.data_dir.clone(),
+        min_free_bytes: config.min_free_bytes,
+    };
+    let mut api_stop = stop_rx.clone();
+    let api = tokio::spawn(
+        axum::serve(api_listener, crate::api::router(api_state))
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
 
     let http = ConnBuilder::new(TokioExecutor::new());
@@ -59,7 +82,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 };
                 // Without TCP_NODELAY small responses wait for the peer's delayed ACK (tens of ms each).
                 let _ = socket.set_nodelay(true);
-                let svc = RequestIds { inner: service.clone() };
+                let svc = RequestIds { inner: service.clone(), metrics: metrics.clone() };
                 match &tls {
                     None => {
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(socket), svc).into_owned());
@@ -92,10 +115,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     drop(listener);
+    let _ = stop_tx.send(true);
+    drop(stop_rx);
     tracing::info!("shutting down: finishing in-flight requests");
     let deadline = Duration::from_secs(config.shutdown_grace_secs);
     if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within {deadline:?}; closing them");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), api).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API listener ended with an error"),
+        Err(_) => tracing::warn!("API listener did not stop in time"),
+        _ => {}
     }
     janitor.abort();
     engine.meta.close().await;
@@ -123,10 +153,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// Gives every request an id: logged on its span and returned as `x-amz-request-id`.
+/// Gives every request an id (logged on its span and returned as `x-amz-request-id`) and records its
+/// metrics.
 #[derive(Clone)]
 struct RequestIds {
     inner: S3Service,
+    metrics: Arc<Metrics>,
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0)
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
@@ -134,10 +170,13 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
     type Error = s3s::HttpError;
     type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: http::Request<Incoming>) -> Self::Future {
         let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
         let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
         let inner = self.inner.clone();
+        let in_flight = self.metrics.start(content_length(req.headers()));
+        let slot = OperationSlot::default();
+        req.extensions_mut().insert(slot.clone());
         Box::pin(
             async move {
                 let started = Instant::now();
@@ -145,11 +184,10 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                 if let Ok(value) = http::HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-amz-request-id", value);
                 }
-                tracing::info!(
-                    status = response.status().as_u16(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "request"
-                );
+                let status = response.status().as_u16();
+                let operation = slot.name();
+                tracing::info!(%operation, status, ms = started.elapsed().as_millis() as u64, "request");
+                in_flight.finish(operation, status, content_length(response.headers()));
                 Ok(response)
             }
             .instrument(span),

@@ -128,11 +128,15 @@ pub struct S3Authz(pub Arc<Authorizer>);
 #[async_trait::async_trait]
 impl S3Access for S3Authz {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let operation = cx.s3_op().name().to_owned();
+        if let Some(slot) = cx.extensions_mut().get::<crate::metrics::OperationSlot>() {
+            slot.set(&operation);
+        }
         let caller = match cx.credentials() {
             Some(creds) => Some(self.0.keys.principal(&creds.access_key).await?),
             None => None,
         };
-        let action = action_of(cx.s3_op().name());
+        let action = action_of(&operation);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),

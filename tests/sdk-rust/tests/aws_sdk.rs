@@ -35,12 +35,14 @@ fn start() -> Server {
     let bin =
         std::env::var("CLOUDVAULT_BIN").expect("CLOUDVAULT_BIN must name the cloudvault binary (scripts/test sets it)");
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let free_port = || TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let (port, api_port) = (free_port(), free_port());
     let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
     let child = Command::new(bin)
         .arg("serve")
         .env("CLOUDVAULT_DATA_DIR", dir.path().join("data"))
         .env("CLOUDVAULT_S3_ADDR", format!("127.0.0.1:{port}"))
+        .env("CLOUDVAULT_API_ADDR", format!("127.0.0.1:{api_port}"))
         .env("CLOUDVAULT_ROOT_USER", KEY)
         .env("CLOUDVAULT_ROOT_PASSWORD", SECRET)
         .stdout(Stdio::null())

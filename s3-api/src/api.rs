@@ -1,0 +1,96 @@
+//! The API listener (`CLOUDVAULT_API_ADDR`, default `0.0.0.0:4000`), built on axum: health and
+//! readiness probes and Prometheus metrics. (The console's JSON API will be mounted here too.)
+//!
+//! - `GET /healthz`: liveness. 200 while the process serves; deliberately checks no dependency, so a
+//!   database outage does not make Kubernetes restart every replica.
+//! - `GET /readyz`: readiness. 200 only when the database answers, the data volume takes a durable
+//!   write, and it has at least `CLOUDVAULT_MIN_FREE_BYTES` free; 503 with the failing checks otherwise.
+//! - `GET /metrics`: Prometheus text format (see `metrics`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+
+/// How long each readiness check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The storage engine (database and data volume).
+    pub engine: Engine,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// The data directory whose volume readiness checks.
+    pub data_dir: PathBuf,
+    /// Least free space on the data volume for the replica to be ready.
+    pub min_free_bytes: u64,
+}
+
+/// The API router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, axum::Json(json!({ "status": "ok" })))
+}
+
+async fn check_database(state: &ApiState) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, state.engine.meta.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+async fn check_volume(state: &ApiState) -> Result<u64, String> {
+    let probe = state.data_dir.join("staging").join(format!(".readyz-{}", uuid::Uuid::new_v4().simple()));
+    let write = async {
+        tokio::fs::write(&probe, b"ok").await?;
+        tokio::fs::File::open(&probe).await?.sync_all().await?;
+        tokio::fs::remove_file(&probe).await
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("not writable: {e}")),
+        Err(_) => return Err("write timed out".to_owned()),
+    }
+    let stats = rustix::fs::statvfs(&state.data_dir).map_err(|e| format!("statvfs: {e}"))?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    if free < state.min_free_bytes {
+        return Err(format!("only {free} bytes free (need {})", state.min_free_bytes));
+    }
+    Ok(free)
+}
+
+async fn readyz(State(state): State<ApiState>) -> Response {
+    let (database, volume) = tokio::join!(check_database(&state), check_volume(&state));
+    let ready = database.is_ok() && volume.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "database": database.err().unwrap_or_else(|| "ok".to_owned()),
+        "data_volume": volume.as_ref().err().cloned().unwrap_or_else(|| "ok".to_owned()),
+        "free_bytes": volume.ok(),
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}

@@ -1,0 +1,76 @@
+//! The API listener's probes and metrics, exercised in-process through the axum router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use cloudvault_s3_api::api::{ApiState, router};
+use cloudvault_s3_api::engine::Engine;
+use cloudvault_s3_api::metrics::Metrics;
+
+async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+    let engine = Engine::open(&url, 2, dir.path()).await.expect("engine");
+    let metrics = Metrics::new(engine.meta.clone());
+    ApiState { engine, metrics, data_dir: dir.path().to_owned(), min_free_bytes }
+}
+
+async fn get(state: ApiState, path: &str) -> (StatusCode, String) {
+    let response = router(state).oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("call");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8(body.to_vec()).expect("utf8"))
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_report_the_replica_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = state(&dir, 1).await;
+    assert_eq!(get(ready.clone(), "/healthz").await.0, StatusCode::OK);
+    let (status, body) = get(ready.clone(), "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""database":"ok""#) && body.contains(r#""data_volume":"ok""#), "{body}");
+
+    // Not enough free space: not ready, and the body says why.
+    let (status, body) = get(ApiState { min_free_bytes: u64::MAX, ..ready.clone() }, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("bytes free"), "{body}");
+
+    // Database gone: not ready, while liveness stays up.
+    ready.engine.meta.close().await;
+    let (status, body) = get(ready.clone(), "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!body.contains(r#""database":"ok""#), "{body}");
+    assert_eq!(get(ready, "/healthz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_expose_requests_latency_bytes_and_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = state(&dir, 1).await;
+    let metrics: Arc<Metrics> = s.metrics.clone();
+    for _ in 0..3 {
+        metrics.start(100).finish("PutObject".into(), 200, 0);
+    }
+    metrics.start(0).finish("GetObject".into(), 404, 50);
+    let pending = metrics.start(7);
+    let (status, text) = get(s.clone(), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains(r#"cloudvault_s3_requests_total{operation="PutObject",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"cloudvault_s3_requests_total{operation="GetObject",status="404"} 1"#), "{text}");
+    assert!(text.contains(r#"cloudvault_s3_request_duration_seconds_count{operation="PutObject"} 3"#), "{text}");
+    assert!(text.contains("cloudvault_s3_bytes_received_total 307"), "{text}");
+    assert!(text.contains("cloudvault_s3_bytes_sent_total 50"), "{text}");
+    assert!(text.contains("cloudvault_s3_requests_in_flight 1"), "{text}");
+    assert!(text.contains("cloudvault_db_pool_connections "), "{text}");
+    drop(pending);
+    let (_, text) = get(s, "/metrics").await;
+    assert!(text.contains("cloudvault_s3_requests_in_flight 0"), "{text}");
+    assert!(
+        text.contains(r#"cloudvault_s3_requests_total{operation="unknown",status="499"} 1"#),
+        "a dropped request counts"
+    );
+}
