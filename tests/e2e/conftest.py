@@ -328,6 +328,7 @@ class CloudVaultServer:
         self.database_url = database_url
         self.binary = binary
         self.port = free_port()
+        self.api_port = free_port()
         self.access_key = "CV" + secrets.token_hex(9).upper()
         self.secret_key = secrets.token_urlsafe(30)
         self.proc: Optional[subprocess.Popen] = None
@@ -383,6 +384,7 @@ class CloudVaultServer:
             CLOUDVAULT_DATA_DIR=str(self.data_dir),
             CLOUDVAULT_DATABASE_URL=self.database_url,
             CLOUDVAULT_S3_ADDR=f"127.0.0.1:{self.port}",
+            CLOUDVAULT_API_ADDR=f"127.0.0.1:{self.api_port}",
             CLOUDVAULT_ROOT_USER=self.access_key,
             CLOUDVAULT_ROOT_PASSWORD=self.secret_key,
             CLOUDVAULT_REGION=REGION,
