@@ -175,6 +175,9 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
         let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
         let inner = self.inner.clone();
         let in_flight = self.metrics.start(content_length(req.headers()));
+        let announced_body = content_length(req.headers()) > 0
+            || req.headers().contains_key(http::header::TRANSFER_ENCODING)
+            || req.headers().contains_key(http::header::EXPECT);
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
         Box::pin(
@@ -185,6 +188,12 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     response.headers_mut().insert("x-amz-request-id", value);
                 }
                 let status = response.status().as_u16();
+                // An error may be answered before the request body was read (a client that sent
+                // `Expect: 100-continue` then never sends it). Reusing the connection would then
+                // misread body bytes, or the next request, so close it, as S3 does.
+                if announced_body && status >= 300 {
+                    response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                }
                 let operation = slot.name();
                 tracing::info!(%operation, status, ms = started.elapsed().as_millis() as u64, "request");
                 in_flight.finish(operation, status, content_length(response.headers()));

@@ -251,3 +251,31 @@ def test_errors_carry_request_id(server, bucket):
     assert_xml_error(resp, 404, "NoSuchKey")
     assert resp.headers.get("x-amz-request-id"), dict(resp.headers)
     assert resp.headers.get("Content-Type", "").startswith(("application/xml", "text/xml")), dict(resp.headers)
+
+
+def test_error_before_body_closes_the_connection(server, s3, bucket):
+    """A client that sends `Expect: 100-continue` and gets an error before sending its body (here an
+    UploadPart to an unknown upload) must not have the next request on that connection misread: the
+    server answers the error with `Connection: close`. (Regression: the next request's first byte was
+    taken as the unsent body and it failed with SignatureDoesNotMatch.)"""
+    import socket
+
+    path = f"/{bucket}/key?partNumber=1&uploadId=no-such-upload"
+    url = f"{server.endpoint}{path}"
+    headers = server.sign_headers("PUT", url, {"Content-Length": "1", "Expect": "100-continue"},
+                                  payload_hash="UNSIGNED-PAYLOAD")
+    headers["Host"] = f"127.0.0.1:{server.port}"
+    raw = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(raw.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed before a response"
+            reply += chunk
+        head = reply.split(b"\r\n\r\n", 1)[0].decode().lower()
+        assert head.startswith("http/1.1 404"), head
+        assert "connection: close" in head, head
+    # A fresh request works as usual.
+    s3.put_object(Bucket=bucket, Key="after", Body=b"ok")
+    assert s3.get_object(Bucket=bucket, Key="after")["Body"].read() == b"ok"

@@ -172,6 +172,26 @@ macro_rules! set_checksum_fields {
 }
 pub(crate) use set_checksum_fields;
 
+/// The `x-amz-checksum-*` values of a write input (PutObject, UploadPart), moved into a `Checksum` DTO.
+macro_rules! given_checksums {
+    ($input:expr) => {
+        s3s::dto::Checksum {
+            checksum_crc32: $input.checksum_crc32,
+            checksum_crc32c: $input.checksum_crc32c,
+            checksum_crc64nvme: $input.checksum_crc64nvme,
+            checksum_sha1: $input.checksum_sha1,
+            checksum_sha256: $input.checksum_sha256,
+            checksum_sha512: $input.checksum_sha512,
+            checksum_md5: $input.checksum_md5,
+            checksum_xxhash64: $input.checksum_xxhash64,
+            checksum_xxhash3: $input.checksum_xxhash3,
+            checksum_xxhash128: $input.checksum_xxhash128,
+            ..Default::default()
+        }
+    };
+}
+pub(crate) use given_checksums;
+
 fn b64(raw: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(raw)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::Bucket;
+use cloudvault_metadata::{Bucket, ObjectRecord};
 
 use super::access::Authorizer;
 use super::error::meta_error;
@@ -44,6 +44,16 @@ impl CloudVault {
             Some(creds) => self.keys.principal(&creds.access_key).await,
             None => Err(s3_error!(AccessDenied)),
         }
+    }
+
+    /// The current object under `key`, or `NoSuchKey`.
+    pub async fn object(&self, bucket_id: i64, key: &str) -> S3Result<ObjectRecord> {
+        self.engine
+            .meta
+            .object(bucket_id, key.as_bytes())
+            .await
+            .map_err(meta_error)?
+            .ok_or_else(|| s3_error!(NoSuchKey))
     }
 
     /// The bucket called `name`, or `NoSuchBucket`.

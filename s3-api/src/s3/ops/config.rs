@@ -49,13 +49,7 @@ pub async fn get_object_acl(
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let bucket = v.bucket(&req.input.bucket).await?;
-    let object = v
-        .engine
-        .meta
-        .object(bucket.id, req.input.key.as_bytes())
-        .await
-        .map_err(crate::s3::error::meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    let object = v.object(bucket.id, &req.input.key).await?;
     let (owner, grants) = owner_acl(v, object.owner_id).await?;
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
 }
@@ -100,12 +94,7 @@ pub async fn put_object_acl(
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let i = &req.input;
     let bucket = v.bucket(&i.bucket).await?;
-    v.engine
-        .meta
-        .object(bucket.id, i.key.as_bytes())
-        .await
-        .map_err(crate::s3::error::meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    v.object(bucket.id, &i.key).await?;
     only_private(i.acl.as_ref().map(ObjectCannedACL::as_str), has_grants!(i))?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }

@@ -7,11 +7,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Manifest, ObjectRecord};
 
 use super::put::write_condition;
-use crate::engine::{EngineError, now_ms};
+use crate::engine::{EngineError, StagedBlob, now_ms};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
-use crate::s3::error::meta_error;
 use crate::s3::identity::Principal;
 use crate::s3::vault::CloudVault;
 
@@ -35,15 +34,52 @@ async fn copy_source(
         return Err(s3_error!(NoSuchVersion));
     }
     let bucket = v.bucket(bucket).await?;
-    let object = v
-        .engine
-        .meta
-        .object(bucket.id, key.as_bytes())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    let object = v.object(bucket.id, key).await?;
     conditions.check_copy_source(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     Ok(object)
+}
+
+/// The `x-amz-copy-source-if-*` conditions of a CopyObject / UploadPartCopy input.
+macro_rules! copy_source_conditions {
+    ($i:expr) => {
+        Conditions {
+            if_match: $i.copy_source_if_match.as_ref(),
+            if_none_match: $i.copy_source_if_none_match.as_ref(),
+            if_modified_since: $i.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $i.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+
+/// Streams `range` of the source into a new staged blob, computing `algorithm` (if any) on the way.
+/// Fails if the source turned out shorter than its manifest says.
+async fn copy_bytes(
+    v: &CloudVault,
+    source: &ObjectRecord,
+    range: std::ops::Range<u64>,
+    algorithm: Option<Algorithm>,
+) -> S3Result<(StagedBlob, Option<Stored>)> {
+    let mut hasher = algorithm.map(Algorithm::hasher);
+    let mut observe = |chunk: &[u8]| {
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
+        }
+    };
+    let expected = range.end - range.start;
+    let bytes = v.engine.blobs.read(&source.manifest, range).map_err(EngineError::Io);
+    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
+    if staged.size != expected {
+        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
+    }
+    let checksum = match (algorithm, hasher) {
+        (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
+            algorithm,
+            value: value.clone(),
+            kind: Kind::FullObject,
+        }),
+        _ => None,
+    };
+    Ok((staged, checksum))
 }
 
 /// Parses `x-amz-copy-source-range: bytes=first-last` against the source size.
@@ -75,18 +111,7 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    let source = copy_source(
-        v,
-        &me,
-        &i.copy_source,
-        Conditions {
-            if_match: i.copy_source_if_match.as_ref(),
-            if_none_match: i.copy_source_if_none_match.as_ref(),
-            if_modified_since: i.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let source = copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
     let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     if !replace && **src_bucket == *i.bucket && **src_key == *i.key {
         return Err(s3_error!(
@@ -113,27 +138,10 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     // The copy is a single-part object: its checksum (in the source's algorithm) is recomputed over the
     // whole copy, so a COMPOSITE source yields a FULL_OBJECT copy, as on AWS.
     let algorithm = source_attributes.checksum.as_ref().map(|c| c.algorithm);
-    let mut hasher = algorithm.map(Algorithm::hasher);
     let target_bucket = v.bucket(&i.bucket).await?;
     let condition = write_condition(i.if_match, i.if_none_match)?;
-    let bytes = v.engine.blobs.read(&source.manifest, 0..source.size.max(0) as u64).map_err(EngineError::Io);
-    let mut observe = |chunk: &[u8]| {
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-    };
-    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
-    attributes.checksum = match (algorithm, hasher) {
-        (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
-            algorithm,
-            value: value.clone(),
-            kind: Kind::FullObject,
-        }),
-        _ => None,
-    };
-    if staged.size != source.size.max(0) as u64 {
-        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
-    }
+    let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
+    attributes.checksum = checksum;
     let etag_hex = hex::encode(staged.md5);
     let last_modified = now_ms();
     let record = ObjectRecord {
@@ -166,40 +174,10 @@ pub async fn upload_part_copy(
     let me = v.principal(&req).await?;
     let i = req.input;
     let upload = super::multipart::upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
-    let source = copy_source(
-        v,
-        &me,
-        &i.copy_source,
-        Conditions {
-            if_match: i.copy_source_if_match.as_ref(),
-            if_none_match: i.copy_source_if_none_match.as_ref(),
-            if_modified_since: i.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let source = copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
     let range = copy_range(i.copy_source_range.as_deref(), source.size.max(0) as u64)?;
     let algorithm = super::multipart::upload_checksum(&upload)?.map(|(a, _)| a);
-    let mut hasher = algorithm.map(Algorithm::hasher);
-    let mut observe = |chunk: &[u8]| {
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-    };
-    let expected = range.end - range.start;
-    let bytes = v.engine.blobs.read(&source.manifest, range).map_err(EngineError::Io);
-    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
-    if staged.size != expected {
-        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
-    }
-    let stored = match (algorithm, hasher) {
-        (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
-            algorithm,
-            value: value.clone(),
-            kind: Kind::FullObject,
-        }),
-        _ => None,
-    };
+    let (staged, stored) = copy_bytes(v, &source, range, algorithm).await?;
     let encoded = stored.as_ref().map(Stored::encode_part);
     let blob = v.engine.commit_part(&upload.upload_id, i64::from(i.part_number), staged, encoded.as_deref()).await?;
     let mut result = CopyPartResult {

@@ -157,6 +157,56 @@ fn decode_token(token: &str) -> S3Result<Vec<u8>> {
         .map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
 }
 
+/// A listing request's normalized parameters and its page.
+struct Listing {
+    url: bool,
+    limit: usize,
+    prefix: String,
+    delimiter: Option<String>,
+    page: Page,
+}
+
+async fn list_page(
+    v: &CloudVault,
+    bucket: &str,
+    prefix: Option<String>,
+    delimiter: Option<String>,
+    encoding_type: Option<&EncodingType>,
+    max_keys_requested: Option<i32>,
+    resume: Option<Vec<u8>>,
+) -> S3Result<Listing> {
+    let url = wants_url(encoding_type)?;
+    let limit = max_keys(max_keys_requested)?;
+    let bucket = v.bucket(bucket).await?;
+    let prefix = prefix.unwrap_or_default();
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let page = scan(
+        &v.engine.meta,
+        bucket.id,
+        prefix.as_bytes(),
+        delimiter.as_deref().map(str::as_bytes),
+        resume.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(Listing { url, limit, prefix, delimiter, page })
+}
+
+/// Runs [`list_page`] for a ListObjects / ListObjectsV2 / ListObjectVersions input (same field names).
+macro_rules! list_common {
+    ($v:expr, $i:expr, $resume:expr) => {
+        list_page(
+            $v,
+            &$i.bucket,
+            $i.prefix.clone(),
+            $i.delimiter.clone(),
+            $i.encoding_type.as_ref(),
+            $i.max_keys,
+            $resume,
+        )
+    };
+}
+
 async fn contents(v: &CloudVault, objects: Vec<ListedObject>, with_owner: bool, url: bool) -> S3Result<Vec<Object>> {
     let mut out = Vec::with_capacity(objects.len());
     for o in objects {
@@ -182,20 +232,8 @@ fn common_prefixes(prefixes: &[Vec<u8>], url: bool) -> Vec<CommonPrefix> {
 /// clients resume from the last key otherwise), owners always included.
 pub async fn list_objects(v: &CloudVault, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let i = req.input;
-    let url = wants_url(i.encoding_type.as_ref())?;
-    let limit = max_keys(i.max_keys)?;
-    let bucket = v.bucket(&i.bucket).await?;
-    let prefix = i.prefix.clone().unwrap_or_default();
-    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
-    let page = scan(
-        &v.engine.meta,
-        bucket.id,
-        prefix.as_bytes(),
-        delimiter.as_deref().map(str::as_bytes),
-        i.marker.as_deref().map(str::as_bytes),
-        limit,
-    )
-    .await?;
+    let resume = i.marker.as_ref().map(|m| m.as_bytes().to_vec());
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
     let next_marker =
         (page.truncated && delimiter.is_some()).then(|| page.last.as_deref().map(|l| render(l, url))).flatten();
     Ok(S3Response::new(ListObjectsOutput {
@@ -220,24 +258,11 @@ pub async fn list_objects_v2(
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let i = req.input;
-    let url = wants_url(i.encoding_type.as_ref())?;
-    let limit = max_keys(i.max_keys)?;
-    let bucket = v.bucket(&i.bucket).await?;
-    let prefix = i.prefix.clone().unwrap_or_default();
-    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
     let resume = match &i.continuation_token {
         Some(token) => Some(decode_token(token)?),
         None => i.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
     };
-    let page = scan(
-        &v.engine.meta,
-        bucket.id,
-        prefix.as_bytes(),
-        delimiter.as_deref().map(str::as_bytes),
-        resume.as_deref(),
-        limit,
-    )
-    .await?;
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
     let key_count = (page.objects.len() + page.prefixes.len()) as i32;
     let next = if page.truncated { page.last.as_deref().map(encode_token) } else { None };
     Ok(S3Response::new(ListObjectsV2Output {
@@ -265,20 +290,8 @@ pub async fn list_object_versions(
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let i = req.input;
-    let url = wants_url(i.encoding_type.as_ref())?;
-    let limit = max_keys(i.max_keys)?;
-    let bucket = v.bucket(&i.bucket).await?;
-    let prefix = i.prefix.clone().unwrap_or_default();
-    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
-    let page = scan(
-        &v.engine.meta,
-        bucket.id,
-        prefix.as_bytes(),
-        delimiter.as_deref().map(str::as_bytes),
-        i.key_marker.as_deref().map(str::as_bytes),
-        limit,
-    )
-    .await?;
+    let resume = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
     let mut versions = Vec::with_capacity(page.objects.len());
     for o in page.objects {
         let name = v.keys.user_name(o.owner_id).await?;

@@ -13,7 +13,7 @@ use super::owner;
 use super::put::{stage_verified, write_condition};
 use crate::engine::now_ms;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
-use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, set_checksum_fields};
+use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, given_checksums, set_checksum_fields};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
@@ -119,19 +119,7 @@ pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3R
     let i = req.input;
     let upload = upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let state = UploadState::decode(&upload.attributes)?;
-    let given = Checksum {
-        checksum_crc32: i.checksum_crc32,
-        checksum_crc32c: i.checksum_crc32c,
-        checksum_crc64nvme: i.checksum_crc64nvme,
-        checksum_sha1: i.checksum_sha1,
-        checksum_sha256: i.checksum_sha256,
-        checksum_sha512: i.checksum_sha512,
-        checksum_md5: i.checksum_md5,
-        checksum_xxhash64: i.checksum_xxhash64,
-        checksum_xxhash3: i.checksum_xxhash3,
-        checksum_xxhash128: i.checksum_xxhash128,
-        ..Default::default()
-    };
+    let given = given_checksums!(i);
     let fallback = state.checksum.map(|(a, _)| a);
     let expectation = checksums::expectation(&req.headers, &given, i.checksum_algorithm.as_ref(), fallback)?;
     if let (Some(e), Some(upload_alg)) = (&expectation, fallback)

@@ -9,7 +9,7 @@ use cloudvault_metadata::{Manifest, ObjectRecord, WriteCondition};
 
 use crate::engine::{EngineError, StagedBlob, now_ms};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag};
-use crate::s3::checksums::{self, Algorithm, Expectation, Kind, set_checksum_fields};
+use crate::s3::checksums::{self, Algorithm, Expectation, Kind, given_checksums, set_checksum_fields};
 use crate::s3::error::body_error;
 use crate::s3::vault::CloudVault;
 
@@ -100,19 +100,7 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     let input = req.input;
     let bucket = v.bucket(&input.bucket).await?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
-    let given = Checksum {
-        checksum_crc32: input.checksum_crc32,
-        checksum_crc32c: input.checksum_crc32c,
-        checksum_crc64nvme: input.checksum_crc64nvme,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
-        checksum_sha512: input.checksum_sha512,
-        checksum_md5: input.checksum_md5,
-        checksum_xxhash64: input.checksum_xxhash64,
-        checksum_xxhash3: input.checksum_xxhash3,
-        checksum_xxhash128: input.checksum_xxhash128,
-        ..Default::default()
-    };
+    let given = given_checksums!(input);
     let expectation = checksums::expectation(&req.headers, &given, input.checksum_algorithm.as_ref(), None)?;
     let body = stage_verified(
         v,

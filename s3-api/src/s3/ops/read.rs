@@ -2,7 +2,6 @@
 
 use std::ops::Range as ByteRange;
 
-use futures::TryStreamExt;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -11,7 +10,6 @@ use cloudvault_metadata::ObjectRecord;
 use crate::s3::attributes::{ObjectAttributes, etag, timestamp};
 use crate::s3::checksums::{Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// What GET and HEAD share: the object, its attributes, and the byte range to serve.
@@ -33,13 +31,7 @@ async fn select(
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
     let bucket = v.bucket(bucket).await?;
-    let object = v
-        .engine
-        .meta
-        .object(bucket.id, key.as_bytes())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    let object = v.object(bucket.id, key).await?;
     conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     let size = object.size.max(0) as u64;
     let (range, partial) = match (range, part_number) {
@@ -102,79 +94,73 @@ fn http_date(ts: &Timestamp) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// GetObject.
+/// Resolves a GET/HEAD input (same field names on both) to the selected object.
+macro_rules! select_for {
+    ($v:expr, $i:expr) => {
+        select(
+            $v,
+            &$i.bucket,
+            &$i.key,
+            Conditions {
+                if_match: $i.if_match.as_ref(),
+                if_none_match: $i.if_none_match.as_ref(),
+                if_modified_since: $i.if_modified_since.as_ref(),
+                if_unmodified_since: $i.if_unmodified_since.as_ref(),
+            },
+            $i.range.as_ref(),
+            $i.part_number,
+        )
+    };
+}
+
+/// Builds a GetObjectOutput / HeadObjectOutput (same field names) with every header GET and HEAD share:
+/// length, range, validators, HTTP attributes with the `response-*` overrides, user metadata, part
+/// count and, with checksum mode, the stored checksum.
+macro_rules! object_output {
+    ($output:ident, $i:expr, $s:expr) => {{
+        let checksum = returned_checksum($i.checksum_mode.as_ref(), &$s);
+        let a = &$s.attributes;
+        let mut output = $output {
+            content_length: Some(($s.range.end - $s.range.start) as i64),
+            content_range: $s.content_range.clone(),
+            accept_ranges: Some("bytes".to_owned()),
+            e_tag: Some(etag(&$s.object.etag)),
+            last_modified: Some(timestamp($s.object.last_modified)),
+            content_type: $i.response_content_type.or(a.content_type.clone()).or_else(default_content_type),
+            content_encoding: $i.response_content_encoding.or(a.content_encoding.clone()),
+            content_disposition: $i.response_content_disposition.or(a.content_disposition.clone()),
+            content_language: $i.response_content_language.or(a.content_language.clone()),
+            cache_control: $i.response_cache_control.or(a.cache_control.clone()),
+            expires: $i.response_expires.as_ref().and_then(http_date).or(a.expires.clone()),
+            metadata: a.metadata_dto(),
+            parts_count: $s.object.parts_count.map(|n| n as i32),
+            ..Default::default()
+        };
+        if let Some(c) = checksum {
+            set_checksum_fields!(output, c.dto());
+            output.checksum_type = Some(c.kind.dto());
+        }
+        output
+    }};
+}
+
+/// GetObject: the headers, and the selected bytes streamed from the object's blobs.
 pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    let conditions = Conditions {
-        if_match: i.if_match.as_ref(),
-        if_none_match: i.if_none_match.as_ref(),
-        if_modified_since: i.if_modified_since.as_ref(),
-        if_unmodified_since: i.if_unmodified_since.as_ref(),
-    };
-    let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
-    let checksum = returned_checksum(i.checksum_mode.as_ref(), &s);
-    let body = v.engine.blobs.read(&s.object.manifest, s.range.clone()).map_err(s3s::StdError::from);
-    let a = s.attributes;
-    let metadata = a.metadata_dto();
-    let tag_count = (!a.tags.is_empty()).then_some(a.tags.len() as i32);
-    let mut output = GetObjectOutput {
-        tag_count,
-        body: Some(StreamingBlob::wrap(body.map_err(|e| std::io::Error::other(e.to_string())))),
-        content_length: Some((s.range.end - s.range.start) as i64),
-        content_range: s.content_range,
-        accept_ranges: Some("bytes".to_owned()),
-        e_tag: Some(etag(&s.object.etag)),
-        last_modified: Some(timestamp(s.object.last_modified)),
-        content_type: i.response_content_type.or(a.content_type).or_else(default_content_type),
-        content_encoding: i.response_content_encoding.or(a.content_encoding),
-        content_disposition: i.response_content_disposition.or(a.content_disposition),
-        content_language: i.response_content_language.or(a.content_language),
-        cache_control: i.response_cache_control.or(a.cache_control),
-        expires: i.response_expires.as_ref().and_then(http_date).or(a.expires),
-        metadata,
-        parts_count: s.object.parts_count.map(|n| n as i32),
-        ..Default::default()
-    };
-    if let Some(c) = checksum {
-        set_checksum_fields!(output, c.dto());
-        output.checksum_type = Some(c.kind.dto());
-    }
+    let s = select_for!(v, i).await?;
+    let body = v.engine.blobs.read(&s.object.manifest, s.range.clone());
+    let tags = s.attributes.tags.len();
+    let mut output = object_output!(GetObjectOutput, i, s);
+    output.body = Some(StreamingBlob::wrap(body));
+    output.tag_count = (tags > 0).then_some(tags as i32);
     Ok(S3Response::new(output))
 }
 
 /// HeadObject: the same headers as GetObject, no body (errors too).
 pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let conditions = Conditions {
-        if_match: i.if_match.as_ref(),
-        if_none_match: i.if_none_match.as_ref(),
-        if_modified_since: i.if_modified_since.as_ref(),
-        if_unmodified_since: i.if_unmodified_since.as_ref(),
-    };
-    let s = select(v, &i.bucket, &i.key, conditions, i.range.as_ref(), i.part_number).await?;
-    let checksum = returned_checksum(i.checksum_mode.as_ref(), &s);
-    let a = s.attributes;
-    let metadata = a.metadata_dto();
-    let mut output = HeadObjectOutput {
-        content_length: Some((s.range.end - s.range.start) as i64),
-        content_range: s.content_range,
-        accept_ranges: Some("bytes".to_owned()),
-        e_tag: Some(etag(&s.object.etag)),
-        last_modified: Some(timestamp(s.object.last_modified)),
-        content_type: i.response_content_type.or(a.content_type).or_else(default_content_type),
-        content_encoding: i.response_content_encoding.or(a.content_encoding),
-        content_disposition: i.response_content_disposition.or(a.content_disposition),
-        content_language: i.response_content_language.or(a.content_language),
-        cache_control: i.response_cache_control.or(a.cache_control),
-        expires: i.response_expires.as_ref().and_then(http_date).or(a.expires),
-        metadata,
-        parts_count: s.object.parts_count.map(|n| n as i32),
-        ..Default::default()
-    };
-    if let Some(c) = checksum {
-        set_checksum_fields!(output, c.dto());
-        output.checksum_type = Some(c.kind.dto());
-    }
+    let s = select_for!(v, i).await?;
+    let output = object_output!(HeadObjectOutput, i, s);
     // s3s sets 206 for a GET with Content-Range; a ranged HEAD answers 206 too, as on AWS.
     if output.content_range.is_some() {
         return Ok(S3Response::with_status(output, http::StatusCode::PARTIAL_CONTENT));

@@ -66,13 +66,7 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
 
 async fn current(v: &CloudVault, bucket: &str, key: &str) -> S3Result<(i64, ObjectRecord, ObjectAttributes)> {
     let bucket = v.bucket(bucket).await?;
-    let object = v
-        .engine
-        .meta
-        .object(bucket.id, key.as_bytes())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| s3_error!(NoSuchKey))?;
+    let object = v.object(bucket.id, key).await?;
     let attributes = ObjectAttributes::decode(&object.attributes)?;
     Ok((bucket.id, object, attributes))
 }
