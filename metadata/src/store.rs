@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::error::MetaResult;
+use crate::error::{MetaError, MetaResult};
 
 /// Which SQL dialect a [`MetaStore`] talks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct MetaStore {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
+
+/// Serializes migrations across replicas (MySQL); waits up to 5 minutes for another replica's migration.
+const MIGRATION_LOCK: &str = "SELECT CAST(GET_LOCK('cloudvault_migrations', 300) AS SIGNED)";
 
 /// How long a request waits for a pooled connection before failing fast (so a database outage gives
 /// quick 503s instead of hung requests).
@@ -65,11 +68,24 @@ impl MetaStore {
                 .await?;
             MetaStore { writer: pool.clone(), reader: pool, backend: Backend::MySql }
         };
-        let migrator = match store.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::MySql => &MYSQL_MIGRATIONS,
-        };
-        migrator.run(&store.writer).await?;
+        match store.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
+            Backend::MySql => {
+                // Replicas starting together must not interleave: hold a named server lock on one
+                // connection and migrate on that same connection (GET_LOCK is connection-scoped). The
+                // second replica waits, then finds every migration applied.
+                let mut conn = store.writer.acquire().await?;
+                let locked: Option<i64> = sqlx::query_scalar(MIGRATION_LOCK).fetch_one(&mut *conn).await?;
+                if locked != Some(1) {
+                    return Err(MetaError::Migrate(sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(
+                        "timed out waiting for the migration lock".into(),
+                    ))));
+                }
+                let result = MYSQL_MIGRATIONS.run(&mut *conn).await;
+                sqlx::query("SELECT RELEASE_LOCK('cloudvault_migrations')").execute(&mut *conn).await?;
+                result?;
+            }
+        }
         Ok(store)
     }
 

@@ -43,28 +43,47 @@ impl MasterKey {
             return Ok(MasterKey(Sha256::digest(value.as_bytes()).into()));
         }
         let path = data_dir.join("master.key");
+        if let Some(existing) = Self::read_key_file(&path)? {
+            return Ok(existing);
+        }
+        // Several replicas may start at once on a shared volume: write the candidate key completely to
+        // a private file, then hard-link it into place. Exactly one link wins; everyone else reads it.
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                use std::io::Write;
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-                }
-                file.write_all(hex::encode(fresh).as_bytes())?;
-                file.sync_all()?;
+        let candidate = data_dir.join(format!(".master.key.{}", uuid::Uuid::new_v4().simple()));
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create_new(&candidate)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
+            file.write_all(hex::encode(fresh).as_bytes())?;
+            file.sync_all()?;
+        }
+        let linked = std::fs::hard_link(&candidate, &path);
+        let _ = std::fs::remove_file(&candidate);
+        match linked {
+            Ok(()) => {
                 tracing::warn!(path = %path.display(), "created a master key; set CLOUDVAULT_MASTER_KEY for replicas that do not share this volume");
                 Ok(MasterKey(fresh))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-                let bytes = hex::decode(text.trim()).context("master.key is not hex")?;
-                Ok(MasterKey(bytes.try_into().map_err(|_| anyhow::anyhow!("master.key must hold 32 bytes"))?))
+                Self::read_key_file(&path)?.context("master.key vanished while starting")
             }
             Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
         }
+    }
+
+    fn read_key_file(path: &Path) -> anyhow::Result<Option<Self>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let bytes = hex::decode(text.trim()).context("master.key is not hex")?;
+        Ok(Some(MasterKey(bytes.try_into().map_err(|_| anyhow::anyhow!("master.key must hold 32 bytes"))?)))
     }
 
     /// Seals `secret` for the access key `key_id`.
