@@ -33,6 +33,9 @@ pub struct Config {
     /// `CLOUDVAULT_DOMAIN`: base domain for virtual-hosted-style requests (`bucket.<domain>`). Unset:
     /// path style only.
     pub domain: Option<String>,
+    /// `CLOUDVAULT_CORS_ORIGINS`: comma-separated origins (the console's) allowed cross-origin access to
+    /// every bucket, on top of each bucket's own CORS rules. Default: none.
+    pub cors_origins: Vec<String>,
     /// `CLOUDVAULT_MAX_OBJECT_SIZE`: largest single PUT in bytes. Default 5 GiB (AWS's limit).
     pub max_object_size: u64,
     /// `CLOUDVAULT_STAGING_GRACE_SECS`: how old an unfinished staged file or blob intent must be before the
@@ -109,6 +112,9 @@ impl Config {
             master_key: var("CLOUDVAULT_MASTER_KEY"),
             region: var("CLOUDVAULT_REGION").unwrap_or_else(|| "us-east-1".into()),
             domain: var("CLOUDVAULT_DOMAIN"),
+            cors_origins: var("CLOUDVAULT_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
             max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,
             staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
             multipart_expiry_secs: parsed("CLOUDVAULT_MULTIPART_EXPIRY_SECS", 7 * 24 * 3600)?,

@@ -19,7 +19,8 @@ use crate::api::ApiState;
 use crate::config::Config;
 use crate::engine::{Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
-use crate::s3::{build_service, identity::KeyStore};
+use crate::s3::access::Authorizer;
+use crate::s3::{build_service, cors, identity::KeyStore};
 use crate::secrets::MasterKey;
 
 /// How long a client may take to complete the TLS handshake.
@@ -32,7 +33,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("opening the storage engine")?;
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
-    let service = build_service(&config, engine.clone(), keys)?;
+    let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
+    let service = build_service(&config, engine.clone(), keys, authorizer.clone())?;
+    let cors = Arc::new(CorsLayer {
+        authorizer,
+        console: cors::console_rules(&config.cors_origins),
+        domain: config.domain.clone(),
+    });
     let metrics = Metrics::new(engine.meta.clone());
     let policy = janitor::Policy {
         grace: Duration::from_secs(config.staging_grace_secs),
@@ -82,7 +89,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 };
                 // Without TCP_NODELAY small responses wait for the peer's delayed ACK (tens of ms each).
                 let _ = socket.set_nodelay(true);
-                let svc = RequestIds { inner: service.clone(), metrics: metrics.clone() };
+                let svc = RequestIds { inner: service.clone(), metrics: metrics.clone(), cors: cors.clone() };
                 match &tls {
                     None => {
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(socket), svc).into_owned());
@@ -159,6 +166,66 @@ async fn shutdown_signal() {
 struct RequestIds {
     inner: S3Service,
     metrics: Arc<Metrics>,
+    cors: Arc<CorsLayer>,
+}
+
+/// Answers CORS preflights (s3s has no OPTIONS route) and adds CORS headers to responses to browsers.
+struct CorsLayer {
+    authorizer: Arc<Authorizer>,
+    console: Vec<s3s::dto::CORSRule>,
+    domain: Option<String>,
+}
+
+impl CorsLayer {
+    /// The console's rules followed by the addressed bucket's own rules.
+    async fn rules(&self, uri: &http::Uri, headers: &http::HeaderMap) -> Vec<s3s::dto::CORSRule> {
+        let mut rules = self.console.clone();
+        if let Some(bucket) = cors::bucket_of(uri, headers, self.domain.as_deref()) {
+            // A failing lookup (database down) only means no bucket rules: the request itself will fail.
+            rules.extend(self.authorizer.cors_rules(&bucket).await.unwrap_or_default());
+        }
+        rules
+    }
+
+    /// The answer to an OPTIONS preflight: 200 with the allowed origin, methods and headers, or 403.
+    async fn preflight(&self, req: &http::Request<Incoming>, origin: &str) -> s3s::HttpResponse {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let Some(method) = header("access-control-request-method") else {
+            return xml_error(
+                http::StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Insufficient information. Origin request header needed.",
+            );
+        };
+        let requested: Vec<String> = header("access-control-request-headers")
+            .map(|h| h.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let rules = self.rules(req.uri(), req.headers()).await;
+        match cors::evaluate(&rules, origin, &method, &requested) {
+            Some(allowed) => {
+                let mut response = http::Response::new(s3s::Body::empty());
+                cors::apply(response.headers_mut(), &allowed, true);
+                response
+            }
+            None => xml_error(
+                http::StatusCode::FORBIDDEN,
+                "AccessForbidden",
+                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, \
+                 request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted \
+                 by the resource's CORS spec.",
+            ),
+        }
+    }
+}
+
+fn xml_error(status: http::StatusCode, code: &str, message: &str) -> s3s::HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut response = http::Response::new(s3s::Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    response
 }
 
 fn content_length(headers: &http::HeaderMap) -> u64 {
@@ -180,10 +247,32 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
             || req.headers().contains_key(http::header::EXPECT);
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
+        let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let cors = self.cors.clone();
         Box::pin(
             async move {
                 let started = Instant::now();
+                if let Some(origin) = origin.as_deref()
+                    && req.method() == http::Method::OPTIONS
+                {
+                    let mut response = cors.preflight(&req, origin).await;
+                    if let Ok(value) = http::HeaderValue::from_str(&id) {
+                        response.headers_mut().insert("x-amz-request-id", value);
+                    }
+                    in_flight.finish("Preflight".to_owned(), response.status().as_u16(), 0);
+                    return Ok(response);
+                }
+                let cors_rules = match origin.as_deref() {
+                    Some(_) => cors.rules(req.uri(), req.headers()).await,
+                    None => Vec::new(),
+                };
+                let method = req.method().clone();
                 let mut response = inner.call(req.map(s3s::Body::from)).await?;
+                if let Some(origin) = origin.as_deref()
+                    && let Some(allowed) = cors::evaluate(&cors_rules, origin, method.as_str(), &[])
+                {
+                    cors::apply(response.headers_mut(), &allowed, false);
+                }
                 if let Ok(value) = http::HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-amz-request-id", value);
                 }

@@ -30,6 +30,7 @@ pub const BUCKET_CACHE_TTL: Duration = Duration::from_secs(2);
 struct BucketAuth {
     owner_id: UserId,
     policy: Option<BucketPolicy>,
+    cors: Vec<s3s::dto::CORSRule>,
 }
 
 /// What an S3 operation (by s3s name) needs, as an IAM action.
@@ -66,7 +67,8 @@ impl Authorizer {
             Some(b) => {
                 // A stored policy that no longer parses grants nothing (it was valid when stored).
                 let policy = b.policy.as_deref().and_then(|p| BucketPolicy::parse(name, p).ok());
-                Some(BucketAuth { owner_id: b.owner_id, policy })
+                let cors = b.cors.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+                Some(BucketAuth { owner_id: b.owner_id, policy, cors })
             }
             None => None,
         };
@@ -75,6 +77,11 @@ impl Authorizer {
             .map_err(|_| s3_error!(InternalError))?
             .insert(name.to_owned(), (Instant::now(), auth.clone()));
         Ok(auth)
+    }
+
+    /// The CORS rules of `bucket` (empty when it has none or does not exist), from the same cache.
+    pub async fn cors_rules(&self, bucket: &str) -> S3Result<Vec<s3s::dto::CORSRule>> {
+        Ok(self.bucket_auth(bucket).await?.map(|b| b.cors).unwrap_or_default())
     }
 
     /// Forgets what is cached about `bucket` (after this replica changed its policy or deleted it).

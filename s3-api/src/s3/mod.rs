@@ -4,6 +4,7 @@ pub mod access;
 pub mod attributes;
 pub mod checksums;
 pub mod conditional;
+pub mod cors;
 pub mod error;
 pub mod identity;
 pub mod ops;
@@ -20,8 +21,12 @@ use crate::engine::Engine;
 /// Builds the s3s service: authentication is always on (`set_auth`), every request is authorized by
 /// `access::Authorizer` (`set_access`: owners, admins, and anonymous reads a bucket policy grants), path style always works and virtual-hosted style is added when a domain is set
 /// (without the CNAME fallback, which would turn unknown Host headers into bucket names).
-pub fn build_service(config: &Config, engine: Engine, keys: Arc<identity::KeyStore>) -> anyhow::Result<S3Service> {
-    let authorizer = Arc::new(access::Authorizer::new(engine.meta.clone(), keys.clone()));
+pub fn build_service(
+    config: &Config,
+    engine: Engine,
+    keys: Arc<identity::KeyStore>,
+    authorizer: Arc<access::Authorizer>,
+) -> anyhow::Result<S3Service> {
     let vault = vault::CloudVault::new(engine, keys.clone(), authorizer.clone(), config);
     let mut builder = S3ServiceBuilder::new(vault);
     let mut s3_config = s3s::config::S3Config::default();

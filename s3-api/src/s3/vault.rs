@@ -331,4 +331,19 @@ impl S3 for CloudVault {
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         ops::policy::get_bucket_policy_status(self, req).await
     }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        ops::cors::put_bucket_cors(self, req).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        ops::cors::get_bucket_cors(self, req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        ops::cors::delete_bucket_cors(self, req).await
+    }
 }

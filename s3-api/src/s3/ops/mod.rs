@@ -3,6 +3,7 @@
 pub mod bucket;
 pub mod config;
 pub mod copy;
+pub mod cors;
 pub mod delete;
 pub mod list;
 pub mod multipart;
