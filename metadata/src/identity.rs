@@ -214,4 +214,48 @@ impl MetaStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+
+    /// Stores a new password hash and bumps the user's token version, so tokens issued before the change
+    /// stop working.
+    pub async fn set_password_hash(&self, id: UserId, hash: &str) -> MetaResult<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Bumps the user's token version (sign-out everywhere).
+    pub async fn bump_token_version(&self, id: UserId) -> MetaResult<()> {
+        sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// A user with what sign-in needs: the password hash and the current token version.
+    pub async fn user_credentials(&self, name: &str) -> MetaResult<Option<(User, Option<String>, i64)>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled, password_hash, token_version FROM users WHERE name = ?",
+            self.enabled_as_int()
+        )))
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| Ok((user_from_row(&r)?, r.try_get("password_hash")?, r.try_get("token_version")?))).transpose()
+    }
+
+    /// A user and their current token version, by id (token validation).
+    pub async fn user_session(&self, id: UserId) -> MetaResult<Option<(User, i64)>> {
+        let row = sqlx::query(dynamic(format!(
+            "SELECT id, name, role, {} AS enabled, token_version FROM users WHERE id = ?",
+            self.enabled_as_int()
+        )))
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| Ok((user_from_row(&r)?, r.try_get("token_version")?))).transpose()
+    }
 }

@@ -305,6 +305,15 @@ async fn users_and_keys_lifecycle(db: &TestDb) {
     assert!(!s.access_key("BK1").await.expect("get").expect("present").enabled, "a disabled user's keys are disabled");
     assert!(!s.user_by_name("bob").await.expect("get").expect("present").enabled);
     assert!(!s.set_user_enabled(9999, true).await.expect("missing user"));
+
+    let (user, hash, version) = s.user_credentials(&alice.name).await.expect("creds").expect("present");
+    assert_eq!((user.id, hash.as_deref()), (alice.id, Some("$argon2id$hash")));
+    assert!(s.set_password_hash(alice.id, "$argon2id$new").await.expect("set"));
+    let (_, after) = s.user_session(alice.id).await.expect("session").expect("present");
+    assert_eq!(after, version + 1, "a password change ends old sessions");
+    s.bump_token_version(alice.id).await.expect("logout");
+    assert_eq!(s.user_session(alice.id).await.expect("session").expect("present").1, version + 2);
+    assert!(s.user_credentials("nobody").await.expect("creds").is_none());
 }
 
 async fn two_stores_migrate_the_same_database(db: &TestDb) {

@@ -27,6 +27,10 @@ pub struct Config {
     /// `CLOUDVAULT_MASTER_KEY`: seals access-key secrets at rest. When unset, a random key is created in
     /// the data directory (`master.key`) on first start and reused.
     pub master_key: Option<String>,
+    /// `CLOUDVAULT_JWT_SECRET`: signs console session tokens (HS256). Default: derived from the master key.
+    pub jwt_secret: Option<String>,
+    /// `CLOUDVAULT_JWT_TTL_SECS`: console session lifetime. Default 900 (15 minutes).
+    pub jwt_ttl_secs: u64,
     /// `CLOUDVAULT_REGION`: the region reported by GetBucketLocation and used as the default
     /// LocationConstraint. Default `us-east-1`.
     pub region: String,
@@ -110,6 +114,8 @@ impl Config {
             min_free_bytes: parsed("CLOUDVAULT_MIN_FREE_BYTES", 64 * 1024 * 1024)?,
             root_credentials,
             master_key: var("CLOUDVAULT_MASTER_KEY"),
+            jwt_secret: var("CLOUDVAULT_JWT_SECRET"),
+            jwt_ttl_secs: parsed("CLOUDVAULT_JWT_TTL_SECS", 900)?.max(1),
             region: var("CLOUDVAULT_REGION").unwrap_or_else(|| "us-east-1".into()),
             domain: var("CLOUDVAULT_DOMAIN"),
             cors_origins: var("CLOUDVAULT_CORS_ORIGINS")

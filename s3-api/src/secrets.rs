@@ -86,6 +86,15 @@ impl MasterKey {
         Ok(Some(MasterKey(bytes.try_into().map_err(|_| anyhow::anyhow!("master.key must hold 32 bytes"))?)))
     }
 
+    /// A 32-byte key for another purpose (`label`), derived from the master key, so every replica that
+    /// shares the master key derives the same one.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.0);
+        h.update(label.as_bytes());
+        h.finalize().into()
+    }
+
     /// Seals `secret` for the access key `key_id`.
     pub fn seal(&self, key_id: &str, secret: &str) -> String {
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::api::ApiState;
+use crate::api::session::Sessions;
 use crate::config::Config;
 use crate::engine::{Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
@@ -34,9 +35,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
     let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
-    let service = build_service(&config, engine.clone(), keys, authorizer.clone())?;
+    let service = build_service(&config, engine.clone(), keys.clone(), authorizer.clone())?;
     let cors = Arc::new(CorsLayer {
-        authorizer,
+        authorizer: authorizer.clone(),
         console: cors::console_rules(&config.cors_origins),
         domain: config.domain.clone(),
     });
@@ -57,19 +58,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         TcpListener::bind(config.api_addr).await.with_context(|| format!("binding {}", config.api_addr))?;
     tracing::info!(addr = %api_listener.local_addr()?, "API listening (/healthz, /readyz, /metrics)");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let jwt_key = match &config.jwt_secret {
+        Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
+        Some(_) => anyhow::bail!("CLOUDVAULT_JWT_SECRET must be at least 32 characters"),
+        None => keys.derived_jwt_key().to_vec(),
+    };
     let api_state = ApiState {
         engine: engine.clone(),
         metrics: metrics.clone(),
         data_dir: config.data_dir.clone(),
         min_free_bytes: config.min_free_bytes,
+        keys: keys.clone(),
+        authorizer: authorizer.clone(),
+        sessions: Arc::new(Sessions::new(&jwt_key, Duration::from_secs(config.jwt_ttl_secs))),
     };
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(
-        axum::serve(api_listener, crate::api::router(api_state))
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
+        axum::serve(
+            api_listener,
+            crate::api::router(api_state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = api_stop.wait_for(|stop| *stop).await;
+        })
+        .into_future(),
     );
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
 
@@ -260,6 +272,21 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                         response.headers_mut().insert("x-amz-request-id", value);
                     }
                     in_flight.finish("Preflight".to_owned(), response.status().as_u16(), 0);
+                    return Ok(response);
+                }
+                // Console session tokens are never S3 credentials: refuse them as AWS refuses unknown
+                // credentials, rather than as a malformed header.
+                let bearer = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                if bearer.is_some_and(|v| v.len() >= 7 && v[..7].eq_ignore_ascii_case("bearer ")) {
+                    let mut response = xml_error(
+                        http::StatusCode::FORBIDDEN,
+                        "AccessDenied",
+                        "Bearer tokens are not accepted by the S3 endpoint; sign requests with an access key.",
+                    );
+                    if let Ok(value) = http::HeaderValue::from_str(&id) {
+                        response.headers_mut().insert("x-amz-request-id", value);
+                    }
+                    in_flight.finish("unknown".to_owned(), 403, 0);
                     return Ok(response);
                 }
                 let cors_rules = match origin.as_deref() {

@@ -7,15 +7,23 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use cloudvault_s3_api::api::session::Sessions;
 use cloudvault_s3_api::api::{ApiState, router};
 use cloudvault_s3_api::engine::Engine;
 use cloudvault_s3_api::metrics::Metrics;
+use cloudvault_s3_api::s3::access::Authorizer;
+use cloudvault_s3_api::s3::identity::KeyStore;
+use cloudvault_s3_api::secrets::MasterKey;
 
 async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
     let engine = Engine::open(&url, 2, dir.path()).await.expect("engine");
     let metrics = Metrics::new(engine.meta.clone());
-    ApiState { engine, metrics, data_dir: dir.path().to_owned(), min_free_bytes }
+    let master = MasterKey::load(Some("api-probes-test-master-key"), dir.path()).expect("master");
+    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, None).await.expect("keys"));
+    let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
+    let sessions = Arc::new(Sessions::new(&[7u8; 32], std::time::Duration::from_secs(60)));
+    ApiState { engine, metrics, data_dir: dir.path().to_owned(), min_free_bytes, keys, authorizer, sessions }
 }
 
 async fn get(state: ApiState, path: &str) -> (StatusCode, String) {

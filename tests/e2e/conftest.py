@@ -329,6 +329,7 @@ class CloudVaultServer:
         self.binary = binary
         self.port = free_port()
         self.api_port = free_port()
+        self.jwt_secret = secrets.token_hex(32)
         self.access_key = "CV" + secrets.token_hex(9).upper()
         self.secret_key = secrets.token_urlsafe(30)
         self.proc: Optional[subprocess.Popen] = None
@@ -369,6 +370,11 @@ class CloudVaultServer:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
+    def api(self) -> str:
+        """Base URL of the API listener (console API under /api, probes, metrics)."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
     def verify(self) -> Union[bool, str]:
         """What to pass as ``verify=`` to boto3/requests: the self-signed cert over TLS."""
         return str(self.tls.cert) if self.tls is not None else True
@@ -385,6 +391,7 @@ class CloudVaultServer:
             CLOUDVAULT_DATABASE_URL=self.database_url,
             CLOUDVAULT_S3_ADDR=f"127.0.0.1:{self.port}",
             CLOUDVAULT_API_ADDR=f"127.0.0.1:{self.api_port}",
+            CLOUDVAULT_JWT_SECRET=self.jwt_secret,
             CLOUDVAULT_ROOT_USER=self.access_key,
             CLOUDVAULT_ROOT_PASSWORD=self.secret_key,
             CLOUDVAULT_REGION=REGION,

@@ -13,7 +13,7 @@ use s3s::{S3Result, s3_error};
 use cloudvault_metadata::{AccessKey, MetaStore, UserId};
 
 use crate::engine::now_ms;
-use crate::secrets::{MasterKey, random_alphanumeric};
+use crate::secrets::{MasterKey, hash_password, random_alphanumeric, verify_password};
 
 /// How long a key lookup (hit or miss) is trusted.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -59,6 +59,11 @@ impl KeyStore {
         let (root, root_key) = match root_credentials {
             Some((name, secret)) => {
                 let user = meta.ensure_user(&name, "admin", now_ms()).await?;
+                // The root password signs in to the console too; (re)hash it when it changed.
+                let current = meta.user_credentials(&name).await?.and_then(|(_, hash, _)| hash);
+                if !current.as_deref().is_some_and(|h| verify_password(&secret, h)) {
+                    meta.set_password_hash(user.id, &hash_password(&secret)?).await?;
+                }
                 let key = CachedKey { secret, user_id: user.id };
                 (Principal { user_id: user.id, name: name.clone(), is_admin: true }, Some((name, key)))
             }
@@ -76,6 +81,7 @@ impl KeyStore {
                         expires_at: None,
                     };
                     meta.insert_access_key(&key, now_ms()).await?;
+                    meta.set_password_hash(user.id, &hash_password(&secret)?).await?;
                     eprintln!(
                         "\nCloudVault generated root credentials (shown once; store them now):\n  \
                          CLOUDVAULT_ROOT_USER={access_key_id}\n  CLOUDVAULT_ROOT_PASSWORD={secret}\n"
@@ -85,6 +91,16 @@ impl KeyStore {
             },
         };
         Ok(KeyStore { meta, master, root_key, root, keys: Mutex::default(), users: Mutex::default() })
+    }
+
+    /// Seals a new access key's secret for storage.
+    pub fn seal(&self, access_key_id: &str, secret: &str) -> String {
+        self.master.seal(access_key_id, secret)
+    }
+
+    /// The key that signs console session tokens when `CLOUDVAULT_JWT_SECRET` is not set.
+    pub fn derived_jwt_key(&self) -> [u8; 32] {
+        self.master.derive("cloudvault-jwt-v1")
     }
 
     /// The root (first admin) user.

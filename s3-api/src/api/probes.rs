@@ -1,5 +1,4 @@
-//! The API listener (`CLOUDVAULT_API_ADDR`, default `0.0.0.0:4000`), built on axum: health and
-//! readiness probes and Prometheus metrics. (The console's JSON API will be mounted here too.)
+//! Health, readiness and metrics on the API listener.
 //!
 //! - `GET /healthz`: liveness. 200 while the process serves; deliberately checks no dependency, so a
 //!   database outage does not make Kubernetes restart every replica.
@@ -7,46 +6,21 @@
 //!   write, and it has at least `CLOUDVAULT_MIN_FREE_BYTES` free; 503 with the failing checks otherwise.
 //! - `GET /metrics`: Prometheus text format (see `metrics`).
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+
 use serde_json::json;
 
-use crate::engine::Engine;
-use crate::metrics::Metrics;
+use super::ApiState;
 
 /// How long each readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// What the API handlers share.
-#[derive(Clone)]
-pub struct ApiState {
-    /// The storage engine (database and data volume).
-    pub engine: Engine,
-    /// The metrics registry.
-    pub metrics: Arc<Metrics>,
-    /// The data directory whose volume readiness checks.
-    pub data_dir: PathBuf,
-    /// Least free space on the data volume for the replica to be ready.
-    pub min_free_bytes: u64,
-}
-
-/// The API router.
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(state)
-}
-
-async fn healthz() -> impl IntoResponse {
+/// `GET /healthz`.
+pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, axum::Json(json!({ "status": "ok" })))
 }
 
@@ -78,7 +52,8 @@ async fn check_volume(state: &ApiState) -> Result<u64, String> {
     Ok(free)
 }
 
-async fn readyz(State(state): State<ApiState>) -> Response {
+/// `GET /readyz`.
+pub async fn readyz(State(state): State<ApiState>) -> Response {
     let (database, volume) = tokio::join!(check_database(&state), check_volume(&state));
     let ready = database.is_ok() && volume.is_ok();
     let body = json!({
@@ -91,7 +66,8 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<ApiState>) -> Response {
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }

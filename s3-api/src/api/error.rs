@@ -1,0 +1,75 @@
+//! The console API's errors: JSON with a stable code and a human message, and the one mapping from
+//! S3 and metadata errors to them.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code (`unauthorized`, `forbidden`, `not_found`, ...).
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// `Retry-After` seconds, for throttled sign-ins.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// 401: no valid session.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in again.")
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "code": self.code, "message": self.message }))).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+impl From<s3s::S3Error> for ApiError {
+    fn from(e: s3s::S3Error) -> Self {
+        use s3s::S3ErrorCode as C;
+        let message = e.message().unwrap_or("request failed").to_owned();
+        let (status, code) = match e.code() {
+            C::AccessDenied => (StatusCode::FORBIDDEN, "forbidden"),
+            C::NoSuchBucket | C::NoSuchKey => (StatusCode::NOT_FOUND, "not_found"),
+            C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "already_exists"),
+            C::BucketNotEmpty => (StatusCode::CONFLICT, "bucket_not_empty"),
+            C::InvalidBucketName => (StatusCode::BAD_REQUEST, "invalid_bucket_name"),
+            C::ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<cloudvault_metadata::MetaError> for ApiError {
+    fn from(e: cloudvault_metadata::MetaError) -> Self {
+        crate::s3::error::meta_error(e).into()
+    }
+}
+
+/// Result alias of API handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
