@@ -71,6 +71,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         keys: keys.clone(),
         authorizer: authorizer.clone(),
         sessions: Arc::new(Sessions::new(&jwt_key, Duration::from_secs(config.jwt_ttl_secs))),
+        region: config.region.clone(),
     };
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(

@@ -23,7 +23,16 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, None).await.expect("keys"));
     let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
     let sessions = Arc::new(Sessions::new(&[7u8; 32], std::time::Duration::from_secs(60)));
-    ApiState { engine, metrics, data_dir: dir.path().to_owned(), min_free_bytes, keys, authorizer, sessions }
+    ApiState {
+        engine,
+        metrics,
+        data_dir: dir.path().to_owned(),
+        min_free_bytes,
+        keys,
+        authorizer,
+        sessions,
+        region: "us-east-1".into(),
+    }
 }
 
 async fn get(state: ApiState, path: &str) -> (StatusCode, String) {

@@ -11,8 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use crate::engine::now_ms;
 
-/// `GET /api/buckets`: the caller's buckets (an admin's too; admins see everyone's with `?all`-less
-/// listing kept to their own, as in S3).
+/// `GET /api/buckets`: the caller's own buckets (as S3 ListBuckets answers), with their counters.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
     let buckets = state.engine.meta.list_buckets(Some(me.user_id)).await?;
     let items: Vec<Value> = buckets
@@ -51,7 +50,7 @@ pub async fn create(
             "Bucket names are 3-63 lower-case letters, digits, dots and hyphens, start and end with a letter or digit, and are not IP addresses.",
         ));
     }
-    state.engine.meta.create_bucket(&body.name, me.user_id, "us-east-1", now_ms()).await?;
+    state.engine.meta.create_bucket(&body.name, me.user_id, &state.region, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": body.name }))))
 }
 

@@ -38,6 +38,8 @@ pub struct ApiState {
     pub authorizer: Arc<Authorizer>,
     /// Token signing and sign-in throttling.
     pub sessions: Arc<session::Sessions>,
+    /// The region new buckets get (`CLOUDVAULT_REGION`).
+    pub region: String,
 }
 
 /// The API router: probes at the root, the console API under `/api`.
