@@ -143,23 +143,9 @@ class Replica(CloudVaultServer):
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def spawn(self) -> None:
-        """Start the process without waiting for it (see ``start``)."""
-        if not self.binary.exists():
-            pytest.fail(f"server binary {self.binary} does not exist (set CLOUDVAULT_BIN)")
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== cloudvault serve ({self.name}) starting at {time.ctime()} =====\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                [str(self.binary), "serve"],
-                env=self.server_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=self.workdir,
-                start_new_session=True,
-            )
-        self._client = None
+    @property
+    def label(self) -> str:
+        return self.name
 
     def start(self, *, wait_api: bool = True) -> None:
         """Start and wait until a signed ListBuckets succeeds and (``wait_api``) /readyz is 200."""

@@ -402,15 +402,20 @@ class CloudVaultServer:
         env.setdefault("RUST_BACKTRACE", "1")
         return env
 
-    def start(self) -> None:
-        """Start the process and wait until a signed ListBuckets succeeds (or fail with the log)."""
+    @property
+    def label(self) -> str:
+        """How the log names this server (the backend; replicas override it)."""
+        return self.backend
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (see ``start``)."""
         if not self.binary.exists():
             pytest.fail(
                 f"server binary {self.binary} does not exist (set CLOUDVAULT_BIN or build it with "
                 "`cargo build --release`)"
             )
         with open(self.log_path, "ab") as log:
-            log.write(f"\n===== cloudvault serve ({self.backend}) starting at {time.ctime()} =====\n".encode())
+            log.write(f"\n===== cloudvault serve ({self.label}) starting at {time.ctime()} =====\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
                 [str(self.binary), "serve"],
@@ -422,6 +427,10 @@ class CloudVaultServer:
                 start_new_session=True,
             )
         self._client = None
+
+    def start(self) -> None:
+        """Start the process and wait until a signed ListBuckets succeeds (or fail with the log)."""
+        self.spawn()
         self.wait_ready()
 
     def wait_ready(self) -> None:
