@@ -610,3 +610,26 @@ def test_complete_racing_abort(server, bucket):
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert not wrong_codes, "state was consistent, but error codes were not: " + "; ".join(wrong_codes)
     print("complete-vs-abort winners:", outcomes)
+
+
+def test_list_multipart_uploads_rolls_up_at_the_delimiter(s3, bucket):
+    """ListMultipartUploads with Delimiter: keys under a common prefix come back once as a
+    CommonPrefix, paging with MaxUploads walks prefixes and uploads in order without repeats."""
+    keys = ["a/1", "a/2", "a/b/3", "b", "c/1"]
+    ids = {k: s3.create_multipart_upload(Bucket=bucket, Key=k)["UploadId"] for k in keys}
+    whole = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in whole["CommonPrefixes"]] == ["a/", "c/"]
+    assert [u["Key"] for u in whole["Uploads"]] == ["b"]
+    nested = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", Prefix="a/")
+    assert [p["Prefix"] for p in nested["CommonPrefixes"]] == ["a/b/"]
+    assert [u["Key"] for u in nested["Uploads"]] == ["a/1", "a/2"]
+    seen, kwargs = [], {}
+    for _ in range(10):
+        page = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", MaxUploads=1, **kwargs)
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])] + [u["Key"] for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+    assert seen == ["a/", "b", "c/"]
+    for k, uid in ids.items():
+        s3.abort_multipart_upload(Bucket=bucket, Key=k, UploadId=uid)

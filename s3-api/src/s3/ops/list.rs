@@ -114,7 +114,8 @@ pub async fn scan(
     Ok(page)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+/// Position of `needle` in `haystack` (the delimiter in a key, for rolling keys up).
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }

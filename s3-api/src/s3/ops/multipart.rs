@@ -341,7 +341,7 @@ pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Res
 }
 
 /// ListMultipartUploads: uploads in progress in (key, upload id) order, after the key / upload-id
-/// markers, under `prefix`. (`delimiter` is echoed but does not roll keys up yet.)
+/// markers, under `prefix`, with keys rolled up into CommonPrefixes at `delimiter`.
 pub async fn list_multipart_uploads(
     v: &CloudVault,
     req: S3Request<ListMultipartUploadsInput>,
@@ -359,16 +359,50 @@ pub async fn list_multipart_uploads(
     };
     let from_key = if from_key.as_slice() < prefix.as_bytes() { prefix.clone().into_bytes() } else { from_key };
     let end = cloudvault_metadata::key_successor(prefix.as_bytes()).filter(|_| !prefix.is_empty());
-    let mut uploads = v
-        .engine
-        .meta
-        .list_uploads(bucket.id, &from_key, &after_id, end.as_deref(), limit + 1)
-        .await
-        .map_err(meta_error)?;
-    let truncated = uploads.len() > limit as usize;
-    uploads.truncate(limit as usize);
-    let (next_key, next_id) = match (truncated, uploads.last()) {
-        (true, Some(u)) => (Some(String::from_utf8_lossy(&u.key).into_owned()), Some(u.upload_id.clone())),
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let marker = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
+    // Same scan as ListObjects: uploads in (key, upload id) order, keys rolled up at the delimiter, and
+    // one seek past each common prefix.
+    let (mut uploads, mut prefixes) = (Vec::new(), Vec::new());
+    let (mut truncated, mut last) = (false, None::<(Vec<u8>, String)>);
+    let mut cursor = Some((from_key, after_id));
+    'scan: while let Some((key, id)) = cursor.take() {
+        let want = (limit as usize - uploads.len() - prefixes.len()).clamp(1, 1000) as u32 + 1;
+        let batch = v.engine.meta.list_uploads(bucket.id, &key, &id, end.as_deref(), want).await.map_err(meta_error)?;
+        let exhausted = batch.len() < want as usize;
+        let mut next = None;
+        let mut jumped = false;
+        for u in batch {
+            let cut = delimiter.as_deref().and_then(|d| {
+                super::list::find(&u.key[prefix.len()..], d.as_bytes()).map(|at| prefix.len() + at + d.len())
+            });
+            let cp = cut.map(|c| u.key[..c].to_vec());
+            let returned_before = cp.as_ref().is_some_and(|cp| marker.as_ref().is_some_and(|m| m.starts_with(cp)));
+            if !returned_before && uploads.len() + prefixes.len() == limit as usize {
+                truncated = true;
+                break 'scan;
+            }
+            match cp {
+                Some(cp) => {
+                    next = cloudvault_metadata::key_successor(&cp).map(|s| (s, String::new()));
+                    jumped = true;
+                    if !returned_before {
+                        last = Some((cp.clone(), String::new()));
+                        prefixes.push(cp);
+                    }
+                    break;
+                }
+                None => {
+                    next = Some((u.key.clone(), u.upload_id.clone()));
+                    last = Some((u.key.clone(), u.upload_id.clone()));
+                    uploads.push(u);
+                }
+            }
+        }
+        cursor = if jumped || !exhausted { next } else { None };
+    }
+    let (next_key, next_id) = match (truncated, last) {
+        (true, Some((key, id))) => (Some(String::from_utf8_lossy(&key).into_owned()), Some(id)),
         _ => (None, None),
     };
     let mut listed = Vec::with_capacity(uploads.len());
@@ -394,6 +428,9 @@ pub async fn list_multipart_uploads(
         max_uploads: Some(limit as i32),
         is_truncated: Some(truncated),
         uploads: Some(listed),
+        common_prefixes: Some(
+            prefixes.iter().map(|p| CommonPrefix { prefix: Some(String::from_utf8_lossy(p).into_owned()) }).collect(),
+        ),
         ..Default::default()
     }))
 }
