@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::MetaResult;
+use crate::error::{MetaError, MetaResult};
 use crate::model::{AccessKey, User, UserId};
 use crate::store::{MetaStore, dynamic};
 
@@ -32,24 +32,14 @@ impl MetaStore {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
             Err(e) => return Err(e.into()),
         }
-        let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled FROM users WHERE name = ?",
-            self.enabled_as_int()
-        )))
-        .bind(name)
-        .fetch_one(&self.writer)
-        .await?;
-        user_from_row(&row)
+        self.user_by_name(name).await?.ok_or(MetaError::Database(sqlx::Error::RowNotFound))
     }
 
     /// The oldest admin user, if any exists (the bootstrap root user).
     pub async fn first_admin(&self) -> MetaResult<Option<User>> {
-        let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled FROM users WHERE role = 'admin' ORDER BY id LIMIT 1",
-            self.enabled_as_int()
-        )))
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(self.users_where("WHERE role = 'admin' ORDER BY id LIMIT 1"))
+            .fetch_optional(&self.reader)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -94,6 +84,12 @@ impl MetaStore {
         .transpose()
     }
 
+    /// `SELECT <user columns> FROM users <rest>`, with `enabled` read as an integer on both backends.
+    /// `rest` is a constant clause; values are bound.
+    fn users_where(&self, rest: &str) -> sqlx::AssertSqlSafe<String> {
+        dynamic(format!("SELECT id, name, role, {} AS enabled FROM users {rest}", self.enabled_as_int()))
+    }
+
     /// An expression that reads the `enabled` flag as a 64-bit integer on both backends (MySQL's BOOLEAN
     /// is TINYINT, which the `Any` driver will not decode as i64).
     fn enabled_as_int(&self) -> &'static str {
@@ -107,13 +103,7 @@ impl MetaStore {
 impl MetaStore {
     /// Looks a user up by id.
     pub async fn user(&self, id: UserId) -> MetaResult<Option<User>> {
-        let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled FROM users WHERE id = ?",
-            self.enabled_as_int()
-        )))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(self.users_where("WHERE id = ?")).bind(id).fetch_optional(&self.reader).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -142,24 +132,13 @@ impl MetaStore {
 
     /// Looks a user up by name.
     pub async fn user_by_name(&self, name: &str) -> MetaResult<Option<User>> {
-        let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled FROM users WHERE name = ?",
-            self.enabled_as_int()
-        )))
-        .bind(name)
-        .fetch_optional(&self.writer)
-        .await?;
+        let row = sqlx::query(self.users_where("WHERE name = ?")).bind(name).fetch_optional(&self.writer).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// Every user, by name.
     pub async fn list_users(&self) -> MetaResult<Vec<User>> {
-        let rows = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled FROM users ORDER BY name",
-            self.enabled_as_int()
-        )))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(self.users_where("ORDER BY name")).fetch_all(&self.reader).await?;
         rows.iter().map(user_from_row).collect()
     }
 

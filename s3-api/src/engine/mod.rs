@@ -54,17 +54,13 @@ impl Engine {
         mut object: ObjectRecord,
         condition: &WriteCondition,
     ) -> EngineResult<()> {
-        let now = now_ms();
-        self.meta.register_pending_blob(&staged.blob_id, now).await?;
-        let blob_id = staged.blob_id.clone();
-        let blob = self.blobs.place(staged).await?;
+        let (blob, now) = self.place_with_intent(staged).await?;
+        let blob_id = blob.blob_id.clone();
         object.manifest = Manifest::single(blob);
         match self.meta.commit_object(bucket_id, &object, condition, now).await {
             Ok(()) => Ok(()),
             Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket)) => {
-                if self.blobs.remove(&blob_id).await.is_ok() {
-                    let _ = self.meta.forget_pending_blob(&blob_id).await;
-                }
+                self.discard(&blob_id).await;
                 Err(e.into())
             }
             Err(e) => Err(e.into()),
@@ -80,18 +76,30 @@ impl Engine {
         staged: StagedBlob,
         checksum: Option<&str>,
     ) -> EngineResult<BlobRef> {
-        let now = now_ms();
-        self.meta.register_pending_blob(&staged.blob_id, now).await?;
-        let blob = self.blobs.place(staged).await?;
+        let (blob, now) = self.place_with_intent(staged).await?;
         match self.meta.put_part(upload_id, part_number, &blob, checksum, now).await {
             Ok(()) => Ok(blob),
             Err(e @ MetaError::NoSuchUpload) => {
-                if self.blobs.remove(&blob.blob_id).await.is_ok() {
-                    let _ = self.meta.forget_pending_blob(&blob.blob_id).await;
-                }
+                self.discard(&blob.blob_id).await;
                 Err(e.into())
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Steps 2 and 3 of the write protocol: record the blob's intent, then move it to its durable name.
+    /// Returns the placed blob and the time the intent was recorded (the commit uses it too).
+    async fn place_with_intent(&self, staged: StagedBlob) -> EngineResult<(BlobRef, i64)> {
+        let now = now_ms();
+        self.meta.register_pending_blob(&staged.blob_id, now).await?;
+        Ok((self.blobs.place(staged).await?, now))
+    }
+
+    /// Removes a placed blob whose commit definitely failed, and then its intent. If the removal fails,
+    /// the intent stays and the janitor retries after the grace period.
+    async fn discard(&self, blob_id: &str) {
+        if self.blobs.remove(blob_id).await.is_ok() {
+            let _ = self.meta.forget_pending_blob(blob_id).await;
         }
     }
 }
