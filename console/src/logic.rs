@@ -1,0 +1,498 @@
+//! Pure functions behind the console's pages: path and breadcrumb splitting, human-readable sizes and
+//! dates, names with their invisible bidi controls made visible, paging state, multipart part plans,
+//! bucket-name rules and sorting. No browser APIs here, so everything is tested natively.
+
+use std::cmp::Ordering;
+
+/// Files of this size or larger go up as multipart uploads through presigned part URLs.
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+/// Size of every part but the last in a multipart upload.
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Objects per page in the object browser.
+pub const PAGE_SIZE: u32 = 100;
+
+/// One breadcrumb: the label shown and the prefix it opens (`""` is the bucket root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crumb {
+    /// The folder name as stored (render it through [`visible_name`]).
+    pub label: String,
+    /// The prefix that lists this folder (ends with `/`, or is empty for the root).
+    pub prefix: String,
+}
+
+/// The breadcrumbs for `prefix` inside `bucket`: the bucket root first, then one per folder level.
+/// `"a/b/"` gives `[bucket → "", a → "a/", b → "a/b/"]`. Empty path segments (`a//b/`) are kept as
+/// folders, since S3 keys may contain them.
+pub fn breadcrumbs(bucket: &str, prefix: &str) -> Vec<Crumb> {
+    let mut out = vec![Crumb { label: bucket.to_string(), prefix: String::new() }];
+    let mut acc = String::new();
+    let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
+    if prefix.is_empty() {
+        return out;
+    }
+    for part in trimmed.split('/') {
+        acc.push_str(part);
+        acc.push('/');
+        out.push(Crumb { label: part.to_string(), prefix: acc.clone() });
+    }
+    out
+}
+
+/// The part of `key` below `prefix` (what the browser shows as the name in a folder).
+pub fn name_in_folder<'a>(prefix: &str, key: &'a str) -> &'a str {
+    key.strip_prefix(prefix).unwrap_or(key)
+}
+
+/// The display name of a folder prefix: `"a/b/"` → `"b/"`.
+pub fn folder_label<'a>(prefix: &str, folder: &'a str) -> &'a str {
+    name_in_folder(prefix, folder)
+}
+
+/// `true` for the bidi and zero-width controls that can make a name look like another one.
+pub fn is_hidden_control(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // LRE RLE PDF LRO RLO
+        | '\u{2066}'..='\u{2069}' // LRI RLI FSI PDI
+        | '\u{061C}'              // Arabic letter mark
+        | '\u{FEFF}')
+        || (c.is_control())
+}
+
+/// The name as it must be displayed: every bidi/zero-width/control character is replaced by a
+/// visible `<U+XXXX>` marker, so `"evil\u{202E}txt.exe"` cannot pose as `"evilexe.txt"`.
+pub fn visible_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if is_hidden_control(c) {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Sizes as people read them, in binary units: `0 B`, `1023 B`, `1.0 KiB`, `30.0 MiB`, `1.50 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit >= 2 && value < 10.0 {
+        format!("{value:.2} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A unix time in milliseconds as `YYYY-MM-DD HH:MM` (UTC).
+pub fn format_time_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// Howard Hinnant's days-since-epoch to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A short type label from a content type, or from the name's extension when the type is generic.
+pub fn type_label(content_type: Option<&str>, key: &str) -> String {
+    match content_type {
+        Some(ct) if !ct.is_empty() && ct != "application/octet-stream" && ct != "binary/octet-stream" => {
+            ct.split(';').next().unwrap_or(ct).trim().to_string()
+        }
+        _ => match key.rsplit_once('.') {
+            Some((_, ext)) if !ext.is_empty() && ext.len() <= 8 && !ext.contains('/') => {
+                format!("{} file", ext.to_ascii_uppercase())
+            }
+            _ => "file".to_string(),
+        },
+    }
+}
+
+/// What the details panel can preview inline (always through a presigned URL, in an `<img>` or a
+/// sandboxed `<iframe>`), or `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewKind {
+    /// `<img>`.
+    Image,
+    /// `<iframe sandbox="">`: text and PDF.
+    Document,
+}
+
+/// The preview kind for an object's content type.
+pub fn preview_kind(content_type: &str) -> Option<PreviewKind> {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if ct.starts_with("image/") && ct != "image/svg+xml" {
+        Some(PreviewKind::Image)
+    } else if ct.starts_with("text/") || ct == "application/pdf" || ct == "application/json" {
+        Some(PreviewKind::Document)
+    } else {
+        None
+    }
+}
+
+/// Why a bucket name is refused (the S3 rules), or `None` when it is valid.
+pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let len = name.len();
+    if !(3..=63).contains(&len) {
+        return Some("must be 3 to 63 characters long");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
+        return Some("may contain only lowercase letters, digits, hyphens and dots");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[len - 1];
+    if !(first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric()) {
+        return Some("must start and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Some("may not have two dots, or a dot next to a hyphen");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Some("may not look like an IP address");
+    }
+    if name.starts_with("xn--") || name.ends_with("-s3alias") {
+        return Some("may not start with xn-- or end with -s3alias");
+    }
+    None
+}
+
+/// Why a folder name is refused, or `None`.
+pub fn folder_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("enter a name")
+    } else if name.contains('/') {
+        Some("may not contain /")
+    } else if name == "." || name == ".." {
+        Some("may not be . or ..")
+    } else {
+        None
+    }
+}
+
+/// Paging through a folder with the API's `after` / `next_after` tokens: the token of every page
+/// visited so far is kept, so Previous never re-scans from the start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paging {
+    /// `after` of each visited page; page 0 has none.
+    afters: Vec<Option<String>>,
+    /// Index of the shown page.
+    index: usize,
+}
+
+impl Paging {
+    /// Paging at the first page.
+    pub fn new() -> Self {
+        Self { afters: vec![None], index: 0 }
+    }
+
+    /// The `after` token to request the shown page with.
+    pub fn after(&self) -> Option<String> {
+        self.afters.get(self.index).cloned().flatten()
+    }
+
+    /// Zero-based number of the shown page.
+    pub fn page(&self) -> usize {
+        self.index
+    }
+
+    /// Whether Previous is possible.
+    pub fn has_previous(&self) -> bool {
+        self.index > 0
+    }
+
+    /// Go to the next page, whose `after` is the shown page's `next_after`.
+    pub fn next(&mut self, next_after: &str) {
+        self.afters.truncate(self.index + 1);
+        self.afters.push(Some(next_after.to_string()));
+        self.index += 1;
+    }
+
+    /// Back one page (no-op on the first).
+    pub fn previous(&mut self) {
+        if self.index > 0 {
+            self.index -= 1;
+        }
+    }
+
+    /// Back to the first page (a new folder or search).
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+}
+
+/// One part of a multipart plan: its number (from 1) and byte range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRange {
+    /// S3 part number, 1-based.
+    pub number: u32,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// How a file of `size` bytes is uploaded: one PUT below the threshold, else parts of `part_size`
+/// (grown when needed so that no more than 10,000 parts are used).
+pub fn plan_parts(size: u64, part_size: u64) -> Vec<PartRange> {
+    let mut part = part_size.max(5 * 1024 * 1024);
+    while size.div_ceil(part) > 10_000 {
+        part *= 2;
+    }
+    let count = size.div_ceil(part).max(1);
+    (0..count).map(|i| PartRange { number: i as u32 + 1, start: i * part, end: ((i + 1) * part).min(size) }).collect()
+}
+
+/// Whether a file of this size goes up as a multipart upload.
+pub fn use_multipart(size: u64) -> bool {
+    size >= MULTIPART_THRESHOLD
+}
+
+/// Percentage (0..=100) of `done` out of `total`; an empty total counts as complete only when `done`.
+pub fn percent(done: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    (done as f64 * 100.0 / total as f64).clamp(0.0, 100.0)
+}
+
+/// The object key for an uploaded file: the folder prefix plus the file's relative path (folder
+/// uploads) or its name. Backslashes from some platforms become `/`; leading `/` are dropped.
+pub fn upload_key(prefix: &str, relative_path: &str, name: &str) -> String {
+    let rel = if relative_path.is_empty() { name } else { relative_path };
+    let rel = rel.replace('\\', "/");
+    format!("{prefix}{}", rel.trim_start_matches('/'))
+}
+
+/// Sort column of the object table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// By key.
+    Name,
+    /// By size.
+    Size,
+    /// By last-modified time.
+    Modified,
+    /// By type label.
+    Type,
+}
+
+/// The fields the object table sorts on.
+pub trait Sortable {
+    /// The key.
+    fn sort_name(&self) -> &str;
+    /// The size in bytes.
+    fn sort_size(&self) -> u64;
+    /// The modification time (unix ms).
+    fn sort_modified(&self) -> i64;
+    /// The type label.
+    fn sort_type(&self) -> String;
+}
+
+/// Sort one page of rows in place (sorting is within the shown page: the server pages by key).
+pub fn sort_rows<T: Sortable>(rows: &mut [T], key: SortKey, ascending: bool) {
+    rows.sort_by(|a, b| {
+        let ord = match key {
+            SortKey::Name => a.sort_name().cmp(b.sort_name()),
+            SortKey::Size => a.sort_size().cmp(&b.sort_size()),
+            SortKey::Modified => a.sort_modified().cmp(&b.sort_modified()),
+            SortKey::Type => a.sort_type().cmp(&b.sort_type()),
+        };
+        let ord = if ord == Ordering::Equal { a.sort_name().cmp(b.sort_name()) } else { ord };
+        if ascending { ord } else { ord.reverse() }
+    });
+}
+
+/// Percent-encode a query value or path segment (everything but unreserved characters).
+pub fn encode(value: &str) -> String {
+    const SET: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(value, SET).to_string()
+}
+
+/// The aws-cli and rclone snippets shown with a new access key.
+pub fn client_snippets(endpoint: &str, region: &str, key_id: &str, secret: &str) -> (String, String) {
+    let aws = format!(
+        "export AWS_ACCESS_KEY_ID={key_id}\nexport AWS_SECRET_ACCESS_KEY={secret}\n\
+         export AWS_DEFAULT_REGION={region}\naws --endpoint-url {endpoint} s3 ls"
+    );
+    let rclone = format!(
+        "[cloudvault]\ntype = s3\nprovider = Minio\naccess_key_id = {key_id}\nsecret_access_key = {secret}\n\
+         endpoint = {endpoint}\nregion = {region}"
+    );
+    (aws, rclone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breadcrumbs_split_folders() {
+        let c = breadcrumbs("photos", "2026/cats/");
+        let got: Vec<(&str, &str)> = c.iter().map(|c| (c.label.as_str(), c.prefix.as_str())).collect();
+        assert_eq!(got, vec![("photos", ""), ("2026", "2026/"), ("cats", "2026/cats/")]);
+        assert_eq!(breadcrumbs("b", "").len(), 1);
+        let odd = breadcrumbs("b", "a//x/");
+        assert_eq!(odd.iter().map(|c| c.prefix.as_str()).collect::<Vec<_>>(), vec!["", "a/", "a//", "a//x/"]);
+    }
+
+    #[test]
+    fn names_relative_to_folder() {
+        assert_eq!(name_in_folder("a/b/", "a/b/c.txt"), "c.txt");
+        assert_eq!(folder_label("a/", "a/b/"), "b/");
+        assert_eq!(name_in_folder("x/", "other"), "other");
+    }
+
+    #[test]
+    fn bidi_controls_are_made_visible() {
+        assert_eq!(visible_name("evil\u{202E}txt.exe"), "evil<U+202E>txt.exe");
+        assert_eq!(visible_name("a\u{2066}b\u{2069}\u{200E}\u{200F}"), "a<U+2066>b<U+2069><U+200E><U+200F>");
+        assert_eq!(visible_name("tab\there\n"), "tab<U+0009>here<U+000A>");
+        assert_eq!(visible_name("<img src=x onerror=alert(1)>.txt"), "<img src=x onerror=alert(1)>.txt");
+        assert_eq!(visible_name("日本語 ok"), "日本語 ok");
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(30 * 1024 * 1024), "30.0 MiB");
+        assert_eq!(human_size(1536 * 1024 * 1024), "1.50 GiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn times_format_in_utc() {
+        assert_eq!(format_time_ms(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time_ms(1_767_225_600_000 + 3_723_000), "2026-01-01 01:02 UTC");
+        assert_eq!(format_time_ms(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn types_and_previews() {
+        assert_eq!(type_label(Some("text/plain; charset=utf-8"), "a.txt"), "text/plain");
+        assert_eq!(type_label(Some("application/octet-stream"), "x.tar.gz"), "GZ file");
+        assert_eq!(type_label(None, "README"), "file");
+        assert_eq!(preview_kind("image/png"), Some(PreviewKind::Image));
+        assert_eq!(preview_kind("image/svg+xml"), None);
+        assert_eq!(preview_kind("text/html"), Some(PreviewKind::Document));
+        assert_eq!(preview_kind("application/pdf"), Some(PreviewKind::Document));
+        assert_eq!(preview_kind("application/zip"), None);
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert_eq!(bucket_name_problem("photos-2026"), None);
+        assert_eq!(bucket_name_problem("my.bucket"), None);
+        assert!(bucket_name_problem("ab").is_some());
+        assert!(bucket_name_problem("Bad_Name").is_some());
+        assert!(bucket_name_problem("-abc").is_some());
+        assert!(bucket_name_problem("a..b").is_some());
+        assert!(bucket_name_problem("192.168.1.1").is_some());
+        assert!(bucket_name_problem(&"a".repeat(64)).is_some());
+        assert_eq!(folder_name_problem("docs"), None);
+        assert!(folder_name_problem("a/b").is_some());
+        assert!(folder_name_problem("").is_some());
+    }
+
+    #[test]
+    fn paging_keeps_tokens() {
+        let mut p = Paging::new();
+        assert_eq!((p.page(), p.after(), p.has_previous()), (0, None, false));
+        p.next("k100");
+        p.next("k200");
+        assert_eq!((p.page(), p.after()), (2, Some("k200".to_string())));
+        p.previous();
+        assert_eq!(p.after(), Some("k100".to_string()));
+        p.next("k200b");
+        assert_eq!(p.after(), Some("k200b".to_string()));
+        p.previous();
+        p.previous();
+        p.previous();
+        assert_eq!((p.page(), p.after()), (0, None));
+        p.next("z");
+        p.reset();
+        assert_eq!(p, Paging::new());
+    }
+
+    #[test]
+    fn part_plans() {
+        let mib = 1024 * 1024;
+        let plan = plan_parts(30 * mib, PART_SIZE);
+        assert_eq!(plan.len(), 4);
+        assert_eq!(plan[0], PartRange { number: 1, start: 0, end: 8 * mib });
+        assert_eq!(plan[3], PartRange { number: 4, start: 24 * mib, end: 30 * mib });
+        assert_eq!(plan_parts(0, PART_SIZE), vec![PartRange { number: 1, start: 0, end: 0 }]);
+        let huge = plan_parts(200 * 1024 * mib, PART_SIZE);
+        assert!(huge.len() <= 10_000);
+        assert_eq!(huge.last().map(|p| p.end), Some(200 * 1024 * mib));
+        assert!(use_multipart(16 * mib) && !use_multipart(16 * mib - 1));
+        assert_eq!(percent(5, 10), 50.0);
+        assert_eq!(percent(0, 0), 0.0);
+    }
+
+    #[test]
+    fn upload_keys() {
+        assert_eq!(upload_key("a/", "", "x.txt"), "a/x.txt");
+        assert_eq!(upload_key("", "dir/sub/y.bin", "y.bin"), "dir/sub/y.bin");
+        assert_eq!(upload_key("p/", "d\\e.txt", "e.txt"), "p/d/e.txt");
+    }
+
+    struct Row(&'static str, u64, i64);
+    impl Sortable for Row {
+        fn sort_name(&self) -> &str {
+            self.0
+        }
+        fn sort_size(&self) -> u64 {
+            self.1
+        }
+        fn sort_modified(&self) -> i64 {
+            self.2
+        }
+        fn sort_type(&self) -> String {
+            type_label(None, self.0)
+        }
+    }
+
+    #[test]
+    fn sorting_within_a_page() {
+        let mut rows = vec![Row("b.txt", 5, 3), Row("a.png", 9, 1), Row("c.txt", 1, 2)];
+        sort_rows(&mut rows, SortKey::Size, false);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec!["a.png", "b.txt", "c.txt"]);
+        sort_rows(&mut rows, SortKey::Modified, true);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec!["a.png", "c.txt", "b.txt"]);
+        sort_rows(&mut rows, SortKey::Type, true);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec!["a.png", "b.txt", "c.txt"]);
+    }
+
+    #[test]
+    fn encoding_and_snippets() {
+        assert_eq!(encode("a b/#?%é"), "a%20b%2F%23%3F%25%C3%A9");
+        let (aws, rclone) = client_snippets("http://s3:9000", "us-east-1", "CVKEY", "sec");
+        assert!(aws.contains("--endpoint-url http://s3:9000") && aws.contains("CVKEY"));
+        assert!(rclone.contains("endpoint = http://s3:9000") && rclone.contains("secret_access_key = sec"));
+    }
+}

@@ -1,0 +1,90 @@
+//! Components rendered natively with dioxus-ssr: hostile names come out as escaped text.
+
+use crate::api::{BucketUsage, ObjectEntry, Usage, UsageTotal};
+use crate::ui::{FolderRow, ObjectRow, UsageView};
+use dioxus::prelude::*;
+
+fn entry(key: &str) -> ObjectEntry {
+    ObjectEntry {
+        key: key.into(),
+        size: 2048,
+        etag: "\"abc\"".into(),
+        last_modified: 0,
+        content_type: Some("text/plain".into()),
+    }
+}
+
+/// Render a component inside a VirtualDom (event handlers need the runtime).
+fn render(app: fn() -> Element) -> String {
+    let mut dom = VirtualDom::new(app);
+    dom.rebuild_in_place();
+    dioxus_ssr::render(&dom)
+}
+
+#[test]
+fn object_row_escapes_a_hostile_name() {
+    let html = render(|| {
+        rsx! {
+            ObjectRow {
+                entry: entry("dir/<img src=x onerror=alert(1)>.txt"),
+                prefix: "dir/",
+                selected: false,
+                on_open: move |_| {},
+                on_share: move |_| {},
+                on_delete: move |_| {},
+            }
+        }
+    });
+    assert!(!html.contains("<img"), "raw markup leaked into the page: {html}");
+    assert!(html.contains("&#60;img src=x onerror=alert(1)&#62;.txt"), "{html}");
+    assert!(html.contains("2.0 KiB") && html.contains("text/plain"), "{html}");
+    assert!(html.contains("data-testid=\"object-row\""), "{html}");
+}
+
+#[test]
+fn object_row_shows_bidi_overrides() {
+    let html = render(|| {
+        rsx! {
+            ObjectRow {
+                entry: entry("invoice\u{202E}fdp.exe"),
+                prefix: "",
+                selected: true,
+                on_open: move |_| {},
+                on_share: move |_| {},
+                on_delete: move |_| {},
+            }
+        }
+    });
+    assert!(html.contains("invoice&#60;U+202E&#62;fdp.exe"), "{html}");
+    // The only place the raw key may appear is the data-key attribute (escaped, not displayed).
+    let shown: String = html.split("data-key").next().unwrap_or("").to_string();
+    assert!(!shown.contains('\u{202E}'));
+    assert!(html.contains("class=\"selected\""), "{html}");
+}
+
+#[test]
+fn folder_row_shows_the_folder_name() {
+    let html = render(|| {
+        rsx! {
+            FolderRow { folder: "a/<b>\u{2066}/", prefix: "a/", on_open: move |_| {}, on_delete: move |_| {} }
+        }
+    });
+    assert!(html.contains("&#60;b&#62;&#60;U+2066&#62;/"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+}
+
+#[test]
+fn usage_chart_renders_bars_and_totals() {
+    let usage = Usage {
+        buckets: vec![
+            BucketUsage { name: "big".into(), object_count: 3, bytes_used: 3 * 1024 * 1024 },
+            BucketUsage { name: "<script>".into(), object_count: 1, bytes_used: 1024 },
+        ],
+        total: UsageTotal { buckets: 2, object_count: 4, bytes_used: 3 * 1024 * 1024 + 1024 },
+    };
+    let html = dioxus_ssr::render_element(rsx! { UsageView { usage } });
+    assert!(html.contains("<svg"), "{html}");
+    assert_eq!(html.matches("<rect").count(), 2, "{html}");
+    assert!(html.contains("&#60;script&#62;") && !html.contains("<script>"), "{html}");
+    assert!(html.contains("3.0 MiB"), "{html}");
+}
