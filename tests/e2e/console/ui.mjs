@@ -1,0 +1,320 @@
+// Drives the CloudVault console in Debian's chromium with playwright-core (no browser download).
+// Called by tests/e2e/test_console_ui.py with one JSON argument; prints one JSON line (prefixed
+// "RESULT ") with what it observed, and exits non-zero on the first failed step.
+//
+//   mode "flow":      the whole user journey (sign in → buckets → uploads → folders → download →
+//                     share → hostile name → access key → folder delete → pages → sign out)
+//   mode "bigfolder": time from the click on a 20,000-object folder to its first row; paging.
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const cfg = JSON.parse(process.argv[2]);
+const result = { steps: [] };
+const T = (id) => `[data-testid="${id}"]`;
+const css = (s) => JSON.stringify(s); // attribute value quoting for CSS selectors
+
+function step(name) {
+  result.steps.push(name);
+  console.error(`[ui.mjs] ${name}`);
+}
+
+async function shot(page, name) {
+  fs.mkdirSync(cfg.artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(cfg.artifacts, `${cfg.mode}-${name}.png`), fullPage: true });
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+async function signIn(page) {
+  await page.goto(cfg.console, { waitUntil: "load" });
+  await page.locator(T("login-username")).waitFor({ timeout: 20000 });
+  await shot(page, "01-sign-in");
+  await page.locator(T("login-username")).fill(cfg.username);
+  await page.locator(T("login-password")).fill(cfg.password);
+  await page.locator(T("login-submit")).click();
+  await page.locator(T("page-buckets")).waitFor({ timeout: 15000 });
+}
+
+async function openBucket(page, bucket) {
+  await page.locator(T("nav-buckets")).click();
+  const row = page.locator(`${T("bucket-row")}[data-bucket=${css(bucket)}]`);
+  await row.waitFor({ timeout: 15000 });
+  await row.locator(T("bucket-open")).click();
+  await page.locator(T("page-browser")).waitFor();
+}
+
+function objectRow(page, key) {
+  return page.locator(`${T("object-row")}[data-key=${css(key)}]`);
+}
+
+async function flow(browser) {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const dialogs = [];
+  page.on("dialog", async (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    await d.dismiss().catch(() => {});
+  });
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  let token = null;
+  page.on("request", (r) => {
+    const auth = r.headers()["authorization"];
+    if (auth && auth.startsWith("Bearer ")) token = auth.slice(7);
+  });
+
+  step("sign in");
+  await signIn(page);
+  assert(token, "no bearer token seen on API requests after sign-in");
+  const storage = await page.evaluate(() => JSON.stringify({ l: { ...localStorage }, s: { ...sessionStorage }, c: document.cookie }));
+  assert(!storage.includes(token), "the token was written to web storage or cookies");
+  assert((await context.cookies()).length === 0, "the console set cookies");
+  result.storage = storage;
+
+  step("bucket name rules are explained inline");
+  await page.locator(T("bucket-name-input")).fill("Bad_Name");
+  await page.locator(`${T("bucket-name-hint")}.error`).waitFor();
+  assert(await page.locator(T("bucket-create")).isDisabled(), "create enabled for an invalid name");
+
+  step("create a bucket");
+  await page.locator(T("bucket-name-input")).fill(cfg.bucket);
+  await page.locator(T("bucket-create")).click();
+  await page.locator(`${T("bucket-row")}[data-bucket=${css(cfg.bucket)}]`).waitFor({ timeout: 15000 });
+  await shot(page, "02-buckets");
+
+  step("open the bucket");
+  await openBucket(page, cfg.bucket);
+  await page.locator(T("empty-folder")).waitFor();
+
+  step("upload three files at once (one of 30 MiB), watching its progress bar");
+  // Record every value the big file's progress bar takes (attribute mutations, in the page).
+  await page.evaluate((bigName) => {
+    window.__progress = [];
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const item = r.target.closest && r.target.closest('[data-testid="upload-item"]');
+        if (item && item.dataset.name === bigName && r.target.dataset.testid === "upload-progress") {
+          window.__progress.push(Number(r.target.dataset.progress));
+        }
+      }
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["data-progress"] });
+  }, cfg.big_name);
+  // Throttle uploads so the 30 MiB transfer takes a few seconds on loopback.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 12 * 1024 * 1024,
+  });
+  await page.locator(T("upload-files")).setInputFiles(cfg.files.map((f) => f.path));
+  await page.locator(T("upload-panel")).waitFor();
+  await page.waitForTimeout(700);
+  await shot(page, "03-uploading");
+  for (const f of cfg.files) {
+    await page.locator(`${T("upload-item")}[data-name=${css(f.name)}][data-state="done"]`).waitFor({ timeout: 120000 });
+  }
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  result.progress = await page.evaluate(() => window.__progress);
+  for (const f of cfg.files) {
+    await objectRow(page, f.name).waitFor({ timeout: 15000 });
+  }
+
+  step("upload a folder");
+  await page.locator(T("upload-folder")).setInputFiles(cfg.folder);
+  for (const rel of cfg.folder_files) {
+    await page.locator(`${T("upload-item")}[data-name=${css(rel)}][data-state="done"]`).waitFor({ timeout: 60000 });
+  }
+  const folderPrefix = `${path.basename(cfg.folder)}/`;
+  await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}]`).waitFor({ timeout: 15000 });
+  await shot(page, "04-browser");
+
+  step("open the folder, a sub-folder, and back up by breadcrumb");
+  await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}] ${T("folder-link")}`).click();
+  const sub = cfg.folder_files.find((f) => f.split("/").length > 2);
+  const subPrefix = sub.split("/").slice(0, 2).join("/") + "/";
+  await page.locator(`${T("folder-row")}[data-prefix=${css(subPrefix)}] ${T("folder-link")}`).click();
+  await objectRow(page, sub).waitFor();
+  await page.locator(`${T("breadcrumb")}[data-prefix=${css(folderPrefix)}]`).click();
+  await page.locator(`${T("folder-row")}[data-prefix=${css(subPrefix)}]`).waitFor();
+  const direct = cfg.folder_files.find((f) => f.split("/").length === 2);
+  await objectRow(page, direct).waitFor();
+  result.breadcrumbs = await page.locator(T("breadcrumb")).allTextContents();
+  await shot(page, "05-folder");
+  await page.locator(`${T("breadcrumb")}[data-prefix=""]`).click();
+  await objectRow(page, cfg.download.name).waitFor();
+
+  step("details panel");
+  await objectRow(page, cfg.download.name).locator(T("object-link")).click();
+  await page.locator(`${T("details-etag")}`).waitFor();
+  result.details_etag = await page.locator(T("details-etag")).textContent();
+  await shot(page, "06-details");
+
+  step("download a file");
+  const [download] = await Promise.all([
+    page.waitForEvent("download", { timeout: 20000 }),
+    objectRow(page, cfg.download.name).locator(T("object-download")).click(),
+  ]);
+  const saved = path.join(cfg.workdir, "downloaded.bin");
+  await download.saveAs(saved);
+  result.download_path = saved;
+
+  step("share link, opened in a fresh context without a session");
+  await objectRow(page, cfg.download.name).locator(T("object-share")).click();
+  await page.locator(T("share-expiry")).selectOption("3600");
+  await page.locator(T("share-create")).click();
+  await page.locator(T("share-url")).waitFor();
+  const shareUrl = await page.locator(T("share-url")).inputValue();
+  result.share_url = shareUrl;
+  await shot(page, "07-share");
+  await page.keyboard.press("Escape");
+  await page.locator(T("dialog")).waitFor({ state: "detached" });
+  const fresh = await browser.newContext({ acceptDownloads: true });
+  const freshPage = await fresh.newPage();
+  const [shared] = await Promise.all([
+    freshPage.waitForEvent("download", { timeout: 20000 }),
+    freshPage.goto(shareUrl).catch(() => {}), // a download aborts the navigation
+  ]);
+  const sharedPath = path.join(cfg.workdir, "shared.bin");
+  await shared.saveAs(sharedPath);
+  result.share_path = sharedPath;
+  await fresh.close();
+
+  step("the hostile name is shown as text and runs nothing");
+  const hostile = objectRow(page, cfg.hostile_name);
+  await hostile.waitFor();
+  result.hostile_text = await hostile.locator(T("object-link")).textContent();
+  result.injected_imgs = await page.evaluate(() => document.querySelectorAll('img[src="x"], img[src$="/x"]').length);
+  await hostile.locator(T("object-link")).click();
+  await page.locator(T("details-etag")).waitFor();
+  result.hostile_details = await page.locator(`${T("details")} h2`).textContent();
+
+  step("create an access key");
+  await page.locator(T("nav-keys")).click();
+  await page.locator(T("key-create")).click();
+  await page.locator(T("new-key-secret")).waitFor();
+  result.key_id = (await page.locator(T("new-key-id")).textContent()).trim();
+  result.secret = (await page.locator(T("new-key-secret")).textContent()).trim();
+  result.snippet_aws = await page.locator(T("snippet-aws")).textContent();
+  await shot(page, "08-keys");
+  await page.locator(T("new-key-done")).click();
+  await page.locator(`${T("key-row")}[data-key-id=${css(result.key_id)}]`).waitFor();
+
+  step("delete a folder after the confirmation");
+  await openBucket(page, cfg.bucket);
+  await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}] ${T("folder-delete")}`).click();
+  await page.locator(`${T("dialog")} ${T("delete-count")}`).waitFor({ timeout: 15000 });
+  result.folder_delete_count = Number(await page.locator(`${T("dialog")} ${T("delete-count")}`).textContent());
+  await shot(page, "09-delete-folder");
+  await page.locator(`${T("dialog")} ${T("confirm-delete")}`).click();
+  await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}]`).waitFor({ state: "detached", timeout: 15000 });
+
+  step("usage and users pages");
+  await page.locator(T("nav-usage")).click();
+  await page.locator(T("usage-chart")).waitFor({ timeout: 15000 });
+  await shot(page, "10-usage");
+  await page.locator(T("nav-users")).click();
+  await page.locator(T("user-table")).waitFor({ timeout: 15000 });
+  await shot(page, "11-users");
+
+  step("dark theme");
+  await page.locator(T("theme-toggle")).click();
+  await page.locator(T("nav-buckets")).click();
+  await page.locator(T("bucket-table")).waitFor();
+  await shot(page, "12-buckets-theme");
+  await page.locator(T("theme-toggle")).click();
+
+  step("sign out");
+  result.token = token;
+  await page.locator(T("sign-out")).click();
+  await page.locator(T("login-form")).waitFor();
+  await shot(page, "13-signed-out");
+
+  result.dialogs = dialogs;
+  result.page_errors = pageErrors;
+  await context.close();
+}
+
+async function bigFolder(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  step("sign in and open the bucket");
+  await signIn(page);
+  await openBucket(page, cfg.bucket);
+  const link = page.locator(`${T("folder-row")}[data-prefix=${css(cfg.prefix)}] ${T("folder-link")}`);
+  await link.waitFor({ timeout: 15000 });
+  step("open the 20,000-object folder, timing the first row");
+  await page.evaluate(() => {
+    window.__t0 = null;
+    window.__t1 = null;
+    document.addEventListener("click", () => { if (window.__t0 === null) window.__t0 = performance.now(); }, { capture: true });
+    new MutationObserver(() => {
+      if (window.__t0 !== null && window.__t1 === null && document.querySelector('[data-testid="object-row"]')) {
+        window.__t1 = performance.now();
+      }
+    }).observe(document.body, { subtree: true, childList: true });
+  });
+  await link.click();
+  await page.locator(T("object-row")).first().waitFor({ timeout: 10000 });
+  result.first_page_ms = await page.evaluate(() => window.__t1 - window.__t0);
+  result.page1_rows = await page.locator(T("object-row")).count();
+  result.page1_first = await page.locator(T("object-row")).first().getAttribute("data-key");
+  await shot(page, "01-big-folder");
+  step("Next, Next, Previous");
+  const firstKey = async () => page.locator(T("object-row")).first().getAttribute("data-key");
+  await page.locator(T("page-next")).click();
+  await page.locator(T("page-number"), { hasText: "Page 2" }).waitFor();
+  await page.waitForFunction((k) => document.querySelector('[data-testid="object-row"]')?.dataset.key !== k, result.page1_first);
+  result.page2_first = await firstKey();
+  result.page2_rows = await page.locator(T("object-row")).count();
+  await page.locator(T("page-next")).click();
+  await page.locator(T("page-number"), { hasText: "Page 3" }).waitFor();
+  await page.waitForFunction((k) => document.querySelector('[data-testid="object-row"]')?.dataset.key !== k, result.page2_first);
+  result.page3_first = await firstKey();
+  await page.locator(T("page-prev")).click();
+  await page.locator(T("page-number"), { hasText: "Page 2" }).waitFor();
+  await page.waitForFunction((k) => document.querySelector('[data-testid="object-row"]')?.dataset.key === k, result.page2_first);
+  result.back_to_page2_first = await firstKey();
+  step("server-side search within the folder");
+  await page.locator(T("search-input")).fill(cfg.search);
+  await page.locator(T("search-submit")).click();
+  await page.waitForFunction(
+    (s) => {
+      const rows = [...document.querySelectorAll('[data-testid="object-row"]')];
+      return rows.length > 0 && rows.every((r) => r.dataset.key.includes(s));
+    },
+    cfg.search,
+    { timeout: 10000 },
+  );
+  result.search_rows = await page.locator(T("object-row")).count();
+  await shot(page, "02-big-folder-search");
+  await context.close();
+}
+
+const browser = await chromium.launch({
+  executablePath: cfg.chromium,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+let failed = null;
+try {
+  if (cfg.mode === "flow") await flow(browser);
+  else if (cfg.mode === "bigfolder") await bigFolder(browser);
+  else throw new Error(`unknown mode ${cfg.mode}`);
+} catch (e) {
+  failed = e;
+  result.error = String(e && e.stack ? e.stack : e);
+  for (const ctx of browser.contexts()) {
+    for (const p of ctx.pages()) {
+      await p.screenshot({ path: path.join(cfg.artifacts, `${cfg.mode}-failure.png`), fullPage: true }).catch(() => {});
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log("RESULT " + JSON.stringify(result));
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,293 @@
+"""The web console in a real browser: Debian's chromium driven by npm playwright-core
+(tests/e2e/console/ui.mjs) against a real ``cloudvault console`` process proxying to a real
+``cloudvault serve``. Nothing here skips: a missing chromium, Node.js, playwright-core or console
+bundle (scripts/build-console) fails the module loudly.
+
+Screenshots of every page go to tests/e2e/artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from conftest import (
+    REGION,
+    REPO_ROOT,
+    CloudVaultServer,
+    free_port,
+    run,
+    tool_path,
+    write_generated_file,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CONSOLE_DIST = REPO_ROOT / "console" / "dist"
+UI_SCRIPT = Path(__file__).resolve().parent / "console" / "ui.mjs"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "console"
+NODE_DIR = Path(os.environ.get("CLOUDVAULT_CACHE", str(Path.home() / ".cache" / "cloudvault"))) / "node"
+HOSTILE = "<img src=x onerror=alert(1)>.txt"
+MIB = 1024 * 1024
+
+
+def _require_tools() -> None:
+    problems = []
+    if not CHROMIUM.exists():
+        problems.append(f"{CHROMIUM} is missing (apt-get install chromium; scripts/setup-test-env does it)")
+    if shutil.which("node") is None:
+        problems.append("node is missing (scripts/setup-test-env)")
+    if not (NODE_DIR / "node_modules" / "playwright-core").is_dir():
+        problems.append(f"playwright-core is not installed in {NODE_DIR} (scripts/setup-test-env)")
+    for name in ("index.html", "cloudvault_console.js", "cloudvault_console_bg.wasm"):
+        if not (CONSOLE_DIST / name).is_file():
+            problems.append(f"{CONSOLE_DIST / name} is missing: build the console with scripts/build-console")
+    if problems:
+        pytest.fail("the console browser suite cannot run:\n  " + "\n  ".join(problems))
+
+
+class ConsoleBackend(CloudVaultServer):
+    """``cloudvault serve`` that lets the console's origin call the S3 endpoint (CORS)."""
+
+    console_origin = ""
+
+    def server_env(self) -> dict:
+        env = super().server_env()
+        env["CLOUDVAULT_CORS_ORIGINS"] = self.console_origin
+        return env
+
+
+class ConsoleProcess:
+    """One ``cloudvault console`` serving console/dist and proxying /api to the backend."""
+
+    def __init__(self, binary: Path, workdir: Path, api_url: str, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = workdir / "console.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDVAULT_")}
+        env.update(
+            CLOUDVAULT_CONSOLE_ADDR=f"127.0.0.1:{port}",
+            CLOUDVAULT_CONSOLE_DIR=str(CONSOLE_DIST),
+            CLOUDVAULT_API_URL=api_url,
+            RUST_LOG="info",
+        )
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(binary), "console"], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=workdir, start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"cloudvault console exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(self.url + "/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"cloudvault console not answering on {self.url}:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
+        except OSError:
+            return "(no console log)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A SQLite-backed ``cloudvault serve`` plus a ``cloudvault console`` in front of its API.
+
+    The browser journey is about the console, not the metadata backend (test_console_api.py and
+    friends cover both backends), so one backend keeps this module's time down."""
+    _require_tools()
+    binary = Path(os.environ.get("CLOUDVAULT_BIN", str(REPO_ROOT / "target" / "release" / "cloudvault")))
+    workdir = tmp_path_factory.mktemp("cv-console")
+    console_port = free_port()
+    srv = ConsoleBackend("sqlite", workdir, f"sqlite://{workdir / 'metadata.sqlite'}?mode=rwc", binary)
+    srv.console_origin = f"http://127.0.0.1:{console_port}"
+    console = None
+    try:
+        srv.start()
+        console = ConsoleProcess(binary, workdir, srv.api, console_port)
+        yield srv, console
+    finally:
+        if console is not None:
+            console.stop()
+        srv.stop()
+        srv.kill()
+
+
+def run_ui(cfg: dict, workdir: Path, timeout: float = 300) -> dict:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    cfg = dict(cfg, chromium=str(CHROMIUM), artifacts=str(ARTIFACTS), workdir=str(workdir))
+    env = dict(os.environ, NODE_PATH=str(NODE_DIR / "node_modules"))
+    try:
+        proc = subprocess.run(
+            ["node", str(UI_SCRIPT), json.dumps(cfg)], env=env, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL, cwd=NODE_DIR,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"ui.mjs timed out after {timeout}s\nstderr: {e.stderr}")
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    result = json.loads(lines[-1][len("RESULT "):]) if lines else {}
+    if proc.returncode != 0:
+        pytest.fail(
+            f"ui.mjs failed (exit {proc.returncode}) after steps {result.get('steps')}:\n"
+            f"{result.get('error', '')}\n--- stderr ---\n{proc.stderr[-4000:]}\n"
+            f"(screenshots in {ARTIFACTS})"
+        )
+    return result
+
+
+def test_console_user_journey(stack, tmp_path):
+    server, console = stack
+    files_dir = tmp_path / "pick"
+    files_dir.mkdir()
+    small = files_dir / "hello world #1?.txt"
+    small.write_bytes(b"hello from the console \xe2\x9c\x93\n" * 100)
+    hostile = files_dir / HOSTILE
+    hostile.write_bytes(b"<script>alert(2)</script> not run\n")
+    big = files_dir / "big.bin"
+    big_md5 = write_generated_file(big, 30 * MIB, seed=7)
+    folder = tmp_path / "album"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"a" * 1000)
+    (folder / "b.jpg").write_bytes(secrets.token_bytes(5000))
+    (folder / "sub" / "c.txt").write_bytes(b"c" * 10)
+    folder_files = ["album/a.txt", "album/b.jpg", "album/sub/c.txt"]
+    bucket = f"console-ui-{secrets.token_hex(4)}"
+
+    result = run_ui(
+        {
+            "mode": "flow",
+            "console": console.url,
+            "username": server.access_key,
+            "password": server.secret_key,
+            "bucket": bucket,
+            "files": [{"path": str(p), "name": p.name} for p in (small, hostile, big)],
+            "big_name": big.name,
+            "folder": str(folder),
+            "folder_files": folder_files,
+            "download": {"name": small.name},
+            "hostile_name": HOSTILE,
+        },
+        tmp_path,
+    )
+
+    # Uploads: the big file went up in parts and its bar moved before reaching 100 %.
+    progress = result["progress"]
+    below_full = [v for v in progress if v < 100]
+    assert any(b > a for a, b in zip(below_full, below_full[1:])), f"progress never rose below 100 %: {progress}"
+    head = server.s3.head_object(Bucket=bucket, Key=big.name)
+    assert head["ContentLength"] == 30 * MIB
+    assert head["ETag"].endswith('-4"'), f"30 MiB should be 4 parts of 8 MiB: {head['ETag']}"
+    got_big = server.s3.get_object(Bucket=bucket, Key=big.name)["Body"].read()
+    assert hashlib.md5(got_big).hexdigest() == big_md5
+    assert server.s3.get_object(Bucket=bucket, Key=HOSTILE)["Body"].read() == hostile.read_bytes()
+
+    # Folder breadcrumbs, download and share link bytes.
+    assert result["breadcrumbs"][-1].strip() == "album", result["breadcrumbs"]
+    assert Path(result["download_path"]).read_bytes() == small.read_bytes()
+    assert Path(result["share_path"]).read_bytes() == small.read_bytes()
+    assert result["share_url"].startswith(server.endpoint), result["share_url"]
+    assert requests.get(result["share_url"], timeout=10).content == small.read_bytes()
+
+    # The hostile name is text; no script ran, no element was injected.
+    assert HOSTILE in result["hostile_text"], result["hostile_text"]
+    assert result["hostile_details"].strip() == HOSTILE
+    assert result["injected_imgs"] == 0
+    assert result["dialogs"] == [], result["dialogs"]
+    assert result["page_errors"] == [], result["page_errors"]
+
+    # The folder delete named its count and removed exactly the folder.
+    assert result["folder_delete_count"] == len(folder_files)
+    left = server.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert sorted(o["Key"] for o in left) == sorted([small.name, HOSTILE, big.name])
+
+    # The access key made in the UI works with aws-cli; its snippet names the S3 endpoint.
+    assert server.endpoint in result["snippet_aws"], result["snippet_aws"]
+    env = server.aws_env()
+    env.update(AWS_ACCESS_KEY_ID=result["key_id"], AWS_SECRET_ACCESS_KEY=result["secret"])
+    listing = run([tool_path("aws"), "s3", "ls", f"s3://{bucket}/", "--endpoint-url", server.endpoint],
+                  env=env, timeout=60)
+    out = listing.stdout.decode()
+    assert big.name in out and small.name in out, out
+
+    # Signed out: the old token is refused by the API.
+    r = requests.get(f"{console.url}/api/me", headers={"Authorization": f"Bearer {result['token']}"}, timeout=10)
+    assert r.status_code == 401, r.text
+    r = requests.get(f"{server.api}/api/me", headers={"Authorization": f"Bearer {result['token']}"}, timeout=10)
+    assert r.status_code == 401, r.text
+
+
+def _put_many(server: CloudVaultServer, bucket: str, keys: list[str]) -> None:
+    local = boto3.session.Session().client(
+        "s3", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
+                      max_pool_connections=4),
+    )
+    for key in keys:
+        local.put_object(Bucket=bucket, Key=key, Body=b"x")
+
+
+def test_big_folder_first_page_under_a_second(stack, tmp_path):
+    server, console = stack
+    bucket = f"console-big-{secrets.token_hex(4)}"
+    server.s3.create_bucket(Bucket=bucket)
+    n = 20_000
+    keys = [f"big/item-{i:05d}.txt" for i in range(n)]
+    started = time.monotonic()
+    workers = 16
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda chunk: _put_many(server, bucket, chunk), [keys[i::workers] for i in range(workers)]))
+    fill_secs = time.monotonic() - started
+    token = requests.post(f"{server.api}/api/login", json={"username": server.access_key, "password": server.secret_key},
+                          timeout=10).json()["token"]
+    c = requests.get(f"{server.api}/api/buckets/{bucket}/objects/count", params={"prefix": "big/"},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert c.status_code == 200 and c.json()["count"] == n, (c.status_code, c.text, fill_secs)
+
+    result = run_ui(
+        {
+            "mode": "bigfolder",
+            "console": console.url,
+            "username": server.access_key,
+            "password": server.secret_key,
+            "bucket": bucket,
+            "prefix": "big/",
+            "search": "item-1234",
+        },
+        tmp_path,
+    )
+    print(f"filled {n} objects in {fill_secs:.1f}s; first page in {result['first_page_ms']:.0f} ms")
+    assert result["first_page_ms"] < 1000, result
+    assert result["page1_rows"] == 100 and result["page2_rows"] == 100, result
+    assert result["page1_first"] == "big/item-00000.txt"
+    assert result["page2_first"] == "big/item-00100.txt"
+    assert result["page3_first"] == "big/item-00200.txt"
+    assert result["back_to_page2_first"] == "big/item-00100.txt"
+    # "item-1234" matches item-12340 .. item-12349.
+    assert result["search_rows"] == 10, result
