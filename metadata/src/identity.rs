@@ -1,11 +1,10 @@
-//! Users and access keys. (The console's users and keys arrive with the identity issue; the core store
-//! needs the root user and its key.)
+//! Users and access keys.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
-use crate::model::{AccessKey, User, UserId};
+use crate::model::{AccessKey, KeyPurpose, User, UserId};
 use crate::store::{MetaStore, dynamic};
 
 fn user_from_row(row: &AnyRow) -> MetaResult<User> {
@@ -14,7 +13,35 @@ fn user_from_row(row: &AnyRow) -> MetaResult<User> {
         name: row.try_get("name")?,
         role: row.try_get("role")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
+        created_at: row.try_get("created_at")?,
     })
+}
+
+fn key_from_row(row: &AnyRow) -> MetaResult<AccessKey> {
+    Ok(AccessKey {
+        access_key_id: row.try_get("access_key_id")?,
+        user_id: row.try_get::<UserId, _>("user_id")?,
+        secret: row.try_get("secret")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        purpose: KeyPurpose::parse(&row.try_get::<String, _>("purpose")?),
+        scope: row.try_get("bucket_scope")?,
+    })
+}
+
+/// The access-key columns `key_from_row` reads, from `access_keys k`.
+const KEY_COLUMNS: &str = "k.access_key_id, k.user_id, k.secret, k.expires_at, k.created_at, k.purpose, k.bucket_scope";
+
+/// What deleting a user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserDeletion {
+    /// The user and their access keys are gone.
+    Deleted,
+    /// No such user.
+    NotFound,
+    /// The user still owns buckets; nothing was changed.
+    OwnsBuckets,
 }
 
 impl MetaStore {
@@ -44,27 +71,43 @@ impl MetaStore {
     }
 
     /// Stores a new access key.
-    pub async fn insert_access_key(&self, key: &AccessKey, now_ms: i64) -> MetaResult<()> {
+    pub async fn insert_access_key(&self, key: &AccessKey) -> MetaResult<()> {
         sqlx::query(
-            "INSERT INTO access_keys (access_key_id, user_id, secret, enabled, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO access_keys \
+             (access_key_id, user_id, secret, enabled, created_at, expires_at, purpose, bucket_scope) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.access_key_id)
         .bind(key.user_id)
         .bind(&key.secret)
         .bind(key.enabled)
-        .bind(now_ms)
+        .bind(key.created_at)
         .bind(key.expires_at)
+        .bind(key.purpose.as_str())
+        .bind(key.scope.as_deref())
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// The user's console signing key (the oldest, if several replicas raced to create one).
+    pub async fn console_key(&self, user_id: UserId) -> MetaResult<Option<AccessKey>> {
+        let enabled = self.enabled_as_int().replace("enabled", "k.enabled");
+        let row = sqlx::query(dynamic(format!(
+            "SELECT {KEY_COLUMNS}, {enabled} AS enabled FROM access_keys k \
+             WHERE k.user_id = ? AND k.purpose = 'console' ORDER BY k.created_at, k.access_key_id LIMIT 1"
+        )))
+        .bind(user_id)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
     }
 
     /// Looks an access key up by its public id. Keys of disabled users come back disabled.
     pub async fn access_key(&self, access_key_id: &str) -> MetaResult<Option<AccessKey>> {
         let enabled = self.enabled_as_int();
         let row = sqlx::query(dynamic(format!(
-            "SELECT k.access_key_id, k.user_id, k.secret, ({e_k} * {e_u}) AS enabled, k.expires_at \
+            "SELECT {KEY_COLUMNS}, ({e_k} * {e_u}) AS enabled \
              FROM access_keys k JOIN users u ON u.id = k.user_id WHERE k.access_key_id = ?",
             e_k = enabled.replace("enabled", "k.enabled"),
             e_u = enabled.replace("enabled", "u.enabled"),
@@ -72,22 +115,13 @@ impl MetaStore {
         .bind(access_key_id)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| {
-            Ok(AccessKey {
-                access_key_id: row.try_get("access_key_id")?,
-                user_id: row.try_get::<UserId, _>("user_id")?,
-                secret: row.try_get("secret")?,
-                enabled: row.try_get::<i64, _>("enabled")? != 0,
-                expires_at: row.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(key_from_row).transpose()
     }
 
     /// `SELECT <user columns> FROM users <rest>`, with `enabled` read as an integer on both backends.
     /// `rest` is a constant clause; values are bound.
     fn users_where(&self, rest: &str) -> sqlx::AssertSqlSafe<String> {
-        dynamic(format!("SELECT id, name, role, {} AS enabled FROM users {rest}", self.enabled_as_int()))
+        dynamic(format!("SELECT id, name, role, created_at, {} AS enabled FROM users {rest}", self.enabled_as_int()))
     }
 
     /// An expression that reads the `enabled` flag as a 64-bit integer on both backends (MySQL's BOOLEAN
@@ -152,27 +186,33 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Every access key of a user (secrets included, sealed as stored), oldest first.
+    /// Every access key of a user that the user sees (purpose `user`; secrets sealed as stored), oldest
+    /// first.
     pub async fn list_access_keys(&self, user_id: UserId) -> MetaResult<Vec<AccessKey>> {
-        let enabled = self.enabled_as_int();
+        let enabled = self.enabled_as_int().replace("enabled", "k.enabled");
         let rows = sqlx::query(dynamic(format!(
-            "SELECT access_key_id, user_id, secret, {enabled} AS enabled, expires_at FROM access_keys \
-             WHERE user_id = ? ORDER BY created_at, access_key_id"
+            "SELECT {KEY_COLUMNS}, {enabled} AS enabled FROM access_keys k \
+             WHERE k.user_id = ? AND k.purpose = 'user' ORDER BY k.created_at, k.access_key_id"
         )))
         .bind(user_id)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AccessKey {
-                    access_key_id: row.try_get("access_key_id")?,
-                    user_id: row.try_get("user_id")?,
-                    secret: row.try_get("secret")?,
-                    enabled: row.try_get::<i64, _>("enabled")? != 0,
-                    expires_at: row.try_get("expires_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// Deletes a user and their access keys, unless they still own buckets (which would be left without an
+    /// owner). The check and the delete are one transaction.
+    pub async fn delete_user(&self, id: UserId) -> MetaResult<UserDeletion> {
+        let mut tx = self.writer.begin().await?;
+        let owned: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM buckets WHERE owner_id = ?").bind(id).fetch_one(&mut *tx).await?;
+        if owned > 0 {
+            return Ok(UserDeletion::OwnsBuckets);
+        }
+        sqlx::query("DELETE FROM access_keys WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(if done.rows_affected() > 0 { UserDeletion::Deleted } else { UserDeletion::NotFound })
     }
 
     /// Enables or disables an access key. Returns whether it exists.
@@ -217,7 +257,7 @@ impl MetaStore {
     /// A user with what sign-in needs: the password hash and the current token version.
     pub async fn user_credentials(&self, name: &str) -> MetaResult<Option<(User, Option<String>, i64)>> {
         let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled, password_hash, token_version FROM users WHERE name = ?",
+            "SELECT id, name, role, created_at, {} AS enabled, password_hash, token_version FROM users WHERE name = ?",
             self.enabled_as_int()
         )))
         .bind(name)
@@ -229,7 +269,7 @@ impl MetaStore {
     /// A user and their current token version, by id (token validation).
     pub async fn user_session(&self, id: UserId) -> MetaResult<Option<(User, i64)>> {
         let row = sqlx::query(dynamic(format!(
-            "SELECT id, name, role, {} AS enabled, token_version FROM users WHERE id = ?",
+            "SELECT id, name, role, created_at, {} AS enabled, token_version FROM users WHERE id = ?",
             self.enabled_as_int()
         )))
         .bind(id)

@@ -10,6 +10,7 @@
 //! Object keys are bytes (`BLOB` / `VARBINARY(1024)`), ordered by byte value, and listings are index range
 //! scans over the `(bucket_id, object_key)` primary key.
 
+mod browse;
 mod buckets;
 mod error;
 mod gc;
@@ -20,9 +21,10 @@ mod objects;
 mod store;
 
 pub use error::{MetaError, MetaResult};
+pub use identity::UserDeletion;
 pub use model::{
-    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, ListedObject, Manifest, ObjectRecord, User, UserId,
-    WriteCondition,
+    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, KeyPurpose, ListedObject, Manifest, ObjectRecord, User,
+    UserId, WriteCondition,
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, key_successor};

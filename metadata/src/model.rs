@@ -133,6 +133,8 @@ pub struct ListedObject {
     pub last_modified: i64,
     /// The writer.
     pub owner_id: UserId,
+    /// HTTP attributes and user metadata, JSON owned by the S3 layer (the console shows the type).
+    pub attributes: String,
 }
 
 /// The condition a write must satisfy, evaluated inside the commit transaction.
@@ -158,6 +160,8 @@ pub struct User {
     pub role: String,
     /// Disabled users cannot sign in and their keys stop working.
     pub enabled: bool,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: i64,
 }
 
 /// An S3 access key as stored.
@@ -173,4 +177,35 @@ pub struct AccessKey {
     pub enabled: bool,
     /// Optional expiry, milliseconds since the Unix epoch.
     pub expires_at: Option<i64>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Who uses the key: the user, or the server signing the console's presigned URLs for the user.
+    pub purpose: KeyPurpose,
+    /// Optional restriction to named buckets and read-only access (JSON owned by the S3 layer).
+    pub scope: Option<String>,
+}
+
+/// Who uses an access key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Created by (or for) the user, shown in their key list.
+    User,
+    /// Held by the server to sign presigned URLs (share links, browser uploads) on the user's behalf;
+    /// never shown, never leaves the server. Requests signed with it are authorized as the user.
+    Console,
+}
+
+impl KeyPurpose {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::User => "user",
+            KeyPurpose::Console => "console",
+        }
+    }
+
+    /// Parses the stored form (anything unknown is a user key).
+    pub fn parse(s: &str) -> Self {
+        if s == "console" { KeyPurpose::Console } else { KeyPurpose::User }
+    }
 }

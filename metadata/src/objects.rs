@@ -48,6 +48,21 @@ fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
     })
 }
 
+/// The columns [`listed_from_row`] reads.
+pub(crate) const LISTED_COLUMNS: &str = "object_key, size, etag, last_modified, owner_id, attributes";
+
+/// One listing row.
+pub(crate) fn listed_from_row(row: &AnyRow) -> MetaResult<ListedObject> {
+    Ok(ListedObject {
+        key: row.try_get("object_key")?,
+        size: row.try_get("size")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        owner_id: row.try_get("owner_id")?,
+        attributes: row.try_get("attributes")?,
+    })
+}
+
 impl MetaStore {
     /// The current object under `key`, if any.
     pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<Option<ObjectRecord>> {
@@ -262,8 +277,7 @@ impl MetaStore {
         end: Option<&[u8]>,
         limit: u32,
     ) -> MetaResult<Vec<ListedObject>> {
-        let mut sql =
-            String::from("SELECT object_key, size, etag, last_modified, owner_id FROM objects WHERE bucket_id = ?");
+        let mut sql = format!("SELECT {LISTED_COLUMNS} FROM objects WHERE bucket_id = ?");
         match start {
             ListBound::Unbounded => {}
             ListBound::After(_) => sql.push_str(" AND object_key > ?"),
@@ -281,17 +295,7 @@ impl MetaStore {
             query = query.bind(end);
         }
         let rows = query.bind(i64::from(limit)).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ListedObject {
-                    key: row.try_get("object_key")?,
-                    size: row.try_get("size")?,
-                    etag: row.try_get("etag")?,
-                    last_modified: row.try_get("last_modified")?,
-                    owner_id: row.try_get("owner_id")?,
-                })
-            })
-            .collect()
+        rows.iter().map(listed_from_row).collect()
     }
 }
 

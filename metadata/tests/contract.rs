@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use cloudvault_metadata::{
-    AccessKey, BlobRef, BucketSetting, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload, WriteCondition,
-    key_successor,
+    AccessKey, BlobRef, BucketSetting, KeyPurpose, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload,
+    UserDeletion, WriteCondition, key_successor,
 };
 
 /// A store on a fresh database, and what to drop afterwards.
@@ -269,8 +269,11 @@ async fn access_keys_and_users(db: &TestDb) {
         secret: "s3cr3t".into(),
         enabled: true,
         expires_at: None,
+        created_at: 0,
+        purpose: KeyPurpose::User,
+        scope: Some(r#"{"buckets":["b1"],"access":"read"}"#.into()),
     };
-    s.insert_access_key(&key, 0).await.expect("insert key");
+    s.insert_access_key(&key).await.expect("insert key");
     assert_eq!(s.access_key("AKTEST").await.expect("lookup"), Some(key));
     assert_eq!(s.access_key("akTEST").await.expect("lookup"), None, "key ids are case-sensitive");
 }
@@ -291,8 +294,11 @@ async fn users_and_keys_lifecycle(db: &TestDb) {
             secret: format!("sealed-{id}"),
             enabled: true,
             expires_at: None,
+            created_at: 10,
+            purpose: KeyPurpose::User,
+            scope: None,
         };
-        s.insert_access_key(&key, 10).await.expect("insert");
+        s.insert_access_key(&key).await.expect("insert");
     }
     let keys: Vec<_> = s.list_access_keys(alice.id).await.expect("keys").into_iter().map(|k| k.access_key_id).collect();
     assert_eq!(keys, ["AK1", "AK2"]);
@@ -414,6 +420,68 @@ async fn idle_uploads_expire_but_active_ones_stay(db: &TestDb) {
     assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["idle-part"]);
 }
 
+async fn search_and_prefix_totals(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("browse", me, "us-east-1", 0).await.expect("create");
+    for (i, k) in ["docs/Report-2024.pdf", "docs/report-2025.txt", "docs/sub/REPORT.md", "docs/photo.jpg", "reports/x"]
+        .iter()
+        .enumerate()
+    {
+        let size = i64::try_from(i).expect("small") + 1;
+        s.commit_object(b.id, &object(k.as_bytes(), "e", &format!("blob-{i}"), size), &WriteCondition::None, 1)
+            .await
+            .expect("put");
+    }
+    let keys = |v: Vec<cloudvault_metadata::ListedObject>| -> Vec<String> {
+        v.into_iter().map(|o| String::from_utf8(o.key).expect("utf8")).collect()
+    };
+    let found = s.search_objects(b.id, b"docs/", None, "RePoRt", 10).await.expect("search");
+    assert_eq!(keys(found), ["docs/Report-2024.pdf", "docs/report-2025.txt", "docs/sub/REPORT.md"]);
+    let page = s.search_objects(b.id, b"docs/", Some(b"docs/Report-2024.pdf"), "report", 1).await.expect("page");
+    assert_eq!(keys(page), ["docs/report-2025.txt"]);
+    // The prefix itself is not searched: "docs" matches nothing under "docs/".
+    assert!(s.search_objects(b.id, b"docs/", None, "docs", 10).await.expect("search").is_empty());
+    assert_eq!(keys(s.search_objects(b.id, b"", None, "x", 10).await.expect("search")), ["reports/x"]);
+    assert_eq!(s.prefix_totals(b.id, b"docs/").await.expect("totals"), (4, 1 + 2 + 3 + 4));
+    assert_eq!(s.prefix_totals(b.id, b"").await.expect("totals"), (5, 15));
+    assert_eq!(s.prefix_totals(b.id, b"nothing/").await.expect("totals"), (0, 0));
+}
+
+async fn console_keys_and_user_deletion(db: &TestDb) {
+    let s = &db.store;
+    let carol = s.create_user("carol", "user", None, 1).await.expect("create").expect("new");
+    assert!(s.console_key(carol.id).await.expect("lookup").is_none());
+    for (id, purpose, at) in
+        [("CK2", KeyPurpose::Console, 20), ("CK1", KeyPurpose::Console, 10), ("UK1", KeyPurpose::User, 5)]
+    {
+        let key = AccessKey {
+            access_key_id: id.into(),
+            user_id: carol.id,
+            secret: "sealed".into(),
+            enabled: true,
+            expires_at: None,
+            created_at: at,
+            purpose,
+            scope: None,
+        };
+        s.insert_access_key(&key).await.expect("insert");
+    }
+    let console = s.console_key(carol.id).await.expect("lookup").expect("present");
+    assert_eq!((console.access_key_id.as_str(), console.purpose), ("CK1", KeyPurpose::Console), "the oldest wins");
+    let listed: Vec<_> =
+        s.list_access_keys(carol.id).await.expect("keys").into_iter().map(|k| k.access_key_id).collect();
+    assert_eq!(listed, ["UK1"], "console keys are not listed");
+    let b = s.create_bucket("carols", carol.id, "us-east-1", 0).await.expect("create");
+    assert_eq!(s.delete_user(carol.id).await.expect("delete"), UserDeletion::OwnsBuckets);
+    assert!(s.user(carol.id).await.expect("get").is_some(), "refused deletion changes nothing");
+    s.delete_bucket(b.id, 1).await.expect("delete bucket");
+    assert_eq!(s.delete_user(carol.id).await.expect("delete"), UserDeletion::Deleted);
+    assert!(s.user(carol.id).await.expect("get").is_none());
+    assert!(s.access_key("CK1").await.expect("get").is_none(), "keys go with the user");
+    assert_eq!(s.delete_user(carol.id).await.expect("delete"), UserDeletion::NotFound);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -447,4 +515,6 @@ contract!(
     multipart_complete_and_abort,
     idle_uploads_expire_but_active_ones_stay,
     users_and_keys_lifecycle,
+    search_and_prefix_totals,
+    console_keys_and_user_deletion,
 );

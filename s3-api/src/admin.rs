@@ -6,10 +6,11 @@ use std::io::Read;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use cloudvault_metadata::{AccessKey, MetaStore};
+use cloudvault_metadata::{KeyPurpose, MetaStore};
 
 use crate::config::Config;
 use crate::engine::now_ms;
+use crate::s3::identity::mint_access_key;
 use crate::secrets::{MasterKey, hash_password, random_alphanumeric};
 
 /// Administrative commands.
@@ -137,18 +138,10 @@ async fn execute(config: &Config, meta: &MetaStore, command: AdminCommand) -> an
         AdminCommand::Key(KeyCommand::Create { user, expires_days }) => {
             let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
             let user_id = user_id(meta, &user).await?;
-            let access_key_id = format!("CV{}", random_alphanumeric(18).to_uppercase());
-            let secret = random_alphanumeric(40);
             let expires_at = expires_days.map(|d| now_ms() + i64::from(d) * 86_400_000);
-            let key = AccessKey {
-                access_key_id: access_key_id.clone(),
-                user_id,
-                secret: master.seal(&access_key_id, &secret),
-                enabled: true,
-                expires_at,
-            };
-            meta.insert_access_key(&key, now_ms()).await?;
-            println!("access key id:     {access_key_id}");
+            let (key, secret) = mint_access_key(&master, user_id, KeyPurpose::User, expires_at, None);
+            meta.insert_access_key(&key).await?;
+            println!("access key id:     {}", key.access_key_id);
             println!("secret access key: {secret}");
         }
         AdminCommand::Key(KeyCommand::List { user }) => {

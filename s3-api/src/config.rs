@@ -57,6 +57,42 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `CLOUDVAULT_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for in-flight requests. Default 30.
     pub shutdown_grace_secs: u64,
+    /// `CLOUDVAULT_PUBLIC_S3_URL`: the S3 endpoint as clients reach it (scheme, host, port), on which the
+    /// console's share links and browser upload URLs are minted. Default: the S3 listener's address,
+    /// with `127.0.0.1` for an unspecified host.
+    pub public_s3_url: String,
+    /// `CLOUDVAULT_CONSOLE_DIR`: the built console bundle, served at `/` on the API address when it
+    /// holds an `index.html`. Default `console/dist`.
+    pub console_dir: PathBuf,
+}
+
+/// Everything `cloudvault console` (the frontend process) needs.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// `CLOUDVAULT_CONSOLE_ADDR`: where the console listens. Default `0.0.0.0:8080`.
+    pub addr: SocketAddr,
+    /// `CLOUDVAULT_CONSOLE_DIR`: the built bundle. Default `console/dist`.
+    pub dir: PathBuf,
+    /// `CLOUDVAULT_API_URL`: the backend's API that `/api` is proxied to. Default `http://backend:4000`.
+    pub api_url: String,
+    /// `CLOUDVAULT_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for in-flight requests. Default 30.
+    pub shutdown_grace_secs: u64,
+}
+
+impl ConsoleConfig {
+    /// Reads the console's configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let api_url = var("CLOUDVAULT_API_URL").unwrap_or_else(|| "http://backend:4000".into());
+        if !api_url.starts_with("http://") {
+            bail!("CLOUDVAULT_API_URL must be an http:// URL (the backend Service inside the cluster)");
+        }
+        Ok(ConsoleConfig {
+            addr: parsed("CLOUDVAULT_CONSOLE_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
+            dir: PathBuf::from(var("CLOUDVAULT_CONSOLE_DIR").unwrap_or_else(|| "console/dist".into())),
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
+        })
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -104,12 +140,29 @@ impl Config {
             (None, None) => None,
             _ => bail!("set both CLOUDVAULT_TLS_CERT and CLOUDVAULT_TLS_KEY, or neither"),
         };
+        let s3_addr = parsed("CLOUDVAULT_S3_ADDR", SocketAddr::from(([0, 0, 0, 0], 9000)))?;
+        let public_s3_url = match var("CLOUDVAULT_PUBLIC_S3_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => bail!("CLOUDVAULT_PUBLIC_S3_URL must start with http:// or https://, not {url:?}"),
+            None => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let mut reachable = s3_addr;
+                if reachable.ip().is_unspecified() {
+                    reachable.set_ip([127, 0, 0, 1].into());
+                }
+                format!("{scheme}://{reachable}")
+            }
+        };
         Ok(Config {
+            public_s3_url,
+            console_dir: PathBuf::from(var("CLOUDVAULT_CONSOLE_DIR").unwrap_or_else(|| "console/dist".into())),
+            s3_addr,
             tls,
             data_dir,
             database_url,
             db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,
-            s3_addr: parsed("CLOUDVAULT_S3_ADDR", SocketAddr::from(([0, 0, 0, 0], 9000)))?,
             api_addr: parsed("CLOUDVAULT_API_ADDR", SocketAddr::from(([0, 0, 0, 0], 4000)))?,
             min_free_bytes: parsed("CLOUDVAULT_MIN_FREE_BYTES", 64 * 1024 * 1024)?,
             root_credentials,

@@ -7,8 +7,10 @@
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod engine;
 pub mod metrics;
+pub mod presign;
 pub mod s3;
 pub mod secrets;
 pub mod server;

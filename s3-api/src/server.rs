@@ -20,7 +20,9 @@ use crate::api::session::Sessions;
 use crate::config::Config;
 use crate::engine::{Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
+use crate::presign::Presigner;
 use crate::s3::access::Authorizer;
+use crate::s3::vault::CloudVault;
 use crate::s3::{build_service, cors, identity::KeyStore};
 use crate::secrets::MasterKey;
 
@@ -72,6 +74,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         authorizer: authorizer.clone(),
         sessions: Arc::new(Sessions::new(&jwt_key, Duration::from_secs(config.jwt_ttl_secs))),
         region: config.region.clone(),
+        vault: Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config)),
+        presigner: Presigner::new(&config.public_s3_url, &config.region),
+        console_dir: crate::console::bundle_dir(&config.console_dir),
     };
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(
@@ -152,7 +157,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

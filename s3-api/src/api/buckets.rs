@@ -1,15 +1,32 @@
-//! `/api/buckets`: list (with object count and size, kept as counters), create, delete.
+//! `/api/buckets`: list (with object count and size, kept as counters), create, delete (a non-empty
+//! bucket only with its object count confirmed), the public / private toggle (a bucket policy), and
+//! `/api/usage`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use cloudvault_metadata::BucketSetting;
+
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
+use super::objects::delete_prefix;
 use super::session::Session;
 use crate::engine::now_ms;
+use crate::s3::policy::BucketPolicy;
+
+/// Whether the bucket's policy lets anyone read its objects, and list it.
+fn public_flags(name: &str, policy: Option<&str>) -> (bool, bool) {
+    match policy.and_then(|p| BucketPolicy::parse(name, p).ok()) {
+        Some(p) => (
+            p.allows_anonymous("s3:GetObject", &format!("arn:aws:s3:::{name}/any-object")),
+            p.allows_anonymous("s3:ListBucket", &format!("arn:aws:s3:::{name}")),
+        ),
+        None => (false, false),
+    }
+}
 
 /// `GET /api/buckets`: the caller's own buckets (as S3 ListBuckets answers), with their counters.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
@@ -17,13 +34,15 @@ pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiRes
     let items: Vec<Value> = buckets
         .into_iter()
         .map(|b| {
+            let (public, public_listing) = public_flags(&b.name, b.policy.as_deref());
             json!({
                 "name": b.name,
                 "region": b.region,
                 "created_at": b.created_at,
                 "object_count": b.object_count,
                 "bytes_used": b.bytes_used,
-                "public": b.policy.is_some(),
+                "public": public,
+                "public_listing": public_listing,
             })
         })
         .collect();
@@ -54,20 +73,103 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "name": body.name }))))
 }
 
-/// `DELETE /api/buckets/{name}`: only when empty (`bucket_not_empty`); authorized like S3 DeleteBucket.
+/// Query of `DELETE /api/buckets/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct RemoveQuery {
+    /// Delete the bucket's objects first.
+    #[serde(default)]
+    pub force: bool,
+    /// With `force`: the object count the user confirmed (`count_mismatch` when it changed).
+    #[serde(default)]
+    pub confirm_count: Option<i64>,
+}
+
+/// `DELETE /api/buckets/{name}`: only when empty (`bucket_not_empty`), or with `force=true` and the
+/// confirmed `confirm_count` of its objects; authorized like S3 DeleteBucket (and DeleteObject).
 pub async fn remove(
     State(state): State<ApiState>,
     Session(me): Session,
     Path(name): Path<String>,
+    Query(q): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
     state.authorizer.authorize(Some(&me), "s3:DeleteBucket", Some(&name), None).await?;
-    let bucket = state
-        .engine
-        .meta
-        .bucket(&name)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such bucket."))?;
+    let bucket = state.engine.meta.bucket(&name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    if q.force {
+        state.authorizer.authorize(Some(&me), "s3:DeleteObject", Some(&name), None).await?;
+        let confirm = q
+            .confirm_count
+            .ok_or_else(|| ApiError::bad_request("force=true needs confirm_count, the number of objects."))?;
+        delete_prefix(&state, &bucket, b"", confirm).await?;
+    }
     state.engine.meta.delete_bucket(bucket.id, now_ms()).await?;
     state.authorizer.invalidate(&name);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `PUT /api/buckets/{name}/public`.
+#[derive(Debug, Deserialize)]
+pub struct PublicToggle {
+    /// Anyone may read the objects (`s3:GetObject` for `*`).
+    pub public: bool,
+    /// Anyone may also list the bucket (only with `public`).
+    #[serde(default)]
+    pub listing: bool,
+}
+
+/// `PUT /api/buckets/{name}/public`: makes the bucket public (objects readable by anyone, and listable
+/// when `listing`) or private, by writing (or removing) its bucket policy, authorized like
+/// PutBucketPolicy. Answers `{"public", "public_listing"}`.
+pub async fn set_public(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(name): Path<String>,
+    Json(body): Json<PublicToggle>,
+) -> ApiResult<Json<Value>> {
+    let action = if body.public { "s3:PutBucketPolicy" } else { "s3:DeleteBucketPolicy" };
+    state.authorizer.authorize(Some(&me), action, Some(&name), None).await?;
+    let bucket = state.engine.meta.bucket(&name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    let policy = body.public.then(|| {
+        let mut statements = vec![json!({
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject"],
+            "Resource": [format!("arn:aws:s3:::{name}/*")],
+        })];
+        if body.listing {
+            statements.push(json!({
+                "Sid": "PublicList",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:ListBucket"],
+                "Resource": [format!("arn:aws:s3:::{name}")],
+            }));
+        }
+        json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+    });
+    state.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, policy.as_deref()).await?;
+    state.authorizer.invalidate(&name);
+    let (public, public_listing) = public_flags(&name, policy.as_deref());
+    tracing::info!(user = %me.name, bucket = %name, public, public_listing, "bucket visibility changed");
+    Ok(Json(json!({ "public": public, "public_listing": public_listing })))
+}
+
+/// `GET /api/usage`: object counts and bytes of the caller's buckets (an admin's: every bucket) and the
+/// totals, from the counters every write keeps.
+pub async fn usage(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
+    let owner = (!me.is_admin).then_some(me.user_id);
+    let buckets = state.engine.meta.list_buckets(owner).await?;
+    let (mut objects, mut bytes) = (0i64, 0i64);
+    let items: Vec<Value> = buckets
+        .iter()
+        .map(|b| {
+            objects += b.object_count;
+            bytes += b.bytes_used;
+            json!({ "name": b.name, "object_count": b.object_count, "bytes_used": b.bytes_used })
+        })
+        .collect();
+    Ok(Json(json!({
+        "buckets": items,
+        "total": { "buckets": buckets.len(), "object_count": objects, "bytes_used": bytes },
+    })))
 }

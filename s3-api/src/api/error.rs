@@ -30,6 +30,16 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in again.")
     }
 
+    /// 404: the named thing does not exist (or the caller may not know it does).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 403: signed in, but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -54,7 +64,17 @@ impl From<s3s::S3Error> for ApiError {
         let message = e.message().unwrap_or("request failed").to_owned();
         let (status, code) = match e.code() {
             C::AccessDenied => (StatusCode::FORBIDDEN, "forbidden"),
-            C::NoSuchBucket | C::NoSuchKey => (StatusCode::NOT_FOUND, "not_found"),
+            C::NoSuchBucket | C::NoSuchKey | C::NoSuchUpload => (StatusCode::NOT_FOUND, "not_found"),
+            C::EntityTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            C::InvalidPart
+            | C::InvalidPartOrder
+            | C::EntityTooSmall
+            | C::InvalidArgument
+            | C::InvalidRequest
+            | C::IncompleteBody
+            | C::BadDigest
+            | C::KeyTooLongError
+            | C::MalformedXML => (StatusCode::BAD_REQUEST, "bad_request"),
             C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "already_exists"),
             C::BucketNotEmpty => (StatusCode::CONFLICT, "bucket_not_empty"),
             C::InvalidBucketName => (StatusCode::BAD_REQUEST, "invalid_bucket_name"),

@@ -1,25 +1,35 @@
 //! The API listener (`CLOUDVAULT_API_ADDR`, default `0.0.0.0:4000`), built on axum:
 //! - probes and metrics (`probes`): `/healthz`, `/readyz`, `/metrics`;
-//! - the console's JSON API under `/api` (`session`, `buckets`, `keys`): sign-in issues a short-lived JWT,
-//!   and every call is authorized by the same `Authorizer` as the S3 endpoint. Errors are JSON
-//!   `{"code": "...", "message": "..."}` (`error`).
+//! - the console's JSON API under `/api` (`session`, `buckets`, `objects`, `presign`, `keys`, `users`,
+//!   `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
+//!   the S3 endpoint; object bytes go through the S3 operations themselves ([`s3_call`]). Errors are JSON
+//!   `{"code": "...", "message": "..."}` (`error`). The contract is `docs/console-api.md` and
+//!   `/api/openapi.json`;
+//! - the console bundle at `/` when one is built (`crate::console`).
 
 pub mod buckets;
 pub mod error;
+pub mod info;
 pub mod keys;
+pub mod objects;
+pub mod presign;
 pub mod probes;
 pub mod session;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
+use s3s::S3Request;
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::presign::Presigner;
 use crate::s3::access::Authorizer;
-use crate::s3::identity::KeyStore;
+use crate::s3::identity::{KeyStore, Principal};
+use crate::s3::vault::CloudVault;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -40,24 +50,74 @@ pub struct ApiState {
     pub sessions: Arc<session::Sessions>,
     /// The region new buckets get (`CLOUDVAULT_REGION`).
     pub region: String,
+    /// The S3 operations, for the calls that move object bytes.
+    pub vault: Arc<CloudVault>,
+    /// Mints presigned URLs on the public S3 address.
+    pub presigner: Presigner,
+    /// The console bundle served at `/`, when one is built.
+    pub console_dir: Option<PathBuf>,
+}
+
+/// An S3 operation call on behalf of the session's user: the operation reads the caller from the
+/// request's extensions (see `CloudVault::principal`). The caller must have been authorized already.
+pub fn s3_call<T>(me: &Principal, input: T) -> S3Request<T> {
+    let mut extensions = http::Extensions::new();
+    extensions.insert(me.clone());
+    S3Request {
+        input,
+        method: http::Method::POST,
+        uri: http::Uri::from_static("/"),
+        headers: http::HeaderMap::new(),
+        extensions,
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
 }
 
 /// The API router: probes at the root, the console API under `/api`.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
+        .route("/openapi.json", get(info::openapi))
+        .route("/config", get(info::config))
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/me", get(session::me))
+        .route("/me/password", post(users::change_own))
+        .route("/usage", get(buckets::usage))
         .route("/buckets", get(buckets::list).post(buckets::create))
-        .route("/buckets/{name}", delete(buckets::remove))
+        .route("/buckets/{bucket}", delete(buckets::remove))
+        .route("/buckets/{bucket}/public", put(buckets::set_public))
+        .route("/buckets/{bucket}/objects", get(objects::list))
+        .route("/buckets/{bucket}/objects/count", get(objects::count))
+        .route("/buckets/{bucket}/objects/delete", post(objects::delete_many))
+        .route("/buckets/{bucket}/object", get(objects::metadata).delete(objects::delete_one))
+        .route("/buckets/{bucket}/object/content", get(objects::download).put(objects::upload))
+        .route("/buckets/{bucket}/share", post(presign::share))
+        .route("/buckets/{bucket}/upload-url", post(presign::upload_url))
+        .route("/buckets/{bucket}/multipart", post(presign::create_multipart))
+        .route("/buckets/{bucket}/multipart/{upload_id}", delete(presign::abort_multipart))
+        .route("/buckets/{bucket}/multipart/{upload_id}/parts", post(presign::part_urls))
+        .route("/buckets/{bucket}/multipart/{upload_id}/complete", post(presign::complete_multipart))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", delete(keys::remove))
         .route("/keys/{id}/disable", post(keys::disable))
-        .route("/keys/{id}/enable", post(keys::enable));
-    Router::new()
+        .route("/keys/{id}/enable", post(keys::enable))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", delete(users::remove))
+        .route("/users/{id}/disable", post(users::disable))
+        .route("/users/{id}/enable", post(users::enable))
+        .route("/users/{id}/password", post(users::reset_password))
+        .fallback(info::no_such_endpoint);
+    let router = Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
-        .nest("/api", api)
-        .with_state(state)
+        .nest("/api", api);
+    let router = match &state.console_dir {
+        Some(dir) => router.fallback_service(crate::console::static_files(dir)),
+        None => router,
+    };
+    router.with_state(state)
 }

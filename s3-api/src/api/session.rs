@@ -145,7 +145,7 @@ impl FromRequestParts<ApiState> for Session {
         if !user.enabled || version != claims.ver {
             return Err(ApiError::unauthorized());
         }
-        Ok(Session(Principal { user_id: user.id, name: user.name, is_admin: user.role == "admin" }))
+        Ok(Session(Principal::user(user.id, user.name, user.role == "admin")))
     }
 }
 

@@ -5,6 +5,8 @@
 //! - A bucket's owner has full access to it; other users get nothing (AWS's 403 AccessDenied).
 //! - Anonymous callers get only what the bucket policy grants to everyone, and only reads
 //!   (`s3:GetObject`, `s3:ListBucket`, see [`super::policy`]); everything else is AccessDenied.
+//! - A restricted access key ([`KeyScope`]) narrows all of the above: only its buckets, and only reads
+//!   when it is read-only. The restriction applies to admins' keys too.
 //!
 //! Bucket owners and policies are cached for [`BUCKET_CACHE_TTL`], so a policy change reaches every
 //! replica within that time.
@@ -31,6 +33,58 @@ struct BucketAuth {
     owner_id: UserId,
     policy: Option<BucketPolicy>,
     cors: Vec<s3s::dto::CORSRule>,
+}
+
+/// The restriction of an access key, stored as JSON `{"buckets": [...], "access": "read" | "readwrite"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyScope {
+    /// The only buckets the key may act on (`None`: every bucket the user may; an empty list: none).
+    #[serde(default)]
+    pub buckets: Option<Vec<String>>,
+    /// `read` (Get/List/Head actions only) or `readwrite`.
+    pub access: KeyAccess,
+}
+
+/// What a restricted key may do within its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAccess {
+    /// Reads only: `s3:Get*`, `s3:List*`, `s3:Head*`.
+    Read,
+    /// Everything the user may do.
+    ReadWrite,
+}
+
+impl KeyScope {
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses the stored form. A scope that does not parse allows nothing (never everything).
+    pub fn from_json(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_else(|_| Self::deny_all())
+    }
+
+    /// A scope that allows nothing.
+    pub fn deny_all() -> Self {
+        KeyScope { buckets: Some(Vec::new()), access: KeyAccess::Read }
+    }
+
+    /// Whether the scope allows `action` on `bucket` (None: a call on no bucket, such as ListBuckets).
+    pub fn allows(&self, action: &str, bucket: Option<&str>) -> bool {
+        let bucket_ok = match (&self.buckets, bucket) {
+            (Some(list), Some(b)) => list.iter().any(|x| x == b),
+            _ => true,
+        };
+        let access_ok = self.access == KeyAccess::ReadWrite || is_read_action(action);
+        bucket_ok && access_ok
+    }
+}
+
+/// Whether an IAM action only reads.
+pub fn is_read_action(action: &str) -> bool {
+    ["s3:Get", "s3:List", "s3:Head"].iter().any(|p| action.starts_with(p))
 }
 
 /// What an S3 operation (by s3s name) needs, as an IAM action.
@@ -102,6 +156,11 @@ impl Authorizer {
         key: Option<&str>,
     ) -> S3Result<()> {
         let denied = || s3_error!(AccessDenied, "Access Denied");
+        if let Some(scope) = caller.and_then(|p| p.scope.as_ref())
+            && !scope.allows(action, bucket)
+        {
+            return Err(denied());
+        }
         match (caller, bucket) {
             (Some(p), _) if p.is_admin => Ok(()),
             (Some(_), None) => Ok(()),

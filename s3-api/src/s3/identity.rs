@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
-use cloudvault_metadata::{AccessKey, MetaStore, UserId};
+use cloudvault_metadata::{AccessKey, KeyPurpose, MetaStore, UserId};
 
+use super::access::KeyScope;
 use crate::engine::now_ms;
 use crate::secrets::{MasterKey, hash_password, random_alphanumeric, verify_password};
 
@@ -27,12 +28,46 @@ pub struct Principal {
     pub name: String,
     /// Admins may act on every bucket.
     pub is_admin: bool,
+    /// The restriction of the access key that signed the request (`None`: the user's full rights).
+    pub scope: Option<KeyScope>,
+}
+
+impl Principal {
+    /// A user acting with their full rights (console sessions, unrestricted keys).
+    pub fn user(user_id: UserId, name: String, is_admin: bool) -> Self {
+        Principal { user_id, name, is_admin, scope: None }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct CachedKey {
     secret: String,
     user_id: UserId,
+    scope: Option<KeyScope>,
+}
+
+/// A new access key for `user_id` with a random id and secret: the record to store (secret sealed with
+/// `master`) and the plain secret, which is shown once and never stored.
+pub fn mint_access_key(
+    master: &MasterKey,
+    user_id: UserId,
+    purpose: KeyPurpose,
+    expires_at: Option<i64>,
+    scope: Option<&KeyScope>,
+) -> (AccessKey, String) {
+    let access_key_id = format!("CV{}", random_alphanumeric(18).to_uppercase());
+    let secret = random_alphanumeric(40);
+    let key = AccessKey {
+        secret: master.seal(&access_key_id, &secret),
+        access_key_id,
+        user_id,
+        enabled: true,
+        expires_at,
+        created_at: now_ms(),
+        purpose,
+        scope: scope.map(KeyScope::to_json),
+    };
+    (key, secret)
 }
 
 /// Access keys (the root key from the environment, the rest from the metadata store) and user names.
@@ -44,6 +79,7 @@ pub struct KeyStore {
     root: Principal,
     keys: Mutex<HashMap<String, (Instant, Option<CachedKey>)>>,
     users: Mutex<HashMap<UserId, (String, bool)>>,
+    console_keys: Mutex<HashMap<UserId, (String, String)>>,
 }
 
 impl KeyStore {
@@ -64,38 +100,72 @@ impl KeyStore {
                 if !current.as_deref().is_some_and(|h| verify_password(&secret, h)) {
                     meta.set_password_hash(user.id, &hash_password(&secret)?).await?;
                 }
-                let key = CachedKey { secret, user_id: user.id };
-                (Principal { user_id: user.id, name: name.clone(), is_admin: true }, Some((name, key)))
+                let key = CachedKey { secret, user_id: user.id, scope: None };
+                (Principal::user(user.id, name.clone(), true), Some((name, key)))
             }
             None => match meta.first_admin().await? {
-                Some(user) => (Principal { user_id: user.id, name: user.name, is_admin: true }, None),
+                Some(user) => (Principal::user(user.id, user.name, true), None),
                 None => {
-                    let access_key_id = format!("CV{}", random_alphanumeric(18).to_uppercase());
-                    let secret = random_alphanumeric(40);
-                    let user = meta.ensure_user(&access_key_id, "admin", now_ms()).await?;
-                    let key = AccessKey {
-                        access_key_id: access_key_id.clone(),
-                        user_id: user.id,
-                        secret: master.seal(&access_key_id, &secret),
-                        enabled: true,
-                        expires_at: None,
-                    };
-                    meta.insert_access_key(&key, now_ms()).await?;
+                    // The generated root user is named after its key id.
+                    let (mut key, secret) = mint_access_key(&master, 0, KeyPurpose::User, None, None);
+                    let user = meta.ensure_user(&key.access_key_id, "admin", now_ms()).await?;
+                    key.user_id = user.id;
+                    let access_key_id = key.access_key_id.clone();
+                    meta.insert_access_key(&key).await?;
                     meta.set_password_hash(user.id, &hash_password(&secret)?).await?;
                     eprintln!(
                         "\nCloudVault generated root credentials (shown once; store them now):\n  \
                          CLOUDVAULT_ROOT_USER={access_key_id}\n  CLOUDVAULT_ROOT_PASSWORD={secret}\n"
                     );
-                    (Principal { user_id: user.id, name: access_key_id, is_admin: true }, None)
+                    (Principal::user(user.id, access_key_id, true), None)
                 }
             },
         };
-        Ok(KeyStore { meta, master, root_key, root, keys: Mutex::default(), users: Mutex::default() })
+        Ok(KeyStore {
+            meta,
+            master,
+            root_key,
+            root,
+            keys: Mutex::default(),
+            users: Mutex::default(),
+            console_keys: Mutex::default(),
+        })
     }
 
-    /// Seals a new access key's secret for storage.
-    pub fn seal(&self, access_key_id: &str, secret: &str) -> String {
-        self.master.seal(access_key_id, secret)
+    /// A new access key for `user_id` (see [`mint_access_key`]).
+    pub fn mint(
+        &self,
+        user_id: UserId,
+        purpose: KeyPurpose,
+        expires_at: Option<i64>,
+        scope: Option<&KeyScope>,
+    ) -> (AccessKey, String) {
+        mint_access_key(&self.master, user_id, purpose, expires_at, scope)
+    }
+
+    /// The access key id and plain secret the server signs a user's presigned URLs with (their console
+    /// key), created on first use. Requests signed with it are authorized as the user, like any other.
+    /// When replicas race to create one, every replica settles on the oldest.
+    pub async fn console_key(&self, user_id: UserId) -> S3Result<(String, String)> {
+        if let Some(hit) = self.console_keys.lock().map_err(|_| s3_error!(InternalError))?.get(&user_id) {
+            return Ok(hit.clone());
+        }
+        let meta_error = super::error::meta_error;
+        let stored = match self.meta.console_key(user_id).await.map_err(meta_error)? {
+            Some(key) => key,
+            None => {
+                let (key, _) = self.mint(user_id, KeyPurpose::Console, None, None);
+                self.meta.insert_access_key(&key).await.map_err(meta_error)?;
+                self.meta.console_key(user_id).await.map_err(meta_error)?.ok_or_else(|| s3_error!(InternalError))?
+            }
+        };
+        let secret = self.master.open(&stored.access_key_id, &stored.secret).map_err(|e| {
+            tracing::error!(access_key_id = %stored.access_key_id, error = %e, "console key secret does not open");
+            s3_error!(InternalError)
+        })?;
+        let pair = (stored.access_key_id, secret);
+        self.console_keys.lock().map_err(|_| s3_error!(InternalError))?.insert(user_id, pair.clone());
+        Ok(pair)
     }
 
     /// The key that signs console session tokens when `CLOUDVAULT_JWT_SECRET` is not set.
@@ -123,7 +193,10 @@ impl KeyStore {
         let now = now_ms();
         let usable = found.filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now)).and_then(|k| {
             match self.master.open(&k.access_key_id, &k.secret) {
-                Ok(secret) => Some(CachedKey { secret, user_id: k.user_id }),
+                Ok(secret) => {
+                    let scope = k.scope.as_deref().map(KeyScope::from_json);
+                    Some(CachedKey { secret, user_id: k.user_id, scope })
+                }
                 Err(e) => {
                     tracing::error!(access_key_id = %k.access_key_id, error = %e, "access key secret does not open");
                     None
@@ -141,7 +214,7 @@ impl KeyStore {
     pub async fn principal(&self, access_key_id: &str) -> S3Result<Principal> {
         let key = self.lookup(access_key_id).await?.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let (name, is_admin) = self.user(key.user_id).await?;
-        Ok(Principal { user_id: key.user_id, name, is_admin })
+        Ok(Principal { user_id: key.user_id, name, is_admin, scope: key.scope })
     }
 
     /// A user's name and admin flag (cached; neither changes while the process runs).

@@ -38,8 +38,13 @@ impl CloudVault {
 
     /// The user who signed `req`, for operations that record an owner. s3s has verified the signature
     /// and the authorizer the access before any operation runs; an anonymous request that a bucket
-    /// policy let through cannot perform these (they are writes) and is refused here.
+    /// policy let through cannot perform these (they are writes) and is refused here. Calls from the
+    /// console API carry the session's user as an extension instead (only server code sets extensions),
+    /// after the API asked the same authorizer.
     pub async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
+        if let Some(me) = req.extensions.get::<Principal>() {
+            return Ok(me.clone());
+        }
         match &req.credentials {
             Some(creds) => self.keys.principal(&creds.access_key).await,
             None => Err(s3_error!(AccessDenied)),

@@ -1,0 +1,347 @@
+//! `/api/buckets/{bucket}/objects` and `/object`: browse (prefix, delimiter, paging, search in the
+//! metadata store), totals of a prefix, metadata, delete one / many / a whole prefix (with the count
+//! confirmed), and streamed upload and download.
+//!
+//! Reads and writes of object bytes go through the same S3 operations as the S3 endpoint (see
+//! [`super::s3_call`]), after the same authorizer allowed them.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::S3;
+use s3s::dto::{GetObjectInput, PutObjectInput, StreamingBlob};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use cloudvault_metadata::{Bucket, ListBound, ListedObject, key_successor};
+
+use super::error::{ApiError, ApiResult};
+use super::session::Session;
+use super::{ApiState, s3_call};
+use crate::engine::now_ms;
+use crate::s3::attributes::ObjectAttributes;
+use crate::s3::identity::Principal;
+use crate::s3::ops::list::scan;
+
+/// The largest page of a listing.
+const MAX_PAGE: u32 = 1000;
+/// The page size when none is asked for.
+const DEFAULT_PAGE: u32 = 100;
+/// Most keys one delete-many call may name.
+const MAX_DELETE_KEYS: usize = 1000;
+
+/// Authorizes `action` on `bucket` (and `key`) for the session's user and returns the bucket.
+pub(super) async fn authorized_bucket(
+    state: &ApiState,
+    me: &Principal,
+    action: &str,
+    bucket: &str,
+    key: Option<&str>,
+) -> ApiResult<Bucket> {
+    state.authorizer.authorize(Some(me), action, Some(bucket), key).await?;
+    state.engine.meta.bucket(bucket).await?.ok_or_else(|| ApiError::not_found("No such bucket."))
+}
+
+/// The stored Content-Type of an object (S3's default when none was given).
+fn content_type(attributes: &str) -> String {
+    ObjectAttributes::decode(attributes)
+        .ok()
+        .and_then(|a| a.content_type)
+        .unwrap_or_else(|| "binary/octet-stream".to_owned())
+}
+
+fn key_text(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+fn listed_json(o: &ListedObject) -> Value {
+    json!({
+        "key": key_text(&o.key),
+        "size": o.size,
+        "etag": format!("\"{}\"", o.etag),
+        "last_modified": o.last_modified,
+        "content_type": content_type(&o.attributes),
+    })
+}
+
+/// Query of `GET /api/buckets/{bucket}/objects`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Only keys starting with this.
+    #[serde(default)]
+    pub prefix: String,
+    /// Roll keys up at this string into `prefixes` (folders). Ignored when searching.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Only keys whose remainder after the prefix contains this, ignoring case (searches the whole
+    /// subtree).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Resume after this key or folder: the `next_after` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Page size, 1..=1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/buckets/{bucket}/objects`: one page of objects and folders, in key order.
+pub async fn list(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 1000."));
+    }
+    let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
+    let prefix = q.prefix.as_bytes();
+    let after = q.after.as_deref().filter(|a| !a.is_empty()).map(str::as_bytes);
+    let (objects, prefixes, next_after) = match q.search.as_deref().filter(|s| !s.is_empty()) {
+        Some(needle) => {
+            let mut found = state.engine.meta.search_objects(b.id, prefix, after, needle, limit + 1).await?;
+            let more = found.len() > limit as usize;
+            found.truncate(limit as usize);
+            let next = more.then(|| found.last().map(|o| key_text(&o.key))).flatten();
+            (found, Vec::new(), next)
+        }
+        None => {
+            let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty()).map(str::as_bytes);
+            let page = scan(&state.engine.meta, b.id, prefix, delimiter, after, limit as usize).await?;
+            let next = page.truncated.then(|| page.last.as_deref().map(key_text)).flatten();
+            (page.objects, page.prefixes, next)
+        }
+    };
+    Ok(Json(json!({
+        "objects": objects.iter().map(listed_json).collect::<Vec<_>>(),
+        "prefixes": prefixes.iter().map(|p| key_text(p)).collect::<Vec<_>>(),
+        "next_after": next_after,
+    })))
+}
+
+/// Query naming a prefix.
+#[derive(Debug, Deserialize)]
+pub struct PrefixQuery {
+    /// The prefix (empty: the whole bucket).
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// `GET /api/buckets/{bucket}/objects/count?prefix=`: `{"count", "bytes"}` (what a folder delete
+/// confirms).
+pub async fn count(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<PrefixQuery>,
+) -> ApiResult<Json<Value>> {
+    let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
+    let (count, bytes) = state.engine.meta.prefix_totals(b.id, q.prefix.as_bytes()).await?;
+    Ok(Json(json!({ "count": count, "bytes": bytes })))
+}
+
+/// Body of `POST /api/buckets/{bucket}/objects/delete`: named keys, or a prefix with its confirmed count.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DeleteRequest {
+    /// Delete these keys (at most 1000).
+    Keys {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// Delete every object under `prefix`, which must hold `confirm_count` objects right now.
+    Prefix {
+        /// The prefix (a folder ends with `/`).
+        prefix: String,
+        /// The count the user confirmed (from `objects/count`).
+        confirm_count: i64,
+    },
+}
+
+/// Deletes every object of `bucket` under `prefix`, after checking it holds `confirm_count` objects
+/// (`count_mismatch` otherwise, and nothing is deleted). Objects written under the prefix while the
+/// delete runs may be deleted too. Returns how many were deleted.
+pub(super) async fn delete_prefix(
+    state: &ApiState,
+    bucket: &Bucket,
+    prefix: &[u8],
+    confirm_count: i64,
+) -> ApiResult<i64> {
+    let (count, _) = state.engine.meta.prefix_totals(bucket.id, prefix).await?;
+    if count != confirm_count {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "count_mismatch",
+            format!("The prefix holds {count} objects now, not {confirm_count}; confirm again."),
+        ));
+    }
+    let end = key_successor(prefix).filter(|_| !prefix.is_empty());
+    let mut deleted = 0;
+    loop {
+        let start = if prefix.is_empty() { ListBound::Unbounded } else { ListBound::From(prefix) };
+        let batch = state.engine.meta.list_objects(bucket.id, start, end.as_deref(), MAX_PAGE).await?;
+        if batch.is_empty() {
+            return Ok(deleted);
+        }
+        for o in batch {
+            if state.engine.meta.delete_object(bucket.id, &o.key, now_ms()).await? {
+                deleted += 1;
+            }
+        }
+    }
+}
+
+/// `POST /api/buckets/{bucket}/objects/delete`: `{"deleted": n}`.
+pub async fn delete_many(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Json(body): Json<DeleteRequest>,
+) -> ApiResult<Json<Value>> {
+    let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, None).await?;
+    let deleted = match body {
+        DeleteRequest::Keys { keys } => {
+            if keys.len() > MAX_DELETE_KEYS {
+                return Err(ApiError::bad_request("At most 1000 keys per call."));
+            }
+            let mut deleted = 0;
+            for key in keys {
+                if state.engine.meta.delete_object(b.id, key.as_bytes(), now_ms()).await? {
+                    deleted += 1;
+                }
+            }
+            deleted
+        }
+        DeleteRequest::Prefix { prefix, confirm_count } => {
+            delete_prefix(&state, &b, prefix.as_bytes(), confirm_count).await?
+        }
+    };
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
+/// Query naming one object.
+#[derive(Debug, Deserialize)]
+pub struct KeyQuery {
+    /// The object key.
+    pub key: String,
+}
+
+/// `GET /api/buckets/{bucket}/object?key=`: the object's metadata.
+pub async fn metadata(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<Json<Value>> {
+    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&q.key)).await?;
+    let o = state
+        .engine
+        .meta
+        .object(b.id, q.key.as_bytes())
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such object."))?;
+    let a = ObjectAttributes::decode(&o.attributes)?;
+    Ok(Json(json!({
+        "key": q.key,
+        "size": o.size,
+        "etag": format!("\"{}\"", o.etag),
+        "last_modified": o.last_modified,
+        "content_type": a.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned()),
+        "metadata": a.user_metadata,
+        "tags": a.tags,
+        "parts_count": o.parts_count,
+    })))
+}
+
+/// `DELETE /api/buckets/{bucket}/object?key=`: 204 (also when it did not exist, as S3 answers).
+pub async fn delete_one(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<StatusCode> {
+    let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
+    state.engine.meta.delete_object(b.id, q.key.as_bytes(), now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `Content-Disposition: attachment` naming the last path segment of `key` (RFC 6266 `filename*`).
+pub(super) fn attachment(key: &str) -> String {
+    let name = key.rsplit('/').find(|s| !s.is_empty()).unwrap_or("download");
+    // RFC 5987 attr-chars stay as they are; everything else (spaces, quotes, non-ASCII) is escaped.
+    const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    format!("attachment; filename*=UTF-8''{}", utf8_percent_encode(name, ESCAPED))
+}
+
+/// `GET /api/buckets/{bucket}/object/content?key=`: the bytes, streamed, as a download.
+pub async fn download(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<Response> {
+    state.authorizer.authorize(Some(&me), "s3:GetObject", Some(&bucket), Some(&q.key)).await?;
+    let input = GetObjectInput { bucket, key: q.key.clone(), ..Default::default() };
+    let out = state.vault.get_object(s3_call(&me, input)).await?.output;
+    let mut headers = HeaderMap::new();
+    let text = |v: &str| HeaderValue::from_str(v).ok();
+    let content_type = out.content_type.as_deref().unwrap_or("binary/octet-stream");
+    for (name, value) in [
+        (header::CONTENT_TYPE, text(content_type)),
+        (header::CONTENT_DISPOSITION, text(&attachment(&q.key))),
+        (header::ETAG, out.e_tag.as_ref().and_then(|e| text(&format!("\"{}\"", e.value())))),
+        (header::CONTENT_LENGTH, out.content_length.and_then(|n| text(&n.to_string()))),
+        (header::X_CONTENT_TYPE_OPTIONS, text("nosniff")),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name, value);
+        }
+    }
+    let body = match out.body {
+        Some(blob) => Body::from_stream(blob),
+        None => Body::empty(),
+    };
+    Ok((StatusCode::OK, headers, body).into_response())
+}
+
+/// `PUT /api/buckets/{bucket}/object/content?key=`: the request body becomes the object (streamed;
+/// `Content-Type` is stored). 201 `{"key", "etag", "size"}`.
+pub async fn upload(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Query(q): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if q.key.is_empty() || q.key.len() > 1024 {
+        return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
+    }
+    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&q.key)).await?;
+    let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let content_length = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<i64>().ok());
+    let input = PutObjectInput {
+        bucket,
+        key: q.key.clone(),
+        body: Some(StreamingBlob::from(s3s::Body::http_body_unsync(body))),
+        content_length,
+        content_type: header_text(header::CONTENT_TYPE),
+        ..Default::default()
+    };
+    let bucket_name = input.bucket.clone();
+    state.vault.put_object(s3_call(&me, input)).await?;
+    // Read back what was committed (a concurrent overwrite may already have replaced it: then that).
+    let b = state.engine.meta.bucket(&bucket_name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    let o = state
+        .engine
+        .meta
+        .object(b.id, q.key.as_bytes())
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such object."))?;
+    Ok((StatusCode::CREATED, Json(json!({ "key": q.key, "etag": format!("\"{}\"", o.etag), "size": o.size }))))
+}

@@ -1,0 +1,250 @@
+//! Presigned URLs for the console: share links (up to 7 days), browser uploads (a single PUT, or a
+//! multipart upload whose parts go straight to the S3 endpoint) and the calls that start, complete and
+//! abort such a multipart upload.
+//!
+//! Every URL is signed with the caller's console key (see `KeyStore::console_key`), so the S3 endpoint
+//! authorizes it as the caller; the API checks the same authorizer before minting it.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use s3s::S3;
+use s3s::dto::{
+    AbortMultipartUploadInput, CompleteMultipartUploadInput, CompletedMultipartUpload, CompletedPart,
+    CreateMultipartUploadInput, ETag,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiResult};
+use super::objects::{KeyQuery, attachment, authorized_bucket};
+use super::session::Session;
+use super::{ApiState, s3_call};
+use crate::presign::{MAX_EXPIRY, Presign, PresignError};
+use crate::s3::identity::Principal;
+
+/// How long a browser upload URL is valid.
+const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// Most part URLs one call mints.
+const MAX_PART_URLS: usize = 1000;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl From<PresignError> for ApiError {
+    fn from(e: PresignError) -> Self {
+        match e {
+            PresignError::InvalidExpiry => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_expiry",
+                "A link expires after 1 second to 7 days (604800 seconds).",
+            ),
+            PresignError::Signing(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+        }
+    }
+}
+
+/// Signs `request` with the caller's console key.
+async fn mint(state: &ApiState, me: &Principal, request: &Presign<'_>) -> ApiResult<String> {
+    let (access_key_id, secret) = state.keys.console_key(me.user_id).await?;
+    Ok(state.presigner.url(&access_key_id, &secret, request)?)
+}
+
+/// Body of `POST /api/buckets/{bucket}/share`.
+#[derive(Debug, Deserialize)]
+pub struct ShareRequest {
+    /// The object to share.
+    pub key: String,
+    /// Seconds until the link stops working: 1 to 604800 (7 days).
+    pub expires_in_secs: u64,
+    /// `attachment` (download, the default) or `inline` (shown by the browser: previews).
+    #[serde(default)]
+    pub disposition: Disposition,
+}
+
+/// How the browser treats a shared object.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposition {
+    /// Save it as a file.
+    #[default]
+    Attachment,
+    /// Show it.
+    Inline,
+}
+
+/// `POST /api/buckets/{bucket}/share`: `{"url", "expires_at"}` for an existing object.
+pub async fn share(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Json(body): Json<ShareRequest>,
+) -> ApiResult<Json<Value>> {
+    if body.expires_in_secs == 0 || body.expires_in_secs > MAX_EXPIRY.as_secs() {
+        return Err(PresignError::InvalidExpiry.into());
+    }
+    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&body.key)).await?;
+    if state.engine.meta.object(b.id, body.key.as_bytes()).await?.is_none() {
+        return Err(ApiError::not_found("No such object."));
+    }
+    let mut query = Vec::new();
+    if body.disposition == Disposition::Attachment {
+        query.push(("response-content-disposition", attachment(&body.key)));
+    }
+    let expires_in = Duration::from_secs(body.expires_in_secs);
+    let request = Presign { method: "GET", bucket: &bucket, key: &body.key, query, expires_in };
+    let url = mint(&state, &me, &request).await?;
+    Ok(Json(json!({ "url": url, "expires_at": now_secs() + body.expires_in_secs })))
+}
+
+/// Body of `POST /api/buckets/{bucket}/upload-url` and `.../multipart`.
+#[derive(Debug, Deserialize)]
+pub struct UploadRequest {
+    /// The object key to write.
+    pub key: String,
+    /// The Content-Type to store (multipart: set when the upload starts; single PUT: the browser sends it).
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+fn check_key(key: &str) -> ApiResult<()> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
+    }
+    Ok(())
+}
+
+/// `POST /api/buckets/{bucket}/upload-url`: a presigned single PUT, valid for 15 minutes.
+pub async fn upload_url(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Json(body): Json<UploadRequest>,
+) -> ApiResult<Json<Value>> {
+    check_key(&body.key)?;
+    authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let request =
+        Presign { method: "PUT", bucket: &bucket, key: &body.key, query: Vec::new(), expires_in: UPLOAD_URL_TTL };
+    let url = mint(&state, &me, &request).await?;
+    let headers = match &body.content_type {
+        Some(t) => json!({ "Content-Type": t }),
+        None => json!({}),
+    };
+    Ok(Json(json!({
+        "url": url,
+        "method": "PUT",
+        "headers": headers,
+        "expires_at": now_secs() + UPLOAD_URL_TTL.as_secs(),
+    })))
+}
+
+/// `POST /api/buckets/{bucket}/multipart`: starts a multipart upload, 201 `{"upload_id"}`.
+pub async fn create_multipart(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path(bucket): Path<String>,
+    Json(body): Json<UploadRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_key(&body.key)?;
+    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&body.key)).await?;
+    let input =
+        CreateMultipartUploadInput { bucket, key: body.key, content_type: body.content_type, ..Default::default() };
+    let out = state.vault.create_multipart_upload(s3_call(&me, input)).await?.output;
+    Ok((StatusCode::CREATED, Json(json!({ "upload_id": out.upload_id }))))
+}
+
+/// Body of `POST /api/buckets/{bucket}/multipart/{upload_id}/parts`.
+#[derive(Debug, Deserialize)]
+pub struct PartUrlsRequest {
+    /// The upload's object key.
+    pub key: String,
+    /// The parts to mint URLs for (1..=10000, at most 1000 per call).
+    pub part_numbers: Vec<u32>,
+}
+
+/// `POST /api/buckets/{bucket}/multipart/{upload_id}/parts`: presigned UploadPart URLs (15 minutes).
+pub async fn part_urls(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path((bucket, upload_id)): Path<(String, String)>,
+    Json(body): Json<PartUrlsRequest>,
+) -> ApiResult<Json<Value>> {
+    if body.part_numbers.is_empty()
+        || body.part_numbers.len() > MAX_PART_URLS
+        || body.part_numbers.iter().any(|n| !(1..=10_000).contains(n))
+    {
+        return Err(ApiError::bad_request("Ask for 1 to 1000 part numbers, each 1 to 10000."));
+    }
+    authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let mut urls = Vec::with_capacity(body.part_numbers.len());
+    for n in &body.part_numbers {
+        let query = vec![("partNumber", n.to_string()), ("uploadId", upload_id.clone())];
+        let request = Presign { method: "PUT", bucket: &bucket, key: &body.key, query, expires_in: UPLOAD_URL_TTL };
+        urls.push(json!({ "part_number": n, "url": mint(&state, &me, &request).await? }));
+    }
+    Ok(Json(json!({ "urls": urls, "expires_at": now_secs() + UPLOAD_URL_TTL.as_secs() })))
+}
+
+/// One uploaded part, as the browser saw it.
+#[derive(Debug, Deserialize)]
+pub struct UploadedPart {
+    /// Its number.
+    pub part_number: i32,
+    /// The ETag the S3 endpoint answered for it (quoted or not).
+    pub etag: String,
+}
+
+/// Body of `POST /api/buckets/{bucket}/multipart/{upload_id}/complete`.
+#[derive(Debug, Deserialize)]
+pub struct CompleteRequest {
+    /// The upload's object key.
+    pub key: String,
+    /// The parts, in order.
+    pub parts: Vec<UploadedPart>,
+}
+
+/// `POST /api/buckets/{bucket}/multipart/{upload_id}/complete`: `{"key", "etag"}`; the object is visible
+/// once this answers.
+pub async fn complete_multipart(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path((bucket, upload_id)): Path<(String, String)>,
+    Json(body): Json<CompleteRequest>,
+) -> ApiResult<Json<Value>> {
+    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&body.key)).await?;
+    let parts = body
+        .parts
+        .into_iter()
+        .map(|p| CompletedPart {
+            part_number: Some(p.part_number),
+            e_tag: Some(ETag::Strong(p.etag.trim_matches('"').to_owned())),
+            ..Default::default()
+        })
+        .collect();
+    let input = CompleteMultipartUploadInput {
+        bucket,
+        key: body.key.clone(),
+        upload_id,
+        multipart_upload: Some(CompletedMultipartUpload { parts: Some(parts) }),
+        ..Default::default()
+    };
+    let out = state.vault.complete_multipart_upload(s3_call(&me, input)).await?.output;
+    let etag = out.e_tag.map(|e| format!("\"{}\"", e.value())).unwrap_or_default();
+    Ok(Json(json!({ "key": body.key, "etag": etag })))
+}
+
+/// `DELETE /api/buckets/{bucket}/multipart/{upload_id}?key=`: abandons the upload and its parts. 204.
+pub async fn abort_multipart(
+    State(state): State<ApiState>,
+    Session(me): Session,
+    Path((bucket, upload_id)): Path<(String, String)>,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<StatusCode> {
+    state.authorizer.authorize(Some(&me), "s3:AbortMultipartUpload", Some(&bucket), Some(&q.key)).await?;
+    let input = AbortMultipartUploadInput { bucket, key: q.key, upload_id, ..Default::default() };
+    state.vault.abort_multipart_upload(s3_call(&me, input)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,133 @@
+//! Serving the web console: the built bundle (`console/dist`: index.html, the wasm and its JS glue) as
+//! static files with `index.html` for every other path (the app routes in the browser), and
+//! `cloudvault console`, the frontend process, which adds a reverse proxy of `/api` to the backend
+//! (`CLOUDVAULT_API_URL`), so the browser only ever talks to the console's own origin.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::ConsoleConfig;
+
+/// Headers that describe one hop, not the message: never forwarded by the proxy (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `dir` if it holds a built console (an `index.html`), else `None` (and the API serves no console).
+pub fn bundle_dir(dir: &Path) -> Option<PathBuf> {
+    dir.join("index.html").is_file().then(|| dir.to_path_buf())
+}
+
+/// The bundle as a service: files from `dir`, `index.html` for any other path, and headers that keep
+/// the console from being framed or its files from being sniffed as another type.
+pub fn static_files(dir: &Path) -> Router {
+    let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+    Router::new()
+        .fallback_service(files)
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+}
+
+/// The proxy's client and target.
+#[derive(Clone)]
+struct Upstream {
+    client: Client<HttpConnector, Body>,
+    api_url: String,
+}
+
+/// Forwards one `/api` request to the backend, streaming both bodies. An unreachable backend is 502
+/// with the API's JSON error shape.
+async fn proxy(State(up): State<Upstream>, mut request: Request) -> Response {
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let target = match format!("{}{path}", up.api_url).parse::<Uri>() {
+        Ok(uri) => uri,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    *request.uri_mut() = target;
+    let headers = request.headers_mut();
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::HOST);
+    match up.client.request(request).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            for name in HOP_BY_HOP {
+                parts.headers.remove(name);
+            }
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "console API proxy: backend unreachable");
+            let body = r#"{"code":"unavailable","message":"The backend is not reachable; retry shortly."}"#;
+            (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    }
+}
+
+/// `GET /healthz` of the console process.
+async fn healthz() -> Result<&'static str, Infallible> {
+    Ok("ok")
+}
+
+/// Runs `cloudvault console` until SIGTERM or Ctrl-C (in-flight requests get the grace period).
+pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
+    if bundle_dir(&config.dir).is_none() {
+        anyhow::bail!(
+            "no console bundle in {} (build it with scripts/build-console, or set CLOUDVAULT_CONSOLE_DIR)",
+            config.dir.display()
+        );
+    }
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    let upstream =
+        Upstream { client: Client::builder(TokioExecutor::new()).build(connector), api_url: config.api_url.clone() };
+    let app = Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/api", axum::routing::any(proxy))
+        .route("/api/{*rest}", axum::routing::any(proxy))
+        .with_state(upstream)
+        .merge(static_files(&config.dir));
+    let listener =
+        tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, api = %config.api_url, dir = %config.dir.display(), "CloudVault console listening");
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
+    crate::server::shutdown_signal().await;
+    tracing::info!("shutting down the console");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined.context("console server task")?.context("console server")?,
+        Err(_) => tracing::warn!("in-flight console requests did not finish within the grace period"),
+    }
+    Ok(())
+}
