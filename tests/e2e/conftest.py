@@ -27,7 +27,7 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 from unittest import mock
 
 import boto3
@@ -333,6 +333,8 @@ class CloudVaultServer:
         self.access_key = "CV" + secrets.token_hex(9).upper()
         self.secret_key = secrets.token_urlsafe(30)
         self.proc: Optional[subprocess.Popen] = None
+        # Further CLOUDVAULT_* settings for this server (``running_server(extra_env=...)``).
+        self.extra_env: dict = {}
         self._client = None
         self._aws_config = workdir / "aws-config"
         self._aws_config.write_text(
@@ -400,6 +402,7 @@ class CloudVaultServer:
             env.update(CLOUDVAULT_TLS_CERT=str(self.tls.cert), CLOUDVAULT_TLS_KEY=str(self.tls.key))
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.extra_env)
         return env
 
     @property
@@ -712,8 +715,12 @@ class TlsCert:
 
 
 @contextlib.contextmanager
-def running_server(backend: str, tmp_path_factory, *, tls: bool = False):
-    """Start a CloudVault with a fresh data dir and database for ``backend``; stop and clean up after."""
+def running_server(backend: str, tmp_path_factory, *, tls: bool = False,
+                   extra_env: Optional[Callable[["CloudVaultServer"], Mapping[str, str]]] = None):
+    """Start a CloudVault with a fresh data dir and database for ``backend``; stop and clean up after.
+
+    ``extra_env(server)`` may return further settings, computed from the server's ports (e.g.
+    ``CLOUDVAULT_PUBLIC_S3_URL``)."""
     binary = Path(os.environ.get("CLOUDVAULT_BIN", str(DEFAULT_BIN)))
     workdir = tmp_path_factory.mktemp(f"cv-{backend}{'-tls' if tls else ''}")
     db_name = None
@@ -730,6 +737,8 @@ def running_server(backend: str, tmp_path_factory, *, tls: bool = False):
         database_url = _mysql_server_url(db_name)
     cert = TlsCert(workdir / "tls") if tls else None
     srv = CloudVaultServer(backend, workdir, database_url, binary, tls=cert)
+    if extra_env is not None:
+        srv.extra_env.update(extra_env(srv))
     try:
         srv.start()
         yield srv
@@ -810,3 +819,63 @@ def tls_bucket(tls_s3, bucket_name) -> str:
     """A freshly created, empty bucket on the TLS server (its name)."""
     tls_s3.create_bucket(Bucket=bucket_name)
     return bucket_name
+
+
+# ------------------------------------------------------------------------------------------------
+# Console API (JSON on the API listener)
+# ------------------------------------------------------------------------------------------------
+
+
+class ConsoleSession:
+    """A signed-in console API user: requests to ``server.api`` with ``Authorization: Bearer``."""
+
+    def __init__(self, server: CloudVaultServer, token: Optional[str], user: Optional[dict] = None):
+        """``token=None`` sends no Authorization header at all."""
+        self.server = server
+        self.token = token
+        self.user = user or {}
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"} if self.token is not None else {}
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        """``path`` starts with ``/api``; ``params`` are URL-encoded by requests (any key works)."""
+        kw.setdefault("timeout", 60)
+        headers = {**self.headers, **(kw.pop("headers", None) or {})}
+        return requests.request(method, self.server.api + path, headers=headers, **kw)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> requests.Response:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw) -> requests.Response:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
+
+def console_login(server: CloudVaultServer, user: Optional[str] = None,
+                  password: Optional[str] = None) -> ConsoleSession:
+    """Sign in to the console API (root by default) or fail the test with the answer."""
+    user = user if user is not None else server.access_key
+    password = password if password is not None else server.secret_key
+    r = requests.post(f"{server.api}/api/login", json={"username": user, "password": password}, timeout=30)
+    assert r.status_code == 200, f"sign-in as {user!r} failed: {r.status_code} {r.text}"
+    return ConsoleSession(server, r.json()["token"], r.json().get("user"))
+
+
+def assert_api_error(resp: requests.Response, status: int, code: str) -> None:
+    """Assert a console API answer is the JSON error ``{"code", "message"}`` with this status and code."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    got = body.get("code") if isinstance(body, dict) else None
+    assert (resp.status_code, got) == (status, code), (
+        f"expected {status} {code!r}, got {resp.status_code} {got!r}: {resp.text[:600]!r}"
+    )
+    assert isinstance(body.get("message"), str), f"error without a message: {body!r}"
