@@ -206,17 +206,14 @@ pub fn download(url: &str) {
     {
         use wasm_bindgen::JsCast;
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-        if let Ok(el) = doc.create_element("a") {
-            if let Ok(a) = el.dyn_into::<web_sys::HtmlAnchorElement>() {
-                a.set_href(url);
-                a.set_download("");
-                a.set_rel("noopener noreferrer");
-                if let Some(body) = doc.body() {
-                    let _ = body.append_child(&a);
-                    a.click();
-                    let _ = body.remove_child(&a);
-                }
-            }
+        let anchor = doc.create_element("a").ok().and_then(|el| el.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+        if let (Some(a), Some(body)) = (anchor, doc.body()) {
+            a.set_href(url);
+            a.set_download("");
+            a.set_rel("noopener noreferrer");
+            let _ = body.append_child(&a);
+            a.click();
+            let _ = body.remove_child(&a);
         }
     }
     #[cfg(not(target_arch = "wasm32"))]

@@ -217,9 +217,6 @@ fn Login() -> Element {
                     ctx.notice.set(None);
                     ctx.page.set(Page::Buckets);
                     ctx.session.set(Some(Session { token: ans.token, user: ans.user }));
-                    if let Ok(cfg) = ctx.call::<api::ServerConfig>(Method::Get, "/api/config".into(), None).await {
-                        ctx.config.set(Some(cfg));
-                    }
                 }
                 Err(e) => error.set(Some(if e.status == 401 {
                     "Wrong user name or password.".to_string()
@@ -273,6 +270,20 @@ fn Shell() -> Element {
     let name = ctx.session.read().as_ref().map(|s| s.user.name.clone()).unwrap_or_default();
     let admin = ctx.is_admin();
     let current = page.read().clone();
+    // The S3 endpoint for the access-key snippets (public, fetched once per session).
+    use_hook(move || {
+        spawn(async move {
+            if let Ok(cfg) = ctx.call::<api::ServerConfig>(Method::Get, "/api/config".into(), None).await {
+                let mut config = ctx.config;
+                config.set(Some(cfg));
+            }
+        })
+    });
+    let mut go = move |p: Page| {
+        let mut notice = ctx.notice;
+        notice.set(None);
+        page.set(p);
+    };
     let sign_out = move |_| {
         spawn(async move {
             let _ = ctx.call::<()>(Method::Post, "/api/logout".into(), None).await;
@@ -287,17 +298,18 @@ fn Shell() -> Element {
         header { class: "topbar",
             span { class: "brand", "CloudVault" }
             nav { class: "tabs", "aria-label": "Main",
-                button { class: tab(Page::Buckets), "data-testid": "nav-buckets", onclick: move |_| page.set(Page::Buckets), "Buckets" }
-                button { class: tab(Page::Keys), "data-testid": "nav-keys", onclick: move |_| page.set(Page::Keys), "Access keys" }
+                button { class: tab(Page::Buckets), "data-testid": "nav-buckets", onclick: move |_| go(Page::Buckets), "Buckets" }
+                button { class: tab(Page::Keys), "data-testid": "nav-keys", onclick: move |_| go(Page::Keys), "Access keys" }
                 if admin {
-                    button { class: tab(Page::Users), "data-testid": "nav-users", onclick: move |_| page.set(Page::Users), "Users" }
+                    button { class: tab(Page::Users), "data-testid": "nav-users", onclick: move |_| go(Page::Users), "Users" }
                 }
-                button { class: tab(Page::Usage), "data-testid": "nav-usage", onclick: move |_| page.set(Page::Usage), "Usage" }
+                button { class: tab(Page::Usage), "data-testid": "nav-usage", onclick: move |_| go(Page::Usage), "Usage" }
             }
             span { class: "who", "data-testid": "whoami", "{visible_name(&name)}" }
             button { class: "ghost", "data-testid": "sign-out", onclick: sign_out, "Sign out" }
         }
         NoticeBanner {}
+        UploadPanel {}
         main { class: "content",
             match current {
                 Page::Buckets => rsx! { BucketsPage {} },
@@ -307,7 +319,6 @@ fn Shell() -> Element {
                 Page::Usage => rsx! { UsagePage {} },
             }
         }
-        UploadPanel {}
     }
 }
 
@@ -456,7 +467,7 @@ fn BucketRow(
         tr { "data-testid": "bucket-row", "data-bucket": "{bucket.name}",
             td {
                 button { class: "link", "data-testid": "bucket-open", onclick: move |_| page.set(Page::Browser(name.clone())),
-                    "🪣 {visible_name(&bucket.name)}"
+                    span { class: "ico ico-bucket", "aria-hidden": "true" } "{visible_name(&bucket.name)}"
                 }
             }
             td { class: "num", "data-testid": "bucket-count", "{bucket.object_count}" }
@@ -659,7 +670,7 @@ fn Browser(bucket: String) -> Element {
                     button { class: "link crumb", "data-testid": "breadcrumb", "data-prefix": "{c.prefix}",
                         "aria-current": if c.prefix == cur_prefix { "page" } else { "false" },
                         onclick: move |_| open_prefix(c.prefix.clone()),
-                        if i == 0 { "🪣 " } "{visible_name(&c.label)}"
+                        if i == 0 { span { class: "ico ico-bucket", "aria-hidden": "true" } } "{visible_name(&c.label)}"
                     }
                 }
             }
@@ -773,7 +784,7 @@ pub(crate) fn FolderRow(
     let f2 = folder.clone();
     rsx! {
         tr { class: "folder", "data-testid": "folder-row", "data-prefix": "{folder}",
-            td { button { class: "link", "data-testid": "folder-link", onclick: move |_| on_open.call(f1.clone()), "📁 {label}" } }
+            td { button { class: "link", "data-testid": "folder-link", onclick: move |_| on_open.call(f1.clone()), span { class: "ico ico-folder", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "—" }
             td { "—" }
             td { class: "hide-narrow", "Folder" }
@@ -802,7 +813,7 @@ pub(crate) fn ObjectRow(
     let kind = type_label(entry.content_type.as_deref(), &entry.key);
     rsx! {
         tr { class: if selected { "selected" } else { "" }, "data-testid": "object-row", "data-key": "{entry.key}",
-            td { button { class: "link name", "data-testid": "object-link", title: "{label}", onclick: move |_| on_open.call(k1.clone()), "📄 {label}" } }
+            td { button { class: "link name", "data-testid": "object-link", title: "{label}", onclick: move |_| on_open.call(k1.clone()), span { class: "ico ico-file", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "{human_size(entry.size)}" }
             td { "{format_time_ms(entry.last_modified)}" }
             td { class: "hide-narrow", "{kind}" }
