@@ -9,7 +9,10 @@ use tower::ServiceExt;
 
 use cloudvault_s3_api::api::session::Sessions;
 use cloudvault_s3_api::api::{ApiState, router};
+use cloudvault_s3_api::config::Config;
 use cloudvault_s3_api::engine::Engine;
+use cloudvault_s3_api::presign::Presigner;
+use cloudvault_s3_api::s3::vault::CloudVault;
 use cloudvault_s3_api::metrics::Metrics;
 use cloudvault_s3_api::s3::access::Authorizer;
 use cloudvault_s3_api::s3::identity::KeyStore;
@@ -23,8 +26,9 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, None).await.expect("keys"));
     let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
     let sessions = Arc::new(Sessions::new(&[7u8; 32], std::time::Duration::from_secs(60)));
+    let config = Config::from_env().expect("default configuration");
+    let vault = Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config));
     ApiState {
-        engine,
         metrics,
         data_dir: dir.path().to_owned(),
         min_free_bytes,
@@ -32,6 +36,10 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
         authorizer,
         sessions,
         region: "us-east-1".into(),
+        vault,
+        presigner: Presigner::new("http://127.0.0.1:9000", "us-east-1"),
+        console_dir: None,
+        engine,
     }
 }
 
@@ -90,4 +98,21 @@ async fn metrics_expose_requests_latency_bytes_and_pool() {
         text.contains(r#"cloudvault_s3_requests_total{operation="unknown",status="499"} 1"#),
         "a dropped request counts"
     );
+}
+
+#[tokio::test]
+async fn unknown_api_paths_answer_json_404_and_the_openapi_document_is_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(&dir, 1).await;
+    let (status, body) = get(state.clone(), "/api/no-such-thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let error: serde_json::Value = serde_json::from_str(&body).expect("json error");
+    assert_eq!(error["code"], "not_found");
+    let (status, body) = get(state, "/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("openapi is JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    for path in ["/api/login", "/api/buckets/{bucket}/objects", "/api/buckets/{bucket}/share", "/api/users"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is missing from openapi.json");
+    }
 }
