@@ -36,24 +36,17 @@ COPY . .
 RUN cargo build --release --locked -p cloudvault-s3-api \
     && install -D -m 0755 target/release/cloudvault /out/usr/local/bin/cloudvault
 
-# The console bundle: wasm32 build + wasm-bindgen into console/dist.
-# Today `cloudvault-console` is a stub library crate (issue #5): it compiles to an rlib and produces
-# no .wasm, so this step builds what exists and leaves a placeholder index.html. When the crate
-# becomes a cdylib/bin, its .wasm is bound with wasm-bindgen, and console/index.html and
-# console/assets/ (if present) are copied next to it. Nothing here needs changing then.
+# The console bundle: the Dioxus app compiled to wasm32 (size-optimized, as scripts/build-console
+# does), bound by the wasm-bindgen CLI of the same version as the crate, next to index.html and
+# style.css from console/assets. A build that produces no wasm fails here.
 RUN set -eu; \
-    cargo build --release --locked --target wasm32-unknown-unknown -p cloudvault-console; \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_PANIC=abort \
+        cargo build --release --locked --target wasm32-unknown-unknown -p cloudvault-console; \
     rm -rf console/dist; mkdir -p console/dist; \
-    for wasm in $(find target/wasm32-unknown-unknown/release -maxdepth 1 -name '*.wasm'); do \
-        wasm-bindgen --target web --no-typescript --out-dir console/dist "$wasm"; \
-    done; \
-    if [ -f console/index.html ]; then cp console/index.html console/dist/; fi; \
-    if [ -d console/assets ]; then cp -r console/assets console/dist/; fi; \
-    if [ ! -f console/dist/index.html ]; then \
-        printf '%s\n' '<!doctype html><title>CloudVault</title>' \
-            '<p>The CloudVault web console is not part of this build yet.</p>' \
-            > console/dist/index.html; \
-    fi; \
+    wasm-bindgen --target web --no-typescript --out-dir console/dist --out-name cloudvault_console \
+        target/wasm32-unknown-unknown/release/cloudvault-console.wasm; \
+    cp console/assets/index.html console/assets/style.css console/dist/; \
     mkdir -p /out/opt/cloudvault; \
     cp -r console/dist /out/opt/cloudvault/console; \
     ls -l /out/opt/cloudvault/console
