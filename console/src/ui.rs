@@ -85,6 +85,7 @@ pub(crate) struct Ctx {
     /// Bumped whenever objects change (uploads finished), so listings reload.
     changed: Signal<u64>,
     next_id: Signal<u64>,
+    dark: Signal<bool>,
 }
 
 impl Ctx {
@@ -153,24 +154,34 @@ pub fn App() -> Element {
     let uploads = use_signal(Vec::<UploadItem>::new);
     let changed = use_signal(|| 0u64);
     let next_id = use_signal(|| 1u64);
-    use_context_provider(|| Ctx { session, notice, page, config, uploads, changed, next_id });
-    let mut dark = use_signal(platform::prefers_dark);
+    let dark = use_signal(platform::prefers_dark);
+    use_context_provider(|| Ctx { session, notice, page, config, uploads, changed, next_id, dark });
     use_effect(move || platform::set_theme(if dark() { "dark" } else { "light" }));
 
     rsx! {
         div { class: "app",
-            button {
-                class: "theme-toggle ghost",
-                "data-testid": "theme-toggle",
-                title: "Switch light/dark theme",
-                onclick: move |_| dark.set(!dark()),
-                if dark() { "☀ Light" } else { "☾ Dark" }
-            }
             if session.read().is_some() {
                 Shell {}
             } else {
                 Login {}
             }
+        }
+    }
+}
+
+/// Light/dark switch (the first theme follows the system's preference).
+#[component]
+fn ThemeToggle() -> Element {
+    let mut dark = use_context::<Ctx>().dark;
+    rsx! {
+        button {
+            class: "ghost theme-toggle",
+            "data-testid": "theme-toggle",
+            r#type: "button",
+            title: "Switch light/dark theme",
+            "aria-pressed": if dark() { "true" } else { "false" },
+            onclick: move |_| dark.set(!dark()),
+            if dark() { "☀ Light" } else { "☾ Dark" }
         }
     }
 }
@@ -230,6 +241,7 @@ fn Login() -> Element {
 
     rsx! {
         main { class: "login",
+            div { class: "login-theme", ThemeToggle {} }
             form { class: "card login-card", onsubmit: submit, "data-testid": "login-form",
                 h1 { "CloudVault" }
                 p { class: "muted", "Sign in to manage your buckets." }
@@ -306,6 +318,7 @@ fn Shell() -> Element {
                 button { class: tab(Page::Usage), "data-testid": "nav-usage", onclick: move |_| go(Page::Usage), "Usage" }
             }
             span { class: "who", "data-testid": "whoami", "{visible_name(&name)}" }
+            ThemeToggle {}
             button { class: "ghost", "data-testid": "sign-out", onclick: sign_out, "Sign out" }
         }
         NoticeBanner {}

@@ -193,6 +193,35 @@ async function flow(browser) {
   await page.locator(T("details-etag")).waitFor();
   result.hostile_details = await page.locator(`${T("details")} h2`).textContent();
 
+  step("make the bucket public: warning banner");
+  await page.locator(T("nav-buckets")).click();
+  const bucketRow = page.locator(`${T("bucket-row")}[data-bucket=${css(cfg.bucket)}]`);
+  await bucketRow.locator(T("bucket-public-toggle")).click();
+  await page.locator(T("confirm-public")).click();
+  await page.locator(T("public-warning")).waitFor({ timeout: 15000 });
+  await bucketRow.locator(T("bucket-public")).waitFor();
+  result.public_warning = await page.locator(T("public-warning")).textContent();
+  await shot(page, "08-public-bucket");
+
+  step("delete a non-empty bucket with 'delete everything'");
+  const doomed = `${cfg.bucket}-tmp`;
+  await page.locator(T("bucket-name-input")).fill(doomed);
+  await page.locator(T("bucket-create")).click();
+  await openBucket(page, doomed);
+  await page.locator(T("upload-files")).setInputFiles([cfg.download.path]);
+  await objectRow(page, cfg.download.name).waitFor({ timeout: 30000 });
+  await page.locator(T("nav-buckets")).click();
+  const doomedRow = page.locator(`${T("bucket-row")}[data-bucket=${css(doomed)}]`);
+  await doomedRow.locator(`${T("bucket-count")}`, { hasText: "1" }).waitFor();
+  await doomedRow.locator(T("bucket-delete")).click();
+  assert((await page.locator(`${T("dialog")} ${T("delete-count")}`).textContent()) === "1", "bucket delete dialog count");
+  assert(await page.locator(`${T("dialog")} ${T("confirm-delete")}`).isDisabled(), "delete everything enabled before typing the count");
+  await page.locator(T("confirm-count-input")).fill("1");
+  await shot(page, "09-delete-bucket");
+  await page.locator(`${T("dialog")} ${T("confirm-delete")}`).click();
+  await doomedRow.waitFor({ state: "detached", timeout: 15000 });
+  result.deleted_bucket = doomed;
+
   step("create an access key");
   await page.locator(T("nav-keys")).click();
   await page.locator(T("key-create")).click();
@@ -200,7 +229,7 @@ async function flow(browser) {
   result.key_id = (await page.locator(T("new-key-id")).textContent()).trim();
   result.secret = (await page.locator(T("new-key-secret")).textContent()).trim();
   result.snippet_aws = await page.locator(T("snippet-aws")).textContent();
-  await shot(page, "08-keys");
+  await shot(page, "10-keys");
   await page.locator(T("new-key-done")).click();
   await page.locator(`${T("key-row")}[data-key-id=${css(result.key_id)}]`).waitFor();
 
@@ -209,30 +238,34 @@ async function flow(browser) {
   await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}] ${T("folder-delete")}`).click();
   await page.locator(`${T("dialog")} ${T("delete-count")}`).waitFor({ timeout: 15000 });
   result.folder_delete_count = Number(await page.locator(`${T("dialog")} ${T("delete-count")}`).textContent());
-  await shot(page, "09-delete-folder");
+  await shot(page, "11-delete-folder");
   await page.locator(`${T("dialog")} ${T("confirm-delete")}`).click();
   await page.locator(`${T("folder-row")}[data-prefix=${css(folderPrefix)}]`).waitFor({ state: "detached", timeout: 15000 });
 
   step("usage and users pages");
   await page.locator(T("nav-usage")).click();
   await page.locator(T("usage-chart")).waitFor({ timeout: 15000 });
-  await shot(page, "10-usage");
+  await shot(page, "12-usage");
   await page.locator(T("nav-users")).click();
   await page.locator(T("user-table")).waitFor({ timeout: 15000 });
-  await shot(page, "11-users");
+  await page.locator(T("user-name-input")).fill(cfg.new_user);
+  await page.locator(T("user-password-input")).fill("a-long-password-1");
+  await page.locator(T("user-create")).click();
+  await page.locator(`${T("user-row")}[data-user=${css(cfg.new_user)}]`).waitFor({ timeout: 15000 });
+  await shot(page, "13-users");
 
   step("dark theme");
   await page.locator(T("theme-toggle")).click();
   await page.locator(T("nav-buckets")).click();
   await page.locator(T("bucket-table")).waitFor();
-  await shot(page, "12-buckets-theme");
+  await shot(page, "14-buckets-dark");
   await page.locator(T("theme-toggle")).click();
 
   step("sign out");
   result.token = token;
   await page.locator(T("sign-out")).click();
   await page.locator(T("login-form")).waitFor();
-  await shot(page, "13-signed-out");
+  await shot(page, "15-signed-out");
 
   result.dialogs = dialogs;
   result.page_errors = pageErrors;
@@ -242,6 +275,11 @@ async function flow(browser) {
 async function bigFolder(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await context.newPage();
+  let token = null;
+  page.on("request", (r) => {
+    const auth = r.headers()["authorization"];
+    if (auth && auth.startsWith("Bearer ")) token = auth.slice(7);
+  });
   step("sign in and open the bucket");
   await signIn(page);
   await openBucket(page, cfg.bucket);
@@ -292,6 +330,14 @@ async function bigFolder(browser) {
   );
   result.search_rows = await page.locator(T("object-row")).count();
   await shot(page, "02-big-folder-search");
+
+  step("a session ended elsewhere returns to the sign-in page with a message");
+  const status = await page.evaluate(async (t) => (await fetch("/api/logout", { method: "POST", headers: { Authorization: `Bearer ${t}` } })).status, token);
+  assert(status === 204, `logout answered ${status}`);
+  await page.locator(T("search-clear")).click();
+  await page.locator(T("login-form")).waitFor({ timeout: 10000 });
+  result.expired_notice = await page.locator(T("notice")).textContent();
+  await shot(page, "03-session-ended");
   await context.close();
 }
 
