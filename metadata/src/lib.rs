@@ -19,6 +19,7 @@ mod model;
 mod multipart;
 mod objects;
 mod store;
+mod throttle;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;

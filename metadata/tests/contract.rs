@@ -482,6 +482,23 @@ async fn console_keys_and_user_deletion(db: &TestDb) {
     assert_eq!(s.delete_user(carol.id).await.expect("delete"), UserDeletion::NotFound);
 }
 
+async fn login_failures_are_counted_per_name_and_address(db: &TestDb) {
+    let s = &db.store;
+    for at in [100, 200, 300] {
+        s.record_login_failure("alice", "10.0.0.1", at).await.expect("record");
+    }
+    s.record_login_failure("alice", "10.0.0.2", 250).await.expect("record");
+    s.record_login_failure(&"x".repeat(5000), "10.0.0.1", 250).await.expect("long names are clipped");
+    assert_eq!(s.login_failures("alice", "10.0.0.1", 0).await.expect("count"), (3, Some(100)));
+    assert_eq!(s.login_failures("alice", "10.0.0.1", 150).await.expect("count"), (2, Some(200)));
+    assert_eq!(s.login_failures("bob", "10.0.0.1", 0).await.expect("count"), (0, None));
+    s.clear_login_failures("alice", "10.0.0.1").await.expect("clear");
+    assert_eq!(s.login_failures("alice", "10.0.0.1", 0).await.expect("count").0, 0);
+    assert_eq!(s.login_failures("alice", "10.0.0.2", 0).await.expect("count").0, 1, "other addresses keep theirs");
+    assert_eq!(s.prune_login_failures(260).await.expect("prune"), 2);
+    assert_eq!(s.login_failures("alice", "10.0.0.2", 0).await.expect("count").0, 0);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -517,4 +534,5 @@ contract!(
     users_and_keys_lifecycle,
     search_and_prefix_totals,
     console_keys_and_user_deletion,
+    login_failures_are_counted_per_name_and_address,
 );

@@ -64,6 +64,10 @@ pub struct Config {
     /// `CLOUDVAULT_CONSOLE_DIR`: the built console bundle, served at `/` on the API address when it
     /// holds an `index.html`. Default `console/dist`.
     pub console_dir: PathBuf,
+    /// `CLOUDVAULT_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of proxies (the console
+    /// frontend, the router) whose `X-Forwarded-For` names the client for sign-in throttling. Default:
+    /// none (the peer address is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Everything `cloudvault console` (the frontend process) needs.
@@ -155,7 +159,19 @@ impl Config {
                 format!("{scheme}://{reachable}")
             }
         };
+        let trusted_proxies = var("CLOUDVAULT_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| format!("CLOUDVAULT_TRUSTED_PROXIES: {p:?} is not an address or CIDR block"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Config {
+            trusted_proxies,
             public_s3_url,
             console_dir: PathBuf::from(var("CLOUDVAULT_CONSOLE_DIR").unwrap_or_else(|| "console/dist".into())),
             s3_addr,

@@ -4,13 +4,14 @@
 //! (`CLOUDVAULT_API_URL`), so the browser only ever talks to the console's own origin.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
@@ -65,7 +66,18 @@ async fn proxy(State(up): State<Upstream>, mut request: Request) -> Response {
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
     *request.uri_mut() = target;
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = request.headers_mut();
+    // Append the browser's address (the backend believes it when this process is a trusted proxy).
+    if let Some(peer) = peer {
+        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(before) => format!("{before}, {peer}"),
+            None => peer.to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&chain) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
@@ -116,7 +128,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             })

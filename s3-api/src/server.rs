@@ -77,6 +77,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         vault: Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config)),
         presigner: Presigner::new(&config.public_s3_url, &config.region),
         console_dir: crate::console::bundle_dir(&config.console_dir),
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(

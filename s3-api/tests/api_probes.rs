@@ -11,11 +11,11 @@ use cloudvault_s3_api::api::session::Sessions;
 use cloudvault_s3_api::api::{ApiState, router};
 use cloudvault_s3_api::config::Config;
 use cloudvault_s3_api::engine::Engine;
-use cloudvault_s3_api::presign::Presigner;
-use cloudvault_s3_api::s3::vault::CloudVault;
 use cloudvault_s3_api::metrics::Metrics;
+use cloudvault_s3_api::presign::Presigner;
 use cloudvault_s3_api::s3::access::Authorizer;
 use cloudvault_s3_api::s3::identity::KeyStore;
+use cloudvault_s3_api::s3::vault::CloudVault;
 use cloudvault_s3_api::secrets::MasterKey;
 
 async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
@@ -39,6 +39,7 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
         vault,
         presigner: Presigner::new("http://127.0.0.1:9000", "us-east-1"),
         console_dir: None,
+        trusted_proxies: Vec::new(),
         engine,
     }
 }

@@ -56,6 +56,8 @@ pub struct ApiState {
     pub presigner: Presigner,
     /// The console bundle served at `/`, when one is built.
     pub console_dir: Option<PathBuf>,
+    /// Peers whose `X-Forwarded-For` is believed (`CLOUDVAULT_TRUSTED_PROXIES`), for sign-in throttling.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// An S3 operation call on behalf of the session's user: the operation reads the caller from the

@@ -5,12 +5,11 @@
 //! after `CLOUDVAULT_JWT_TTL_SECS`. The token carries the user's token version: sign-out, a password
 //! change or disabling the user bumps it, which ends every token issued before. Five failed sign-ins for
 //! one name from one address within 15 minutes get 429 with `Retry-After`, for unknown names too (no
-//! user enumeration). Passwords are never logged.
+//! user enumeration); failures are counted in the metadata store, so the limit holds across replicas.
+//! Passwords are never logged.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -26,7 +25,7 @@ use crate::s3::identity::Principal;
 use crate::secrets::verify_password;
 
 /// Failed sign-ins allowed per name and address within [`THROTTLE_WINDOW`].
-const MAX_FAILURES: usize = 5;
+const MAX_FAILURES: i64 = 5;
 /// The sign-in throttling window.
 const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Largest sign-in request body.
@@ -53,12 +52,11 @@ pub struct Claims {
     pub exp: u64,
 }
 
-/// Token keys, lifetime and the sign-in throttle.
+/// Token keys and lifetime.
 pub struct Sessions {
     encoding: EncodingKey,
     decoding: DecodingKey,
     ttl: Duration,
-    failures: Mutex<HashMap<(String, IpAddr), Vec<Instant>>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -74,12 +72,7 @@ fn now_secs() -> u64 {
 impl Sessions {
     /// Sessions signed with `secret`, valid for `ttl`.
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
-        Sessions {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            ttl,
-            failures: Mutex::default(),
-        }
+        Sessions { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), ttl }
     }
 
     /// Issues a token for `user_id` at token version `ver`.
@@ -99,30 +92,37 @@ impl Sessions {
         validation.set_required_spec_claims(&["exp", "sub"]);
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok().map(|d| d.claims)
     }
+}
 
-    /// Seconds until `key` may try again, if it is throttled.
-    fn throttled(&self, key: &(String, IpAddr)) -> Option<u64> {
-        let mut failures = self.failures.lock().ok()?;
-        let list = failures.get_mut(key)?;
-        list.retain(|t| t.elapsed() < THROTTLE_WINDOW);
-        if list.len() < MAX_FAILURES {
-            return None;
-        }
-        let oldest = list.iter().min()?;
-        Some(THROTTLE_WINDOW.saturating_sub(oldest.elapsed()).as_secs().max(1))
+/// The address a request came from: the peer, or, when the peer is a trusted proxy (the console's
+/// frontend, the router; `CLOUDVAULT_TRUSTED_PROXIES`), the rightmost `X-Forwarded-For` entry that is
+/// not itself a trusted proxy. Entries a client wrote itself sit to the left of what trusted proxies
+/// appended, so they are never believed.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
     }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|entry| entry.trim().parse().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+}
 
-    fn record_failure(&self, key: (String, IpAddr)) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.entry(key).or_default().push(Instant::now());
-        }
+/// Seconds until `name` may try again from `address`, if it is throttled.
+async fn throttled(state: &ApiState, name: &str, address: &str) -> ApiResult<Option<u64>> {
+    let window = THROTTLE_WINDOW.as_millis() as i64;
+    let now = crate::engine::now_ms();
+    let (count, oldest) = state.engine.meta.login_failures(name, address, now - window).await?;
+    if count < MAX_FAILURES {
+        return Ok(None);
     }
-
-    fn clear_failures(&self, key: &(String, IpAddr)) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(key);
-        }
-    }
+    let wait_ms = oldest.map_or(window, |t| t + window - now);
+    Ok(Some((wait_ms.max(1000) as u64).div_ceil(1000)))
 }
 
 /// The signed-in user of a console API request (from `Authorization: Bearer <jwt>`).
@@ -157,15 +157,16 @@ struct LoginRequest {
 
 /// `POST /api/login` `{"username", "password"}` -> `{"token", "expires_at", "user"}`.
 pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult<Json<Value>> {
-    let ip =
+    let peer =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_address(peer, request.headers(), &state.trusted_proxies);
     let body = axum::body::to_bytes(request.into_body(), MAX_LOGIN_BODY)
         .await
         .map_err(|_| ApiError::bad_request("The request body is too large."))?;
     let LoginRequest { username, password } =
         serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("Expected {\"username\", \"password\"}."))?;
-    let key = (username.to_lowercase(), ip);
-    if let Some(retry_after) = state.sessions.throttled(&key) {
+    let (name_key, address) = (username.to_lowercase(), ip.to_string());
+    if let Some(retry_after) = throttled(&state, &name_key, &address).await? {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -179,7 +180,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
     let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     match found {
         Some((user, Some(_), version)) if password_ok && user.enabled => {
-            state.sessions.clear_failures(&key);
+            state.engine.meta.clear_login_failures(&name_key, &address).await?;
             let (token, expires_at) = state.sessions.issue(user.id, version)?;
             tracing::info!(user = %user.name, "console sign-in");
             Ok(Json(json!({
@@ -189,7 +190,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
             })))
         }
         _ => {
-            state.sessions.record_failure(key);
+            state.engine.meta.record_login_failure(&name_key, &address, crate::engine::now_ms()).await?;
             tracing::info!(user = %username, %ip, "console sign-in refused");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong user name or password."))
         }
@@ -205,4 +206,34 @@ pub async fn logout(State(state): State<ApiState>, Session(me): Session) -> ApiR
 /// `GET /api/me`.
 pub async fn me(Session(me): Session) -> Json<Value> {
     Json(json!({ "id": me.user_id, "name": me.name, "role": if me.is_admin { "admin" } else { "user" } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", xff.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.128.0.0/14".parse().expect("net")];
+        let proxy: IpAddr = "10.128.3.4".parse().expect("ip");
+        let outsider: IpAddr = "203.0.113.9".parse().expect("ip");
+        // The trusted proxy appended the client; a spoofed entry to its left is ignored.
+        let h = headers("6.6.6.6, 198.51.100.7");
+        assert_eq!(client_address(proxy, &h, &trusted), "198.51.100.7".parse::<IpAddr>().expect("ip"));
+        // Chains of trusted proxies are skipped.
+        let h = headers("198.51.100.7, 10.129.0.8");
+        assert_eq!(client_address(proxy, &h, &trusted), "198.51.100.7".parse::<IpAddr>().expect("ip"));
+        // An untrusted peer's header is never believed.
+        assert_eq!(client_address(outsider, &h, &trusted), outsider);
+        // No trusted proxies configured: the peer, always.
+        assert_eq!(client_address(proxy, &h, &[]), proxy);
+        // Garbage in the header: fall back to the peer.
+        assert_eq!(client_address(proxy, &headers("not-an-ip"), &trusted), proxy);
+    }
 }

@@ -20,6 +20,9 @@ use super::{Engine, now_ms};
 /// Rows handled per query in one pass.
 const BATCH: u32 = 500;
 
+/// How long failed sign-ins are kept (longer than the console's 15-minute throttle window).
+pub const LOGIN_FAILURE_RETENTION: Duration = Duration::from_secs(3600);
+
 /// What the janitor waits for before removing things.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -53,6 +56,8 @@ pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<
         removed += 1;
     }
     removed += engine.blobs.sweep_staging(grace).await?;
+    // Failed sign-ins older than the throttle window no longer count; keep an hour for the audit trail.
+    engine.meta.prune_login_failures(now - LOGIN_FAILURE_RETENTION.as_millis() as i64).await?;
     Ok(removed)
 }
 
