@@ -167,8 +167,9 @@ def test_schemathesis_finds_the_server_true_to_its_document(server, tmp_path):
         *shlex.split(os.environ.get("CLOUDVAULT_SCHEMATHESIS_ARGS", "")),
     ]
     try:
+        # In tmp_path: schemathesis keeps a cache of past failures in .schemathesis/ under its cwd.
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=SCHEMATHESIS_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, cwd=tmp_path)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"schemathesis did not finish within {SCHEMATHESIS_TIMEOUT_S} s\n{(e.stdout or '')[-6000:]}")
     out = proc.stdout + proc.stderr
