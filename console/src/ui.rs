@@ -828,7 +828,7 @@ pub(crate) fn ObjectRow(
         tr { class: if selected { "selected" } else { "" }, "data-testid": "object-row", "data-key": "{entry.key}",
             td { button { class: "link name", "data-testid": "object-link", title: "{label}", onclick: move |_| on_open.call(k1.clone()), span { class: "ico ico-file", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "{human_size(entry.size)}" }
-            td { "{format_time_ms(entry.last_modified)}" }
+            td { class: "when", "{format_time_ms(entry.last_modified)}" }
             td { class: "hide-narrow", "{kind}" }
             td { class: "actions",
                 button { "data-testid": "object-download", "aria-label": "Download {label}", onclick: move |_| on_download(k2.clone()), "Download" }
@@ -1298,6 +1298,7 @@ async fn upload_multipart(
 fn UploadPanel() -> Element {
     let ctx = use_context::<Ctx>();
     let mut uploads = ctx.uploads;
+    let mut collapsed = use_signal(|| false);
     let list = uploads.read();
     if list.is_empty() {
         return rsx! {};
@@ -1315,16 +1316,22 @@ fn UploadPanel() -> Element {
         aside { class: "uploads card", "data-testid": "upload-panel", "aria-label": "Uploads",
             div { class: "uploads-head",
                 strong { "Uploads: {done_count} of {rows.len()} done" }
+                span { class: "spacer" }
+                button { class: "ghost", "data-testid": "upload-toggle", "aria-expanded": if collapsed() { "false" } else { "true" },
+                    onclick: move |_| collapsed.set(!collapsed()), if collapsed() { "Show files" } else { "Hide files" } }
                 button { class: "ghost", "data-testid": "upload-clear",
                     onclick: move |_| uploads.write().retain(|u| matches!(u.state, UpState::Queued | UpState::Uploading)), "Clear finished" }
             }
             progress { "data-testid": "upload-overall", "data-progress": "{overall.floor()}", max: "100", value: "{overall}" }
-            ul {
+            ul { hidden: collapsed(),
                 for (id, key, sent, size, state) in rows {
                     li { key: "{id}", class: "upload-item", "data-testid": "upload-item", "data-name": "{key}", "data-state": state.label(),
                         div { class: "upload-line",
                             span { class: "name", title: "{visible_name(&key)}", "{visible_name(&key)}" }
-                            span { class: "muted", "{human_size(size)}" }
+                            span { class: "muted size", "{human_size(size)}" }
+                            progress { "data-testid": "upload-progress", "data-progress": "{percent(sent, size).floor()}", max: "100",
+                                "aria-label": "Progress of {visible_name(&key)}",
+                                value: if state == UpState::Done { "100".to_string() } else { format!("{}", percent(sent, size)) } }
                             match state.clone() {
                                 UpState::Queued | UpState::Uploading => rsx! {
                                     button { class: "ghost", "data-testid": "upload-cancel", onclick: move |_| cancel_upload(ctx, id), "Cancel" }
@@ -1332,11 +1339,9 @@ fn UploadPanel() -> Element {
                                 UpState::Failed(_) | UpState::Cancelled => rsx! {
                                     button { class: "ghost", "data-testid": "upload-retry", onclick: move |_| retry_upload(ctx, id), "Retry" }
                                 },
-                                UpState::Done => rsx! { span { class: "ok", "✓ Done" } },
+                                UpState::Done => rsx! { span { class: "ok status", "✓ Done" } },
                             }
                         }
-                        progress { "data-testid": "upload-progress", "data-progress": "{percent(sent, size).floor()}", max: "100",
-                            value: if state == UpState::Done { "100".to_string() } else { format!("{}", percent(sent, size)) } }
                         if let UpState::Failed(err) = state.clone() {
                             p { class: "hint error", "data-testid": "upload-error", "{err}" }
                         }

@@ -210,14 +210,42 @@ async function flow(browser) {
   await openBucket(page, doomed);
   await page.locator(T("upload-files")).setInputFiles([cfg.download.path]);
   await objectRow(page, cfg.download.name).waitFor({ timeout: 30000 });
+
+  step("drag and drop a file");
+  const dt = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File(["dropped bytes\n"], "dropped.txt", { type: "text/plain" }));
+    return d;
+  });
+  await page.locator(T("page-browser")).dispatchEvent("dragover", { dataTransfer: dt });
+  await page.locator(T("page-browser")).dispatchEvent("drop", { dataTransfer: dt });
+  await objectRow(page, "dropped.txt").waitFor({ timeout: 30000 });
+
+  step("cancel a big upload, then retry it");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+  const bigPath = cfg.files.find((f) => f.name === cfg.big_name).path;
+  await page.locator(T("upload-files")).setInputFiles([bigPath]);
+  const bigItem = page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}]`).last();
+  await bigItem.locator(`${T("upload-progress")}:not([data-progress="0"])`).waitFor({ timeout: 30000 });
+  await bigItem.locator(T("upload-cancel")).click();
+  await page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="cancelled"]`).waitFor({ timeout: 15000 });
+  await page.waitForTimeout(300);
+  assert((await objectRow(page, cfg.big_name).count()) === 0, "a cancelled upload shows up as an object");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="cancelled"] ${T("upload-retry")}`).click();
+  await page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="done"]`).last().waitFor({ timeout: 120000 });
+  await objectRow(page, cfg.big_name).waitFor({ timeout: 15000 });
+  await shot(page, "09-cancel-retry");
+
   await page.locator(T("nav-buckets")).click();
   const doomedRow = page.locator(`${T("bucket-row")}[data-bucket=${css(doomed)}]`);
-  await doomedRow.locator(`${T("bucket-count")}`, { hasText: "1" }).waitFor();
+  await doomedRow.locator(`${T("bucket-count")}`, { hasText: "3" }).waitFor();
   await doomedRow.locator(T("bucket-delete")).click();
-  assert((await page.locator(`${T("dialog")} ${T("delete-count")}`).textContent()) === "1", "bucket delete dialog count");
+  assert((await page.locator(`${T("dialog")} ${T("delete-count")}`).textContent()) === "3", "bucket delete dialog count");
   assert(await page.locator(`${T("dialog")} ${T("confirm-delete")}`).isDisabled(), "delete everything enabled before typing the count");
-  await page.locator(T("confirm-count-input")).fill("1");
+  await page.locator(T("confirm-count-input")).fill("3");
   await shot(page, "09-delete-bucket");
+  result.doomed_uploads_done = true;
   await page.locator(`${T("dialog")} ${T("confirm-delete")}`).click();
   await doomedRow.waitFor({ state: "detached", timeout: 15000 });
   result.deleted_bucket = doomed;
