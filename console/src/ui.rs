@@ -829,7 +829,7 @@ pub(crate) fn ObjectRow(
             td { button { class: "link name", "data-testid": "object-link", title: "{label}", onclick: move |_| on_open.call(k1.clone()), span { class: "ico ico-file", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "{human_size(entry.size)}" }
             td { class: "when", "{format_time_ms(entry.last_modified)}" }
-            td { class: "hide-narrow", "{kind}" }
+            td { class: "hide-narrow kind", "{kind}" }
             td { class: "actions",
                 button { "data-testid": "object-download", "aria-label": "Download {label}", onclick: move |_| on_download(k2.clone()), "Download" }
                 button { "data-testid": "object-share", "aria-label": "Share {label}", onclick: move |_| on_share.call(k3.clone()), "Share" }

@@ -205,6 +205,7 @@ def test_console_user_journey(stack, tmp_path):
             "folder_files": folder_files,
             "download": {"name": small.name, "path": str(small)},
             "new_user": f"ui-user-{secrets.token_hex(3)}",
+            "new_folder": "empty folder",
             "hostile_name": HOSTILE,
         },
         tmp_path,
@@ -238,7 +239,15 @@ def test_console_user_journey(stack, tmp_path):
     # The folder delete named its count and removed exactly the folder.
     assert result["folder_delete_count"] == len(folder_files)
     left = server.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    assert sorted(o["Key"] for o in left) == sorted([small.name, HOSTILE, big.name])
+    assert sorted(o["Key"] for o in left) == sorted([small.name, HOSTILE, big.name, "empty folder/"])
+    assert server.s3.head_object(Bucket=bucket, Key="empty folder/")["ContentLength"] == 0
+
+    # The preview is a sandboxed frame (no scripts, other origin) on a presigned inline URL.
+    assert result["preview_sandbox"] == "", result["preview_sandbox"]
+    assert result["preview_src"].startswith(server.endpoint), result["preview_src"]
+    preview = requests.get(result["preview_src"], timeout=10)
+    assert preview.content == small.read_bytes()
+    assert "attachment" not in preview.headers.get("Content-Disposition", ""), preview.headers
 
     # The bucket was made public from the UI (anonymous reads work) and the temporary one is gone.
     assert "anyone" in result["public_warning"]

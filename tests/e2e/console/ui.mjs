@@ -152,7 +152,22 @@ async function flow(browser) {
   await objectRow(page, cfg.download.name).locator(T("object-link")).click();
   await page.locator(`${T("details-etag")}`).waitFor();
   result.details_etag = await page.locator(T("details-etag")).textContent();
+  await page.locator(T("details-preview")).click();
+  const frame = page.locator(T("preview-frame"));
+  await frame.waitFor({ timeout: 15000 });
+  result.preview_sandbox = await frame.getAttribute("sandbox");
+  result.preview_src = await frame.getAttribute("src");
   await shot(page, "06-details");
+
+  step("create a folder");
+  await page.locator(T("new-folder")).click();
+  await page.locator(T("new-folder-name")).fill("a/b");
+  assert(await page.locator(T("new-folder-create")).isDisabled(), "a folder name with / accepted");
+  await page.locator(T("new-folder-name")).fill(cfg.new_folder);
+  await page.locator(T("new-folder-create")).click();
+  await page.locator(`${T("breadcrumb")}[data-prefix=${css(cfg.new_folder + "/")}]`).waitFor({ timeout: 15000 });
+  await page.locator(`${T("breadcrumb")}[data-prefix=""]`).click();
+  await page.locator(`${T("folder-row")}[data-prefix=${css(cfg.new_folder + "/")}]`).waitFor({ timeout: 15000 });
 
   step("download a file");
   const [download] = await Promise.all([
