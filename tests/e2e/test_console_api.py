@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import client_error
+from conftest import client_error, run, tool_path
 
 
 def b64(data: bytes) -> str:
@@ -171,3 +171,56 @@ def test_disabled_user_cannot_sign_in(server):
                    capture_output=True, timeout=60, check=True)
     assert login(server, user, "erin-password-1").status_code == 401
     assert requests.get(f"{server.api}/api/me", headers=bearer(token), timeout=10).status_code == 401
+
+
+def test_api_user_journey_with_aws_cli(server, tmp_path):
+    """Issue #4's journey, through the API only: the admin signs in and creates two users; each signs
+    in and creates an access key; aws-cli with the first key creates a bucket and uploads; the second
+    user's key gets AccessDenied; the owner's bucket list shows the object's size and count; disabling
+    the key through the API makes aws-cli fail within seconds."""
+    root = login(server, server.access_key, server.secret_key).json()["token"]
+    alice, bob = unique("alice"), unique("bob")
+    keys = {}
+    for name in (alice, bob):
+        r = requests.post(f"{server.api}/api/users", json={"name": name, "password": f"pw-{name}!", "role": "user"},
+                          headers=bearer(root), timeout=30)
+        assert r.status_code == 201, r.text
+        token = login(server, name, f"pw-{name}!").json()["token"]
+        r = requests.post(f"{server.api}/api/keys", json={}, headers=bearer(token), timeout=30)
+        assert r.status_code == 201, r.text
+        keys[name] = (r.json()["access_key_id"], r.json()["secret_access_key"], token)
+
+    def aws(name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        key_id, secret, _ = keys[name]
+        env = dict(server.aws_env(), AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
+        return run([tool_path("aws"), *args, "--endpoint-url", server.endpoint], env=env, timeout=60, check=check)
+
+    bucket = unique("journey")
+    payload = tmp_path / "report.bin"
+    payload.write_bytes(b"quarterly numbers\n" * 1000)
+    aws(alice, "s3", "mb", f"s3://{bucket}")
+    aws(alice, "s3", "cp", str(payload), f"s3://{bucket}/2026/report.bin")
+
+    denied = aws(bob, "s3", "ls", f"s3://{bucket}/", check=False)
+    assert denied.returncode != 0 and b"AccessDenied" in denied.stderr, denied.stderr
+    denied = aws(bob, "s3", "cp", f"s3://{bucket}/2026/report.bin", str(tmp_path / "stolen"), check=False)
+    assert denied.returncode != 0 and b"403" in denied.stderr, denied.stderr
+
+    listed = requests.get(f"{server.api}/api/buckets", headers=bearer(keys[alice][2]), timeout=30).json()["buckets"]
+    mine = [b for b in listed if b["name"] == bucket]
+    assert len(mine) == 1, listed
+    assert (mine[0]["object_count"], mine[0]["bytes_used"]) == (1, payload.stat().st_size)
+    page = requests.get(f"{server.api}/api/buckets/{bucket}/objects", params={"prefix": "2026/"},
+                        headers=bearer(keys[alice][2]), timeout=30).json()
+    assert [(o["key"], o["size"]) for o in page["objects"]] == [("2026/report.bin", payload.stat().st_size)]
+
+    r = requests.post(f"{server.api}/api/keys/{keys[alice][0]}/disable", headers=bearer(keys[alice][2]), timeout=30)
+    assert r.status_code == 204, r.text
+    disabled_at = time.monotonic()
+    while True:
+        proc = aws(alice, "s3", "ls", f"s3://{bucket}/", check=False)
+        if proc.returncode != 0:
+            assert b"InvalidAccessKeyId" in proc.stderr, proc.stderr
+            break
+        assert time.monotonic() - disabled_at < 15, "a disabled key still worked after 15 s"
+        time.sleep(0.5)
