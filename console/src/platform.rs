@@ -220,6 +220,23 @@ pub fn download(url: &str) {
     let _ = url;
 }
 
+/// Empty a file `<input>` after its files were taken, so picking the same file again fires `change`.
+pub fn clear_file_input(id: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(input) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+        {
+            input.set_value("");
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = id;
+}
+
 /// Put `text` on the clipboard.
 pub fn copy_text(text: &str) {
     #[cfg(target_arch = "wasm32")]

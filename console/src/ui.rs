@@ -700,13 +700,14 @@ fn Browser(bucket: String) -> Element {
                 }
                 div { class: "toolbar-actions",
                     button { "data-testid": "new-folder", onclick: move |_| dialog.set(Some(BrowserDialog::NewFolder)), "New folder" }
-                    label { class: "button primary", r#for: "upload-files", "Upload files"
+                    label { class: "button primary", "Upload files"
+                        input { id: "upload-files", class: "sr-only", r#type: "file", multiple: true, "data-testid": "upload-files",
+                            onchange: move |e: FormEvent| { add_files_3(e.files()); platform::clear_file_input("upload-files"); } }
                     }
-                    input { id: "upload-files", class: "sr-only", r#type: "file", multiple: true, "data-testid": "upload-files",
-                        onchange: move |e: FormEvent| add_files_3(e.files()) }
-                    label { class: "button", r#for: "upload-folder", "Upload folder" }
-                    input { id: "upload-folder", class: "sr-only", r#type: "file", multiple: true, directory: true, "data-testid": "upload-folder",
-                        onchange: move |e: FormEvent| add_files_4(e.files()) }
+                    label { class: "button", "Upload folder"
+                        input { id: "upload-folder", class: "sr-only", r#type: "file", multiple: true, directory: true, "data-testid": "upload-folder",
+                            onchange: move |e: FormEvent| { add_files_4(e.files()); platform::clear_file_input("upload-folder"); } }
+                    }
                     button { class: "ghost", "data-testid": "refresh", onclick: move |_| reload += 1, "↻ Refresh" }
                 }
             }

@@ -67,6 +67,7 @@ class ConsoleBackend(CloudVaultServer):
     def server_env(self) -> dict:
         env = super().server_env()
         env["CLOUDVAULT_CORS_ORIGINS"] = self.console_origin
+        env["CLOUDVAULT_CONSOLE_DIR"] = str(CONSOLE_DIST)
         return env
 
 
@@ -172,6 +173,24 @@ def run_ui(cfg: dict, workdir: Path, timeout: float = 300) -> dict:
             f"(screenshots in {ARTIFACTS})"
         )
     return result
+
+
+def test_bundle_served_by_console_and_serve(stack):
+    """``cloudvault console`` and ``cloudvault serve`` (on its API address) both serve the bundle, with
+    index.html for unknown non-/api paths and the wasm as application/wasm (streaming compilation)."""
+    server, console = stack
+    for base in (console.url, server.api):
+        index = requests.get(base + "/", timeout=10)
+        assert index.status_code == 200 and "cloudvault_console.js" in index.text, (base, index.status_code)
+        deep = requests.get(base + "/buckets/some/deep/link", timeout=10)
+        assert deep.status_code == 200 and "cloudvault_console.js" in deep.text, (base, deep.status_code)
+        wasm = requests.get(base + "/cloudvault_console_bg.wasm", timeout=10)
+        assert wasm.status_code == 200 and wasm.content[:4] == b"\0asm", (base, wasm.status_code)
+        assert wasm.headers.get("Content-Type", "").startswith("application/wasm"), (base, wasm.headers)
+        js = requests.get(base + "/cloudvault_console.js", timeout=10)
+        assert "javascript" in js.headers.get("Content-Type", ""), (base, js.headers)
+        api = requests.get(base + "/api/nope", timeout=10)
+        assert api.status_code == 404 and api.json()["code"] == "not_found", (base, api.status_code, api.text[:200])
 
 
 def test_console_user_journey(stack, tmp_path):
@@ -326,6 +345,7 @@ def test_big_folder_first_page_under_a_second(stack, tmp_path):
     assert result["first_page_ms"] < 1000, result
     assert result["page1_rows"] == 100 and result["page2_rows"] == 100, result
     assert result["page1_first"] == "big/item-00000.txt"
+    assert result["page1_first_descending"] == "big/item-00099.txt"  # sorting stays within the page
     assert result["page2_first"] == "big/item-00100.txt"
     assert result["page3_first"] == "big/item-00200.txt"
     assert result["back_to_page2_first"] == "big/item-00100.txt"

@@ -345,6 +345,12 @@ async function bigFolder(browser) {
   result.page1_rows = await page.locator(T("object-row")).count();
   result.page1_first = await page.locator(T("object-row")).first().getAttribute("data-key");
   await shot(page, "01-big-folder");
+  step("sort within the page");
+  await page.locator(T("sort-name")).click();
+  await page.waitForFunction((k) => document.querySelector('[data-testid="object-row"]')?.dataset.key !== k, result.page1_first);
+  result.page1_first_descending = await page.locator(T("object-row")).first().getAttribute("data-key");
+  await page.locator(T("sort-name")).click();
+  await page.waitForFunction((k) => document.querySelector('[data-testid="object-row"]')?.dataset.key === k, result.page1_first);
   step("Next, Next, Previous");
   const firstKey = async () => page.locator(T("object-row")).first().getAttribute("data-key");
   await page.locator(T("page-next")).click();
