@@ -729,7 +729,7 @@ fn Browser(bucket: String) -> Element {
                                     thead { tr {
                                         th { "aria-sort": aria_sort(SortKey::Name), button { class: "link", "data-testid": "sort-name", onclick: move |_| sort_by(SortKey::Name), "Name{arrow(SortKey::Name)}" } }
                                         th { class: "num", "aria-sort": aria_sort(SortKey::Size), button { class: "link", "data-testid": "sort-size", onclick: move |_| sort_by(SortKey::Size), "Size{arrow(SortKey::Size)}" } }
-                                        th { "aria-sort": aria_sort(SortKey::Modified), button { class: "link", "data-testid": "sort-modified", onclick: move |_| sort_by(SortKey::Modified), "Modified{arrow(SortKey::Modified)}" } }
+                                        th { class: "hide-narrow", "aria-sort": aria_sort(SortKey::Modified), button { class: "link", "data-testid": "sort-modified", onclick: move |_| sort_by(SortKey::Modified), "Modified{arrow(SortKey::Modified)}" } }
                                         th { class: "hide-narrow", "aria-sort": aria_sort(SortKey::Type), button { class: "link", "data-testid": "sort-type", onclick: move |_| sort_by(SortKey::Type), "Type{arrow(SortKey::Type)}" } }
                                         th { class: "actions", "Actions" }
                                     } }
@@ -800,7 +800,7 @@ pub(crate) fn FolderRow(
         tr { class: "folder", "data-testid": "folder-row", "data-prefix": "{folder}",
             td { button { class: "link", "data-testid": "folder-link", onclick: move |_| on_open.call(f1.clone()), span { class: "ico ico-folder", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "—" }
-            td { "—" }
+            td { class: "hide-narrow", "—" }
             td { class: "hide-narrow", "Folder" }
             td { class: "actions",
                 button { class: "danger", "data-testid": "folder-delete", "aria-label": "Delete folder {label}", onclick: move |_| on_delete.call(f2.clone()), "Delete…" }
@@ -829,7 +829,7 @@ pub(crate) fn ObjectRow(
         tr { class: if selected { "selected" } else { "" }, "data-testid": "object-row", "data-key": "{entry.key}",
             td { button { class: "link name", "data-testid": "object-link", title: "{label}", onclick: move |_| on_open.call(k1.clone()), span { class: "ico ico-file", "aria-hidden": "true" } "{label}" } }
             td { class: "num", "{human_size(entry.size)}" }
-            td { class: "when", "{format_time_ms(entry.last_modified)}" }
+            td { class: "when hide-narrow", "{format_time_ms(entry.last_modified)}" }
             td { class: "hide-narrow kind", "{kind}" }
             td { class: "actions",
                 button { "data-testid": "object-download", "aria-label": "Download {label}", onclick: move |_| on_download(k2.clone()), "Download" }

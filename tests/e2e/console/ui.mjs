@@ -145,6 +145,9 @@ async function flow(browser) {
   await objectRow(page, direct).waitFor();
   result.breadcrumbs = await page.locator(T("breadcrumb")).allTextContents();
   await shot(page, "05-folder");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, "05-folder-phone");
+  await page.setViewportSize({ width: 1280, height: 860 });
   await page.locator(`${T("breadcrumb")}[data-prefix=""]`).click();
   await objectRow(page, cfg.download.name).waitFor();
 
@@ -229,12 +232,15 @@ async function flow(browser) {
   step("drag and drop a file");
   const dt = await page.evaluateHandle(() => {
     const d = new DataTransfer();
-    d.items.add(new File(["dropped bytes\n"], "dropped.txt", { type: "text/plain" }));
+    d.items.add(new File(["dropped bytes\n"], "dropped\u202Etxt.exe", { type: "text/plain" }));
     return d;
   });
   await page.locator(T("page-browser")).dispatchEvent("dragover", { dataTransfer: dt });
   await page.locator(T("page-browser")).dispatchEvent("drop", { dataTransfer: dt });
-  await objectRow(page, "dropped.txt").waitFor({ timeout: 30000 });
+  await objectRow(page, "dropped\u202Etxt.exe").waitFor({ timeout: 30000 });
+  result.bidi_text = await objectRow(page, "dropped\u202Etxt.exe").locator(T("object-link")).textContent();
+  assert(result.bidi_text.includes("dropped<U+202E>txt.exe"), `bidi override not made visible: ${JSON.stringify(result.bidi_text)}`);
+  assert(!result.bidi_text.includes("\u202E"), "raw U+202E displayed");
 
   step("cancel a big upload, then retry it");
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
