@@ -21,6 +21,8 @@ use std::rc::Rc;
 pub(crate) struct Session {
     token: String,
     user: api::User,
+    /// Unix seconds after which the API refuses the token.
+    expires_at: i64,
 }
 
 /// Which page is shown.
@@ -227,7 +229,7 @@ fn Login() -> Element {
                     password.set(String::new());
                     ctx.notice.set(None);
                     ctx.page.set(Page::Buckets);
-                    ctx.session.set(Some(Session { token: ans.token, user: ans.user }));
+                    ctx.session.set(Some(Session { token: ans.token, user: ans.user, expires_at: ans.expires_at }));
                 }
                 Err(e) => error.set(Some(if e.status == 401 {
                     "Wrong user name or password.".to_string()
@@ -288,6 +290,19 @@ fn Shell() -> Element {
             if let Ok(cfg) = ctx.call::<api::ServerConfig>(Method::Get, "/api/config".into(), None).await {
                 let mut config = ctx.config;
                 config.set(Some(cfg));
+            }
+        })
+    });
+    // Back to the sign-in page as soon as the token expires, not at the next click.
+    use_hook(move || {
+        spawn(async move {
+            loop {
+                platform::sleep_ms(1000).await;
+                let Some(expires_at) = ctx.session.peek().as_ref().map(|s| s.expires_at) else { break };
+                if platform::now_ms() >= expires_at as f64 * 1000.0 {
+                    ctx.end_session("Your session expired. Please sign in again.".into());
+                    break;
+                }
             }
         })
     });

@@ -9,6 +9,7 @@ Screenshots of every page go to tests/e2e/artifacts/console/.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -63,11 +64,13 @@ class ConsoleBackend(CloudVaultServer):
     """``cloudvault serve`` that lets the console's origin call the S3 endpoint (CORS)."""
 
     console_origin = ""
+    extra_env: dict = {}
 
     def server_env(self) -> dict:
         env = super().server_env()
         env["CLOUDVAULT_CORS_ORIGINS"] = self.console_origin
         env["CLOUDVAULT_CONSOLE_DIR"] = str(CONSOLE_DIST)
+        env.update(self.extra_env)
         return env
 
 
@@ -118,12 +121,9 @@ class ConsoleProcess:
                 self.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """A SQLite-backed ``cloudvault serve`` plus a ``cloudvault console`` in front of its API.
-
-    The browser journey is about the console, not the metadata backend (test_console_api.py and
-    friends cover both backends), so one backend keeps this module's time down."""
+@contextlib.contextmanager
+def console_stack(tmp_path_factory, **extra_env: str):
+    """A SQLite-backed ``cloudvault serve`` plus a ``cloudvault console`` in front of its API."""
     _require_tools()
     binary = Path(os.environ.get("CLOUDVAULT_BIN", str(REPO_ROOT / "target" / "release" / "cloudvault")))
     # Data and metadata on tmpfs when there is one: the 20,000-object fill is bound by the server's
@@ -136,6 +136,7 @@ def stack(tmp_path_factory):
     console_port = free_port()
     srv = ConsoleBackend("sqlite", workdir, f"sqlite://{workdir / 'metadata.sqlite'}?mode=rwc", binary)
     srv.console_origin = f"http://127.0.0.1:{console_port}"
+    srv.extra_env = extra_env
     console = None
     try:
         srv.start()
@@ -149,8 +150,16 @@ def stack(tmp_path_factory):
         if workdir.parent == shm:
             for log in ("server.log", "console.log"):
                 if (workdir / log).exists():
-                    shutil.copy(workdir / log, tmp_path_factory.getbasetemp() / f"console-stack-{log}")
+                    shutil.copy(workdir / log, tmp_path_factory.getbasetemp() / f"{workdir.name}-{log}")
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The console stack for this module. The browser journey is about the console, not the metadata
+    backend (test_console_api.py and friends cover both backends), so one backend keeps time down."""
+    with console_stack(tmp_path_factory) as pair:
+        yield pair
 
 
 def run_ui(cfg: dict, workdir: Path, timeout: float = 300) -> dict:
@@ -352,3 +361,15 @@ def test_big_folder_first_page_under_a_second(stack, tmp_path):
     # "item-1234" matches item-12340 .. item-12349.
     assert result["search_rows"] == 10, result
     assert "session has ended" in result["expired_notice"], result["expired_notice"]
+
+
+def test_expired_session_returns_to_sign_in(tmp_path_factory, tmp_path):
+    """With a 5-second session, the console goes back to the sign-in page by itself, with a message."""
+    with console_stack(tmp_path_factory, CLOUDVAULT_JWT_TTL_SECS="5") as (server, console):
+        result = run_ui(
+            {"mode": "expiry", "console": console.url, "username": server.access_key, "password": server.secret_key},
+            tmp_path,
+            timeout=120,
+        )
+    assert "expired" in result["expired_notice"], result
+    assert 3000 <= result["signed_out_after_ms"] <= 9000, result

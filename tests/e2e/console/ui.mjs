@@ -5,6 +5,7 @@
 //   mode "flow":      the whole user journey (sign in → buckets → uploads → folders → download →
 //                     share → hostile name → access key → folder delete → pages → sign out)
 //   mode "bigfolder": time from the click on a 20,000-object folder to its first row; paging.
+//   mode "expiry":    a short session ends by itself, back on the sign-in page.
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
@@ -396,6 +397,19 @@ async function bigFolder(browser) {
   await context.close();
 }
 
+async function expiry(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  step("sign in with a short session and wait");
+  await signIn(page);
+  const t0 = Date.now();
+  await page.locator(T("login-form")).waitFor({ timeout: 20000 });
+  result.signed_out_after_ms = Date.now() - t0;
+  result.expired_notice = await page.locator(T("notice")).textContent();
+  await shot(page, "01-session-expired");
+  await context.close();
+}
+
 const browser = await chromium.launch({
   executablePath: cfg.chromium,
   headless: true,
@@ -405,6 +419,7 @@ let failed = null;
 try {
   if (cfg.mode === "flow") await flow(browser);
   else if (cfg.mode === "bigfolder") await bigFolder(browser);
+  else if (cfg.mode === "expiry") await expiry(browser);
   else throw new Error(`unknown mode ${cfg.mode}`);
 } catch (e) {
   failed = e;
