@@ -206,7 +206,7 @@ def test_console_user_journey(stack, tmp_path):
     server, console = stack
     files_dir = tmp_path / "pick"
     files_dir.mkdir()
-    small = files_dir / "hello world #1?.txt"
+    small = files_dir / "hello world #1?%25 ✓ é.txt"
     small.write_bytes(b"hello from the console \xe2\x9c\x93\n" * 100)
     hostile = files_dir / HOSTILE
     hostile.write_bytes(b"<script>alert(2)</script> not run\n")
