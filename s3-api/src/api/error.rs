@@ -93,3 +93,32 @@ impl From<cloudvault_metadata::MetaError> for ApiError {
 
 /// Result alias of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns the plain-text rejections of axum's extractors (a malformed JSON body, a missing or wrongly
+/// typed query or path parameter, a missing `Content-Type`) and its empty 405 into the API's JSON
+/// errors: 400 `bad_request` (with axum's explanation as the message) and 405 `method_not_allowed`.
+pub async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let rejected = matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    if is_json || !(rejected || status == StatusCode::METHOD_NOT_ALLOWED) {
+        return response;
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let mut e = ApiError::new(status, "method_not_allowed", "This method is not allowed here.").into_response();
+        if let Some(allow) = response.headers().get(header::ALLOW) {
+            e.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return e;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).trim().to_owned();
+    ApiError::bad_request(if message.is_empty() { "The request is malformed.".to_owned() } else { message }).into_response()
+}

@@ -111,7 +111,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/users/{id}/disable", post(users::disable))
         .route("/users/{id}/enable", post(users::enable))
         .route("/users/{id}/password", post(users::reset_password))
-        .fallback(info::no_such_endpoint);
+        .fallback(info::no_such_endpoint)
+        .layer(axum::middleware::map_response(error::json_rejections));
     let router = Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
