@@ -36,13 +36,14 @@ const OBJECT_COLUMNS: &str = "object_key, size, etag, last_modified, owner_id, a
 
 fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
     let manifest: String = row.try_get("manifest")?;
+    let ListedObject { key, size, etag, last_modified, owner_id, attributes } = listed_from_row(row)?;
     Ok(ObjectRecord {
-        key: row.try_get("object_key")?,
-        size: row.try_get("size")?,
-        etag: row.try_get("etag")?,
-        last_modified: row.try_get("last_modified")?,
-        owner_id: row.try_get("owner_id")?,
-        attributes: row.try_get("attributes")?,
+        key,
+        size,
+        etag,
+        last_modified,
+        owner_id,
+        attributes,
         manifest: Manifest::decode(&manifest)?,
         parts_count: row.try_get("parts_count")?,
     })
