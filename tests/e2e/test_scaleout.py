@@ -179,6 +179,26 @@ def test_metrics_text_format(cluster):
         assert m.text.rstrip().endswith("# EOF"), "OpenMetrics exposition must end with '# EOF'"
 
 
+def test_sign_in_throttle_holds_across_replicas(cluster):
+    """Failed sign-ins are counted in the shared database: five failures spread over three replicas
+    throttle the name on all of them, not five per replica."""
+    replicas, _ = cluster
+    name = f"nobody-{time.time_ns() % 10**9}"
+    for i in range(5):
+        r = requests.post(f"{replicas[i % 3].api}/api/login", json={"username": name, "password": "wrong-password"},
+                          timeout=30)
+        assert r.status_code == 401, (i, r.status_code, r.text)
+    for replica in replicas:
+        r = requests.post(f"{replica.api}/api/login", json={"username": name, "password": "wrong-password"},
+                          timeout=30)
+        assert r.status_code == 429, (replica.name, r.status_code, r.text)
+        assert int(r.headers["Retry-After"]) > 0
+    # Another name from the same address is not affected.
+    r = requests.post(f"{replicas[0].api}/api/login", json={"username": name + "-x", "password": "wrong-password"},
+                      timeout=30)
+    assert r.status_code == 401
+
+
 # ------------------------------------------------------------------------------------------------
 # Read-after-write across replicas
 # ------------------------------------------------------------------------------------------------
