@@ -301,6 +301,24 @@ pub struct NewKey {
     pub access_key_id: String,
     /// Secret (shown once).
     pub secret_access_key: String,
+    /// Expiry (unix ms), null for never.
+    #[serde(default)]
+    pub expires_at: serde_json::Value,
+    /// Bucket restriction, `None` for all buckets.
+    #[serde(default)]
+    pub buckets: Option<Vec<String>>,
+    /// `read` / `readwrite`.
+    #[serde(default)]
+    pub access: Option<String>,
+}
+
+/// `POST /api/me/password` answer: a new session token (older ones stop working).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordChanged {
+    /// Bearer token.
+    pub token: String,
+    /// Expiry (unix s).
+    pub expires_at: i64,
 }
 
 /// A user (admin page).

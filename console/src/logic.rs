@@ -1,6 +1,7 @@
 //! Pure functions behind the console's pages: path and breadcrumb splitting, human-readable sizes and
 //! dates, names with their invisible bidi controls made visible, paging state, multipart part plans,
-//! bucket-name rules and sorting. No browser APIs here, so everything is tested natively.
+//! bucket-name rules, sorting, UTF-8 text previews, the access-key form and password-change rules. No
+//! browser APIs here, so everything is tested natively.
 
 use std::cmp::Ordering;
 
@@ -130,14 +131,18 @@ pub fn type_label(content_type: Option<&str>, key: &str) -> String {
     }
 }
 
-/// What the details panel can preview inline (always through a presigned URL, in an `<img>` or a
-/// sandboxed `<iframe>`), or `None`.
+/// What the details panel can preview, or `None`. Nothing is ever rendered as the console's own page:
+/// images go in an `<img>` (presigned URL on the S3 origin), text is fetched and shown as a text node
+/// in a `<pre>`, PDFs open in a new tab on the S3 origin (Chrome does not render PDFs in sandboxed
+/// iframes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreviewKind {
     /// `<img>`.
     Image,
-    /// `<iframe sandbox="">`: text and PDF.
-    Document,
+    /// Fetched, decoded as UTF-8, shown as text (HTML too: as its source).
+    Text,
+    /// Opened in a new tab (`noopener noreferrer`) on the presigned inline URL.
+    Pdf,
 }
 
 /// The preview kind for an object's content type.
@@ -145,11 +150,61 @@ pub fn preview_kind(content_type: &str) -> Option<PreviewKind> {
     let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if ct.starts_with("image/") && ct != "image/svg+xml" {
         Some(PreviewKind::Image)
-    } else if ct.starts_with("text/") || ct == "application/pdf" || ct == "application/json" {
-        Some(PreviewKind::Document)
+    } else if ct == "application/pdf" {
+        Some(PreviewKind::Pdf)
+    } else if ct.starts_with("text/")
+        || matches!(ct.as_str(), "application/json" | "application/xml" | "application/x-yaml" | "application/yaml")
+        || ct.ends_with("+json")
+        || ct.ends_with("+xml")
+    {
+        Some(PreviewKind::Text)
     } else {
         None
     }
+}
+
+/// Bytes of a text object fetched for its preview (a `Range` request).
+pub const TEXT_PREVIEW_BYTES: u64 = 256 * 1024;
+
+/// A text preview: the decoded text and whether it is only the start of the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextPreview {
+    /// The text (UTF-8; invalid sequences become U+FFFD).
+    pub text: String,
+    /// `true` when the object is longer than what is shown.
+    pub truncated: bool,
+}
+
+/// Decode the first bytes of a text object as UTF-8. At most `limit` bytes are used (a server that
+/// ignored the `Range` header sends everything); when the object is cut, a multi-byte character split
+/// at the cut is dropped rather than shown as U+FFFD. A leading byte-order mark is removed.
+pub fn text_preview(bytes: &[u8], object_size: u64, limit: u64) -> TextPreview {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut shown = &bytes[..bytes.len().min(limit)];
+    let truncated = (shown.len() as u64) < object_size;
+    if truncated {
+        // Drop an incomplete sequence at the end: walk back over up to 3 continuation bytes to the
+        // lead byte, and cut there when the sequence it starts is longer than what is left.
+        let len = shown.len();
+        let mut i = len;
+        while i > 0 && len - i < 3 && (shown[i - 1] & 0xC0) == 0x80 {
+            i -= 1;
+        }
+        if i > 0 {
+            let lead = shown[i - 1];
+            let need = match lead {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            if len - (i - 1) < need {
+                shown = &shown[..i - 1];
+            }
+        }
+    }
+    let shown = shown.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(shown);
+    TextPreview { text: String::from_utf8_lossy(shown).into_owned(), truncated }
 }
 
 /// Why a bucket name is refused (the S3 rules), or `None` when it is valid.
@@ -344,6 +399,146 @@ pub fn client_snippets(endpoint: &str, region: &str, key_id: &str, secret: &str)
     (aws, rclone)
 }
 
+/// Longest access-key lifetime the API accepts, in days.
+pub const MAX_KEY_EXPIRY_DAYS: u32 = 3650;
+
+/// The access-key creation form: optional expiry, optional bucket restriction, read-only or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyForm {
+    /// Days until the key expires as typed; empty for a key that never expires.
+    pub expires_in_days: String,
+    /// Restrict the key to [`KeyForm::buckets`].
+    pub restrict: bool,
+    /// The buckets picked (in the order picked).
+    pub buckets: Vec<String>,
+    /// Reads only (`access: "read"`).
+    pub read_only: bool,
+}
+
+impl KeyForm {
+    /// Pick or unpick a bucket.
+    pub fn toggle_bucket(&mut self, name: &str, on: bool) {
+        self.buckets.retain(|b| b != name);
+        if on {
+            self.buckets.push(name.to_string());
+        }
+    }
+
+    /// The expiry in days, `None` for never, or why the text is refused.
+    pub fn expiry_days(&self) -> Result<Option<u32>, &'static str> {
+        let t = self.expires_in_days.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        match t.parse::<u32>() {
+            Ok(d) if (1..=MAX_KEY_EXPIRY_DAYS).contains(&d) => Ok(Some(d)),
+            _ => Err("The expiry is a whole number of days from 1 to 3650 (empty: never)."),
+        }
+    }
+
+    /// Why the form cannot be sent, or `None`.
+    pub fn problem(&self) -> Option<&'static str> {
+        if let Err(p) = self.expiry_days() {
+            return Some(p);
+        }
+        if self.restrict && self.buckets.is_empty() {
+            return Some("Pick at least one bucket, or allow all buckets.");
+        }
+        None
+    }
+
+    /// The `POST /api/keys` body: only the fields that restrict anything.
+    pub fn body(&self) -> Result<serde_json::Value, &'static str> {
+        if let Some(p) = self.problem() {
+            return Err(p);
+        }
+        let mut body = serde_json::Map::new();
+        if let Some(d) = self.expiry_days()? {
+            body.insert("expires_in_days".into(), d.into());
+        }
+        if self.restrict {
+            body.insert("buckets".into(), self.buckets.clone().into());
+        }
+        body.insert("access".into(), if self.read_only { "read" } else { "readwrite" }.into());
+        Ok(serde_json::Value::Object(body))
+    }
+}
+
+/// A key's bucket restriction as shown in the key list (names made visible).
+pub fn key_buckets_label(buckets: Option<&[String]>) -> String {
+    match buckets {
+        None => "All buckets".to_string(),
+        Some([]) => "No buckets".to_string(),
+        Some(list) => list.iter().map(|b| visible_name(b)).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// A key's access as shown in the key list (`read` / `readwrite`, missing means read-write).
+pub fn key_access_label(access: Option<&str>) -> &'static str {
+    match access {
+        Some("read") => "Read-only",
+        _ => "Read & write",
+    }
+}
+
+/// A unix time from the API as milliseconds: numbers above 10^11 are already milliseconds, smaller
+/// ones are seconds; anything else (null, text) is `None`.
+pub fn unix_ms(v: &serde_json::Value) -> Option<i64> {
+    let n = v.as_i64()?;
+    Some(if n > 100_000_000_000 { n } else { n * 1000 })
+}
+
+/// A key's expiry: `"Never"`, `"<date> (in 30 days)"`, or `"Expired <date>"`; plus whether it expired.
+pub fn expiry_label(expires_at_ms: Option<i64>, now_ms: i64) -> (String, bool) {
+    let Some(at) = expires_at_ms else { return ("Never".to_string(), false) };
+    let left = at - now_ms;
+    if left <= 0 {
+        return (format!("Expired {}", format_time_ms(at)), true);
+    }
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    let rel = if left >= DAY {
+        let d = (left + DAY / 2) / DAY;
+        if d == 1 { "in 1 day".to_string() } else { format!("in {d} days") }
+    } else if left >= HOUR {
+        let h = left / HOUR;
+        if h == 1 { "in 1 hour".to_string() } else { format!("in {h} hours") }
+    } else {
+        "in under an hour".to_string()
+    };
+    (format!("{} ({rel})", format_time_ms(at)), false)
+}
+
+/// Minimum password length the API accepts (`weak_password` below it).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Why the change-password form cannot be sent yet, or `None`.
+pub fn password_change_problem(current: &str, new: &str, confirm: &str) -> Option<&'static str> {
+    if current.is_empty() {
+        Some("Enter your current password.")
+    } else if new.chars().count() < MIN_PASSWORD_CHARS {
+        Some("The new password needs at least 8 characters.")
+    } else if new != confirm {
+        Some("The two new passwords differ.")
+    } else if new == current {
+        Some("The new password is the same as the current one.")
+    } else {
+        None
+    }
+}
+
+/// The inline message for a refused password change (`forbidden`: the current password is wrong;
+/// `weak_password`: the server's reason).
+pub fn password_change_error(code: &str, message: &str) -> String {
+    match code {
+        "forbidden" => "The current password is wrong.".to_string(),
+        "weak_password" if !message.is_empty() => format!("The new password is too weak: {message}"),
+        "weak_password" => "The new password is too weak.".to_string(),
+        _ if message.is_empty() => format!("The password could not be changed ({code})."),
+        _ => message.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,10 +592,14 @@ mod tests {
         assert_eq!(type_label(Some("application/octet-stream"), "x.tar.gz"), "GZ file");
         assert_eq!(type_label(None, "README"), "file");
         assert_eq!(preview_kind("image/png"), Some(PreviewKind::Image));
-        assert_eq!(preview_kind("image/svg+xml"), None);
-        assert_eq!(preview_kind("text/html"), Some(PreviewKind::Document));
-        assert_eq!(preview_kind("application/pdf"), Some(PreviewKind::Document));
+        assert_eq!(preview_kind("image/svg+xml"), Some(PreviewKind::Text)); // its source, as text
+        assert_eq!(preview_kind("text/html"), Some(PreviewKind::Text));
+        assert_eq!(preview_kind("text/plain; charset=iso-8859-1"), Some(PreviewKind::Text));
+        assert_eq!(preview_kind("application/json"), Some(PreviewKind::Text));
+        assert_eq!(preview_kind("application/ld+json"), Some(PreviewKind::Text));
+        assert_eq!(preview_kind("Application/PDF"), Some(PreviewKind::Pdf));
         assert_eq!(preview_kind("application/zip"), None);
+        assert_eq!(preview_kind(""), None);
     }
 
     #[test]
@@ -494,5 +693,94 @@ mod tests {
         let (aws, rclone) = client_snippets("http://s3:9000", "us-east-1", "CVKEY", "sec");
         assert!(aws.contains("--endpoint-url http://s3:9000") && aws.contains("CVKEY"));
         assert!(rclone.contains("endpoint = http://s3:9000") && rclone.contains("secret_access_key = sec"));
+    }
+
+    #[test]
+    fn text_previews_decode_utf8() {
+        let text = "grüße ✓ 日本\n";
+        let whole = text_preview(text.as_bytes(), text.len() as u64, TEXT_PREVIEW_BYTES);
+        assert_eq!(whole, TextPreview { text: text.to_string(), truncated: false });
+        // A byte-order mark is dropped; invalid bytes become U+FFFD.
+        let bom = text_preview(b"\xEF\xBB\xBFhi \xFF", 7, 100);
+        assert_eq!(bom.text, "hi \u{FFFD}");
+        // Cut inside "日" (3 bytes): the partial character is dropped, not shown as U+FFFD.
+        let bytes = "ab日本".as_bytes();
+        for cut in 3..5 {
+            let p = text_preview(&bytes[..cut], bytes.len() as u64, cut as u64);
+            assert_eq!((p.text.as_str(), p.truncated), ("ab", true), "cut at {cut}");
+        }
+        let p = text_preview(&bytes[..5], bytes.len() as u64, 5);
+        assert_eq!(p.text, "ab日");
+        // A 4-byte character cut after 3 bytes, and the limit applied when the server sent it all.
+        let emoji = "x😀".as_bytes();
+        assert_eq!(text_preview(&emoji[..4], 5, 4).text, "x");
+        let all = "0123456789".as_bytes();
+        assert_eq!(text_preview(all, 10, 4), TextPreview { text: "0123".into(), truncated: true });
+        assert_eq!(text_preview(b"", 0, 4), TextPreview { text: String::new(), truncated: false });
+    }
+
+    #[test]
+    fn key_form_bodies() {
+        let mut f = KeyForm::default();
+        assert_eq!(f.body(), Ok(serde_json::json!({"access": "readwrite"})));
+        f.expires_in_days = " 30 ".into();
+        f.read_only = true;
+        assert_eq!(f.body(), Ok(serde_json::json!({"expires_in_days": 30, "access": "read"})));
+        f.restrict = true;
+        assert!(f.problem().is_some() && f.body().is_err(), "restricted to no bucket");
+        f.toggle_bucket("photos", true);
+        f.toggle_bucket("docs", true);
+        f.toggle_bucket("photos", false);
+        f.toggle_bucket("docs", true);
+        assert_eq!(f.body(), Ok(serde_json::json!({"expires_in_days": 30, "buckets": ["docs"], "access": "read"})));
+        for bad in ["0", "3651", "1.5", "-2", "soon"] {
+            f.expires_in_days = bad.into();
+            assert!(f.problem().is_some(), "{bad} accepted");
+        }
+        f.expires_in_days = "3650".into();
+        assert_eq!(f.expiry_days(), Ok(Some(3650)));
+    }
+
+    #[test]
+    fn key_list_labels() {
+        assert_eq!(key_buckets_label(None), "All buckets");
+        let list = vec!["a-b".to_string(), "x\u{202E}y".to_string()];
+        assert_eq!(key_buckets_label(Some(&list)), "a-b, x<U+202E>y");
+        assert_eq!(key_access_label(Some("read")), "Read-only");
+        assert_eq!(key_access_label(Some("readwrite")), "Read & write");
+        assert_eq!(key_access_label(None), "Read & write");
+        assert_eq!(unix_ms(&serde_json::json!(1_767_225_600)), Some(1_767_225_600_000));
+        assert_eq!(unix_ms(&serde_json::json!(1_767_225_600_000i64)), Some(1_767_225_600_000));
+        assert_eq!(unix_ms(&serde_json::Value::Null), None);
+        let now = 1_767_225_600_000;
+        assert_eq!(expiry_label(None, now), ("Never".to_string(), false));
+        assert_eq!(
+            expiry_label(Some(now + 30 * 86_400_000), now),
+            ("2026-01-31 00:00 UTC (in 30 days)".to_string(), false)
+        );
+        assert_eq!(expiry_label(Some(now + 86_400_000 - 1000), now).0, "2026-01-01 23:59 UTC (in 23 hours)");
+        assert_eq!(expiry_label(Some(now + 86_400_000 + 1000), now).0, "2026-01-02 00:00 UTC (in 1 day)");
+        assert_eq!(expiry_label(Some(now + 5 * 3_600_000), now).0, "2026-01-01 05:00 UTC (in 5 hours)");
+        assert_eq!(expiry_label(Some(now + 60_000), now).0, "2026-01-01 00:01 UTC (in under an hour)");
+        assert_eq!(expiry_label(Some(now), now), ("Expired 2026-01-01 00:00 UTC".to_string(), true));
+    }
+
+    #[test]
+    fn password_change_rules_and_errors() {
+        assert!(password_change_problem("", "a-long-password", "a-long-password").is_some());
+        assert!(password_change_problem("old-password", "short", "short").is_some());
+        assert!(password_change_problem("old-password", "a-long-password", "a-long-passwor").is_some());
+        assert!(password_change_problem("a-long-password", "a-long-password", "a-long-password").is_some());
+        assert_eq!(password_change_problem("old-password", "ünïcödé-pw", "ünïcödé-pw"), None);
+        assert_eq!(
+            password_change_error("forbidden", "The current password is wrong."),
+            "The current password is wrong."
+        );
+        assert_eq!(
+            password_change_error("weak_password", "A password needs at least 8 characters."),
+            "The new password is too weak: A password needs at least 8 characters."
+        );
+        assert_eq!(password_change_error("too_many_attempts", "Slow down."), "Slow down.");
+        assert_eq!(password_change_error("internal", ""), "The password could not be changed (internal).");
     }
 }

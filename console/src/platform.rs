@@ -200,6 +200,49 @@ pub async fn put_file(
     }
 }
 
+/// GET the first `max_bytes` of `url` (a presigned URL on the S3 origin; CORS allows the console's
+/// origin) with a `Range` request; answers the bytes, which a server ignoring `Range` may make longer.
+pub async fn fetch_prefix(url: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use gloo_net::http::Request;
+        let range = format!("bytes=0-{}", max_bytes.saturating_sub(1));
+        let resp = Request::get(url)
+            .header("Range", &range)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the storage endpoint: {e}"))?;
+        match resp.status() {
+            200 | 206 => resp.binary().await.map_err(|e| e.to_string()),
+            // An empty object has no byte 0.
+            416 => Ok(Vec::new()),
+            s => Err(format!("the storage endpoint answered HTTP {s}")),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (url, max_bytes);
+        Err("previews need a browser".into())
+    }
+}
+
+/// Open `url` in a new tab without giving it a handle on the console (`noopener`) or its address
+/// (`noreferrer`). Answers `false` when the browser blocked the tab.
+pub fn open_new_tab(url: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // With `noopener` window.open always answers null, so success cannot be told apart from a block.
+        web_sys::window()
+            .map(|w| w.open_with_url_and_target_and_features(url, "_blank", "noopener,noreferrer").is_ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = url;
+        false
+    }
+}
+
 /// Start a download of `url` through a temporary `<a download>`.
 pub fn download(url: &str) {
     #[cfg(target_arch = "wasm32")]

@@ -1,7 +1,7 @@
 //! Components rendered natively with dioxus-ssr: hostile names come out as escaped text.
 
-use crate::api::{BucketUsage, ObjectEntry, Usage, UsageTotal};
-use crate::ui::{FolderRow, ObjectRow, UsageView};
+use crate::api::{AccessKey, BucketUsage, ObjectEntry, Usage, UsageTotal};
+use crate::ui::{FolderRow, KeyRow, ObjectRow, UsageView};
 use dioxus::prelude::*;
 
 fn entry(key: &str) -> ObjectEntry {
@@ -87,4 +87,40 @@ fn usage_chart_renders_bars_and_totals() {
     assert_eq!(html.matches("<rect").count(), 2, "{html}");
     assert!(html.contains("&#60;script&#62;") && !html.contains("<script>"), "{html}");
     assert!(html.contains("3.0 MiB"), "{html}");
+}
+
+#[test]
+fn key_rows_show_restriction_and_expiry() {
+    let html = render(|| {
+        let key = AccessKey {
+            access_key_id: "CVKEY1".into(),
+            enabled: true,
+            created_at: serde_json::json!(1_767_225_600_000i64),
+            expires_at: serde_json::json!(1_767_225_600_000i64 + 30 * 86_400_000),
+            buckets: Some(vec!["photos".into(), "<b>x\u{202E}".into()]),
+            access: Some("read".into()),
+        };
+        rsx! { KeyRow { access_key: key, now: 1_767_225_600_000i64, on_action: move |_| {}, on_delete: move |_| {} } }
+    });
+    assert!(html.contains("photos, &#60;b&#62;x&#60;U+202E&#62;"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    assert!(html.contains("data-restricted=\"true\"") && html.contains("data-access=\"read\""), "{html}");
+    assert!(html.contains("Read-only") && html.contains("2026-01-31 00:00 UTC (in 30 days)"), "{html}");
+
+    let html = render(|| {
+        let key = AccessKey {
+            access_key_id: "CVKEY2".into(),
+            enabled: true,
+            created_at: serde_json::Value::Null,
+            expires_at: serde_json::json!(1_000),
+            buckets: None,
+            access: Some("readwrite".into()),
+        };
+        rsx! { KeyRow { access_key: key, now: 1_767_225_600_000i64, on_action: move |_| {}, on_delete: move |_| {} } }
+    });
+    assert!(
+        html.contains("All buckets") && (html.contains("Read &#38; write") || html.contains("Read &amp; write")),
+        "{html}"
+    );
+    assert!(html.contains("data-expired=\"true\"") && html.contains("Expired"), "{html}");
 }

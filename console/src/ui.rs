@@ -319,6 +319,7 @@ fn Shell() -> Element {
             n.set(Some(Notice { error: false, text: "You are signed out.".into() }));
         });
     };
+    let mut changing_password = use_signal(|| false);
     let cur_tab = std::mem::discriminant(&current);
     let tab = move |p: Page| if cur_tab == std::mem::discriminant(&p) { "tab active" } else { "tab" };
     rsx! {
@@ -333,10 +334,14 @@ fn Shell() -> Element {
                 button { class: tab(Page::Usage), "data-testid": "nav-usage", onclick: move |_| go(Page::Usage), "Usage" }
             }
             span { class: "who", "data-testid": "whoami", "{visible_name(&name)}" }
+            button { class: "ghost", "data-testid": "change-password", title: "Change your password", onclick: move |_| changing_password.set(true), "Password…" }
             ThemeToggle {}
             button { class: "ghost", "data-testid": "sign-out", onclick: sign_out, "Sign out" }
         }
         NoticeBanner {}
+        if changing_password() {
+            ChangePasswordDialog { on_close: move |_| changing_password.set(false) }
+        }
         UploadPanel {}
         main { class: "content",
             match current {
@@ -345,6 +350,83 @@ fn Shell() -> Element {
                 Page::Keys => rsx! { KeysPage {} },
                 Page::Users => rsx! { UsersPage {} },
                 Page::Usage => rsx! { UsagePage {} },
+            }
+        }
+    }
+}
+
+/// The signed-in user changes their own password. The API answers a new token (every older one stops
+/// working), which replaces the session's, so the session goes on.
+#[component]
+fn ChangePasswordDialog(on_close: EventHandler<()>) -> Element {
+    let ctx = use_context::<Ctx>();
+    let mut current = use_signal(String::new);
+    let mut new = use_signal(String::new);
+    let mut confirm = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let problem = password_change_problem(&current.read(), &new.read(), &confirm.read());
+    // Hints only once the user has typed into the field they are about.
+    let hint = match problem {
+        Some(p) if !new.read().is_empty() && (p.contains("8 characters") || p.contains("same")) => Some(p),
+        Some(p) if !confirm.read().is_empty() && p.contains("differ") => Some(p),
+        _ => None,
+    };
+    let submit = move |e: FormEvent| {
+        e.prevent_default();
+        if busy() || password_change_problem(&current(), &new(), &confirm()).is_some() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn(async move {
+            let body = json!({"current_password": current(), "new_password": new()});
+            match ctx.call::<api::PasswordChanged>(Method::Post, "/api/me/password".into(), Some(body)).await {
+                Ok(ans) => {
+                    let mut session = ctx.session;
+                    if let Some(s) = session.write().as_mut() {
+                        s.token = ans.token;
+                        s.expires_at = ans.expires_at;
+                    }
+                    ctx.info("Your password was changed. Your other sessions were signed out.");
+                    on_close.call(());
+                }
+                Err(e) if e.status == 401 => {}
+                Err(e) => error.set(Some(password_change_error(&e.code, &e.message))),
+            }
+            busy.set(false);
+        });
+    };
+    rsx! {
+        Modal { title: "Change password", on_close: move |_| on_close.call(()),
+            form { class: "stack", "data-testid": "password-form", onsubmit: submit,
+                label { "Current password"
+                    input { r#type: "password", autocomplete: "current-password", "data-testid": "password-current",
+                        value: "{current}", onmounted: focus_on_mount, oninput: move |e| { current.set(e.value()); error.set(None); } }
+                }
+                label { "New password (8+ characters)"
+                    input { r#type: "password", autocomplete: "new-password", "data-testid": "password-new",
+                        "aria-invalid": if hint.is_some_and(|p| !p.contains("differ")) { "true" } else { "false" },
+                        value: "{new}", oninput: move |e| { new.set(e.value()); error.set(None); } }
+                }
+                label { "New password again"
+                    input { r#type: "password", autocomplete: "new-password", "data-testid": "password-confirm",
+                        "aria-invalid": if hint.is_some_and(|p| p.contains("differ")) { "true" } else { "false" },
+                        value: "{confirm}", oninput: move |e| { confirm.set(e.value()); error.set(None); } }
+                }
+                if let Some(h) = hint {
+                    p { class: "hint error", "data-testid": "password-hint", "{h}" }
+                }
+                if let Some(err) = error() {
+                    div { class: "notice error", role: "alert", "data-testid": "password-error", "{err}" }
+                }
+                p { class: "hint", "Changing it signs out your other sessions; this one goes on." }
+                div { class: "dialog-actions",
+                    button { r#type: "button", onclick: move |_| on_close.call(()), "Cancel" }
+                    button { r#type: "submit", class: "primary", "data-testid": "password-submit", disabled: problem.is_some() || busy(),
+                        if busy() { "Changing…" } else { "Change password" }
+                    }
+                }
             }
         }
     }
@@ -869,6 +951,17 @@ fn on_download(key: String) {
     });
 }
 
+/// The preview shown in the details panel.
+#[derive(Clone, PartialEq)]
+enum Preview {
+    Loading,
+    Failed(String),
+    Image(String),
+    Text(TextPreview),
+    /// Opened in a new tab; the link opens it again.
+    Pdf(String),
+}
+
 #[component]
 fn Details(
     bucket: String,
@@ -887,7 +980,7 @@ fn Details(
                 .await
         }
     });
-    let mut preview = use_signal(|| None::<(PreviewKind, String)>);
+    let mut preview = use_signal(|| None::<Preview>);
     let current = details.read().clone();
     let k2 = object_key.clone();
     let k3 = object_key.clone();
@@ -904,6 +997,7 @@ fn Details(
                 Some(Ok(d)) => {
                     let ct = d.content_type.clone().unwrap_or_default();
                     let kind = preview_kind(&ct);
+                    let size = d.size;
                     let b2 = bucket.clone();
                     let k5 = d.key.clone();
                     rsx! {
@@ -928,23 +1022,53 @@ fn Details(
                             button { onclick: move |_| on_share.call(k3.clone()), "Share" }
                             button { class: "danger", onclick: move |_| on_delete.call(k4.clone()), "Delete…" }
                             if let Some(kind) = kind {
-                                button { "data-testid": "details-preview", onclick: move |_| {
+                                button { "data-testid": "details-preview", disabled: preview() == Some(Preview::Loading), onclick: move |_| {
                                     let (b, k) = (b2.clone(), k5.clone());
+                                    preview.set(Some(Preview::Loading));
                                     spawn(async move {
                                         let body = json!({"key": k, "expires_in_secs": 900, "disposition": "inline"});
-                                        match ctx.call::<api::Presigned>(Method::Post, format!("{}/share", bucket_path(&b)), Some(body)).await {
-                                            Ok(p) => preview.set(Some((kind, p.url))),
-                                            Err(e) => ctx.error(&e),
-                                        }
+                                        let url = match ctx.call::<api::Presigned>(Method::Post, format!("{}/share", bucket_path(&b)), Some(body)).await {
+                                            Ok(p) => p.url,
+                                            Err(e) => {
+                                                preview.set(Some(Preview::Failed(e.to_string())));
+                                                return;
+                                            }
+                                        };
+                                        let shown = match kind {
+                                            PreviewKind::Image => Preview::Image(url),
+                                            PreviewKind::Pdf => {
+                                                platform::open_new_tab(&url);
+                                                Preview::Pdf(url)
+                                            }
+                                            PreviewKind::Text if size == 0 => Preview::Text(text_preview(&[], 0, TEXT_PREVIEW_BYTES)),
+                                            PreviewKind::Text => match platform::fetch_prefix(&url, TEXT_PREVIEW_BYTES).await {
+                                                Ok(bytes) => Preview::Text(text_preview(&bytes, size, TEXT_PREVIEW_BYTES)),
+                                                Err(e) => Preview::Failed(e),
+                                            },
+                                        };
+                                        preview.set(Some(shown));
                                     });
-                                }, "Preview" }
+                                }, if kind == PreviewKind::Pdf { "Open PDF ↗" } else { "Preview" } }
                             }
                         }
                         match preview() {
-                            Some((PreviewKind::Image, url)) => rsx! { img { class: "preview", "data-testid": "preview-image", src: "{url}", alt: "Preview of {visible_name(&object_key)}", referrerpolicy: "no-referrer" } },
-                            // sandbox="" : no scripts, no same-origin, no forms, no top navigation.
-                            Some((PreviewKind::Document, url)) => rsx! { iframe { class: "preview", "data-testid": "preview-frame", "sandbox": "", referrerpolicy: "no-referrer", src: "{url}", title: "Preview" } },
                             None => rsx! {},
+                            Some(Preview::Loading) => rsx! { p { class: "loading", "data-testid": "preview-loading", "Loading the preview…" } },
+                            Some(Preview::Failed(e)) => rsx! { div { class: "notice error", role: "alert", "data-testid": "preview-error", "The preview failed: {e}" } },
+                            // The presigned URL is on the S3 origin, never the console's.
+                            Some(Preview::Image(url)) => rsx! { img { class: "preview", "data-testid": "preview-image", src: "{url}", alt: "Preview of {visible_name(&object_key)}", referrerpolicy: "no-referrer" } },
+                            // A text node in a <pre>: markup in the object shows as its source, never runs.
+                            Some(Preview::Text(t)) => rsx! {
+                                pre { class: "preview text-preview", "data-testid": "preview-text", tabindex: "0", "aria-label": "Text of {visible_name(&object_key)}", "{t.text}" }
+                                if t.truncated {
+                                    p { class: "hint", "data-testid": "preview-truncated", "Showing the first {human_size(TEXT_PREVIEW_BYTES)} of {human_size(size)}." }
+                                }
+                            },
+                            Some(Preview::Pdf(url)) => rsx! {
+                                p { class: "hint", "The PDF opens in a new tab, from the storage endpoint. "
+                                    a { "data-testid": "preview-pdf-link", href: "{url}", target: "_blank", rel: "noopener noreferrer", "Open it again ↗" }
+                                }
+                            },
                         }
                     }
                 }
@@ -1394,12 +1518,9 @@ fn retry_upload(ctx: Ctx, id: u64) {
 // ------------------------------------------------------------------------------------------------
 
 fn time_label(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Number(n) => {
-            let n = n.as_i64().unwrap_or(0);
-            format_time_ms(if n > 100_000_000_000 { n } else { n * 1000 })
-        }
-        serde_json::Value::String(s) => s.clone(),
+    match (unix_ms(v), v) {
+        (Some(ms), _) => format_time_ms(ms),
+        (None, serde_json::Value::String(s)) => s.clone(),
         _ => "—".into(),
     }
 }
@@ -1414,17 +1535,6 @@ fn KeysPage() -> Element {
     });
     let mut created = use_signal(|| None::<api::NewKey>);
     let mut confirm_delete = use_signal(|| None::<String>);
-    let create = move |_| {
-        spawn(async move {
-            match ctx.call::<api::NewKey>(Method::Post, "/api/keys".into(), Some(json!({}))).await {
-                Ok(k) => {
-                    created.set(Some(k));
-                    reload += 1;
-                }
-                Err(e) => ctx.error(&e),
-            }
-        });
-    };
     let act = move |id: String, action: &'static str| {
         spawn(async move {
             match ctx.call::<()>(Method::Post, format!("/api/keys/{}/{action}", encode(&id)), None).await {
@@ -1434,15 +1544,18 @@ fn KeysPage() -> Element {
         });
     };
     let current = keys.read().clone();
+    let now = platform::now_ms() as i64;
     rsx! {
         section { class: "page", "data-testid": "page-keys",
             div { class: "page-head",
                 h1 { "Access keys" }
-                button { class: "primary", "data-testid": "key-create", onclick: create, "Create access key" }
             }
-            p { class: "hint", "Access keys let S3 clients (aws-cli, rclone, SDKs) act as you." }
+            p { class: "hint", "Access keys let S3 clients (aws-cli, rclone, SDKs) act as you. Limit a key to some buckets, to reads, or in time." }
+            KeyCreateForm { on_created: move |k: api::NewKey| { created.set(Some(k)); reload += 1; } }
             if let Some(k) = created() {
-                NewKeyPanel { key_id: k.access_key_id.clone(), secret: k.secret_access_key.clone(), on_close: move |_| created.set(None) }
+                NewKeyPanel { key_id: k.access_key_id.clone(), secret: k.secret_access_key.clone(),
+                    scope: format!("{} · {} · expires: {}", key_buckets_label(k.buckets.as_deref()), key_access_label(k.access.as_deref()), expiry_label(unix_ms(&k.expires_at), now).0),
+                    on_close: move |_| created.set(None) }
             }
             match current {
                 None => rsx! { p { class: "loading", "Loading keys…" } },
@@ -1451,22 +1564,12 @@ fn KeysPage() -> Element {
                     if list.keys.is_empty() { p { class: "empty", "No access keys yet." } }
                     else {
                         table { class: "table", "data-testid": "key-table",
-                            thead { tr { th { "Access key id" } th { "State" } th { "Created" } th { "Expires" } th { class: "actions", "Actions" } } }
+                            thead { tr { th { "Access key id" } th { "State" } th { "Buckets" } th { "Access" } th { class: "hide-narrow", "Created" } th { "Expires" } th { class: "actions", "Actions" } } }
                             tbody {
                                 for k in list.keys.iter().cloned() {
-                                    tr { key: "{k.access_key_id}", "data-testid": "key-row", "data-key-id": "{k.access_key_id}",
-                                        td { class: "mono", "{k.access_key_id}" }
-                                        td { if k.enabled { span { class: "badge ok", "Enabled" } } else { span { class: "badge", "Disabled" } } }
-                                        td { "{time_label(&k.created_at)}" }
-                                        td { if k.expires_at.is_null() { "Never" } else { "{time_label(&k.expires_at)}" } }
-                                        td { class: "actions",
-                                            if k.enabled {
-                                                button { "data-testid": "key-disable", onclick: { let id = k.access_key_id.clone(); move |_| act(id.clone(), "disable") }, "Disable" }
-                                            } else {
-                                                button { "data-testid": "key-enable", onclick: { let id = k.access_key_id.clone(); move |_| act(id.clone(), "enable") }, "Enable" }
-                                            }
-                                            button { class: "danger", "data-testid": "key-delete", onclick: { let id = k.access_key_id.clone(); move |_| confirm_delete.set(Some(id.clone())) }, "Delete…" }
-                                        }
+                                    KeyRow { key: "{k.access_key_id}", access_key: k.clone(), now,
+                                        on_action: move |(id, action): (String, &'static str)| act(id, action),
+                                        on_delete: move |id: String| confirm_delete.set(Some(id)),
                                     }
                                 }
                             }
@@ -1496,8 +1599,161 @@ fn KeysPage() -> Element {
     }
 }
 
+/// One access key in the list: its restriction (buckets, access) and expiry.
 #[component]
-fn NewKeyPanel(key_id: String, secret: String, on_close: EventHandler<()>) -> Element {
+pub(crate) fn KeyRow(
+    access_key: api::AccessKey,
+    now: i64,
+    on_action: EventHandler<(String, &'static str)>,
+    on_delete: EventHandler<String>,
+) -> Element {
+    let k = access_key;
+    let buckets = key_buckets_label(k.buckets.as_deref());
+    let access = key_access_label(k.access.as_deref());
+    let read_only = k.access.as_deref() == Some("read");
+    let (expiry, expired) = expiry_label(unix_ms(&k.expires_at), now);
+    let (id1, id2, id3) = (k.access_key_id.clone(), k.access_key_id.clone(), k.access_key_id.clone());
+    rsx! {
+        tr { "data-testid": "key-row", "data-key-id": "{k.access_key_id}",
+            td { class: "mono", "{k.access_key_id}" }
+            td {
+                if expired { span { class: "badge warn", "Expired" } }
+                else if k.enabled { span { class: "badge ok", "Enabled" } }
+                else { span { class: "badge", "Disabled" } }
+            }
+            td { class: "key-buckets", "data-testid": "key-buckets", "data-restricted": if k.buckets.is_some() { "true" } else { "false" }, "{buckets}" }
+            td { "data-testid": "key-access", "data-access": if read_only { "read" } else { "readwrite" },
+                span { class: if read_only { "badge" } else { "badge ok" }, "{access}" }
+            }
+            td { class: "hide-narrow", "{time_label(&k.created_at)}" }
+            td { "data-testid": "key-expires", "data-expired": if expired { "true" } else { "false" }, "{expiry}" }
+            td { class: "actions",
+                if k.enabled {
+                    button { "data-testid": "key-disable", onclick: move |_| on_action.call((id1.clone(), "disable")), "Disable" }
+                } else {
+                    button { "data-testid": "key-enable", onclick: move |_| on_action.call((id2.clone(), "enable")), "Enable" }
+                }
+                button { class: "danger", "data-testid": "key-delete", onclick: move |_| on_delete.call(id3.clone()), "Delete…" }
+            }
+        }
+    }
+}
+
+/// The access-key creation form: expiry in days (optional), a restriction to some of the user's
+/// buckets (optional), read-only or read-write.
+#[component]
+fn KeyCreateForm(on_created: EventHandler<api::NewKey>) -> Element {
+    let ctx = use_context::<Ctx>();
+    let mut form = use_signal(KeyForm::default);
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let buckets =
+        use_resource(move || async move { ctx.call::<api::Buckets>(Method::Get, "/api/buckets".into(), None).await });
+    let problem = form.read().problem();
+    let submit = move |e: FormEvent| {
+        e.prevent_default();
+        if busy() {
+            return;
+        }
+        let body = match form.read().body() {
+            Ok(b) => b,
+            Err(p) => {
+                error.set(Some(p.to_string()));
+                return;
+            }
+        };
+        busy.set(true);
+        error.set(None);
+        spawn(async move {
+            match ctx.call::<api::NewKey>(Method::Post, "/api/keys".into(), Some(body)).await {
+                Ok(k) => {
+                    form.set(KeyForm::default());
+                    on_created.call(k);
+                }
+                Err(e) if e.status != 401 => error.set(Some(e.to_string())),
+                Err(_) => {}
+            }
+            busy.set(false);
+        });
+    };
+    let f = form.read().clone();
+    let bucket_list = buckets.read().clone();
+    rsx! {
+        form { class: "card key-form", "data-testid": "key-form", onsubmit: submit, "aria-label": "Create an access key",
+            h2 { "New access key" }
+            div { class: "key-form-grid",
+                label { "Expires after (days)"
+                    input { "data-testid": "key-expiry-days", r#type: "number", min: "1", max: "{MAX_KEY_EXPIRY_DAYS}", step: "1",
+                        inputmode: "numeric", placeholder: "never", value: "{f.expires_in_days}",
+                        "aria-invalid": if form.read().expiry_days().is_err() { "true" } else { "false" },
+                        oninput: move |e| form.write().expires_in_days = e.value() }
+                }
+                fieldset { class: "radio-row",
+                    legend { "Access" }
+                    label { class: "check",
+                        input { r#type: "radio", name: "key-access", value: "readwrite", "data-testid": "key-access-readwrite",
+                            checked: !f.read_only, onchange: move |_| form.write().read_only = false }
+                        " Read & write"
+                    }
+                    label { class: "check",
+                        input { r#type: "radio", name: "key-access", value: "read", "data-testid": "key-access-read",
+                            checked: f.read_only, onchange: move |_| form.write().read_only = true }
+                        " Read-only (get, list, head)"
+                    }
+                }
+                fieldset { class: "radio-row",
+                    legend { "Buckets" }
+                    label { class: "check",
+                        input { r#type: "radio", name: "key-scope", value: "all", "data-testid": "key-scope-all",
+                            checked: !f.restrict, onchange: move |_| form.write().restrict = false }
+                        " All my buckets"
+                    }
+                    label { class: "check",
+                        input { r#type: "radio", name: "key-scope", value: "some", "data-testid": "key-scope-some",
+                            checked: f.restrict, onchange: move |_| form.write().restrict = true }
+                        " Only the buckets picked below"
+                    }
+                }
+            }
+            if f.restrict {
+                match bucket_list {
+                    None => rsx! { p { class: "loading", "Loading buckets…" } },
+                    Some(Err(e)) => rsx! { div { class: "notice error", "{e}" } },
+                    Some(Ok(list)) if list.buckets.is_empty() => rsx! { p { class: "hint", "You have no buckets yet." } },
+                    Some(Ok(list)) => rsx! {
+                        fieldset { class: "bucket-picks", "data-testid": "key-buckets-pick",
+                            legend { class: "sr-only", "Buckets the key may use" }
+                            for b in list.buckets.iter().map(|b| b.name.clone()) {
+                                label { class: "check", key: "{b}",
+                                    input { r#type: "checkbox", "data-testid": "key-bucket", value: "{b}",
+                                        checked: f.buckets.contains(&b),
+                                        onchange: { let b = b.clone(); move |e: FormEvent| form.write().toggle_bucket(&b, e.checked()) } }
+                                    " {visible_name(&b)}"
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            if let Some(p) = problem {
+                if !form.read().expires_in_days.is_empty() || f.restrict {
+                    p { class: "hint error", "data-testid": "key-form-problem", "{p}" }
+                }
+            }
+            if let Some(err) = error() {
+                div { class: "notice error", role: "alert", "data-testid": "key-form-error", "{err}" }
+            }
+            div { class: "form-actions",
+                button { r#type: "submit", class: "primary", "data-testid": "key-create", disabled: problem.is_some() || busy(),
+                    if busy() { "Creating…" } else { "Create access key" }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn NewKeyPanel(key_id: String, secret: String, scope: String, on_close: EventHandler<()>) -> Element {
     let ctx = use_context::<Ctx>();
     let cfg = ctx.config.read().clone();
     let endpoint = cfg.as_ref().map(|c| c.s3_endpoint.clone()).unwrap_or_else(|| "<S3 endpoint URL>".into());
@@ -1510,6 +1766,7 @@ fn NewKeyPanel(key_id: String, secret: String, on_close: EventHandler<()>) -> El
             p { class: "notice warning", "Copy the secret now: it is shown only once." }
             dl {
                 dt { "Access key id" } dd { class: "mono", "data-testid": "new-key-id", "{key_id}" }
+                dt { "Scope" } dd { "data-testid": "new-key-scope", "{scope}" }
                 dt { "Secret access key" }
                 dd { class: "copy-row",
                     code { class: "mono", "data-testid": "new-key-secret", "{secret}" }

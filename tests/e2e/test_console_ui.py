@@ -42,6 +42,12 @@ UI_SCRIPT = Path(__file__).resolve().parent / "console" / "ui.mjs"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "console"
 NODE_DIR = Path(os.environ.get("CLOUDVAULT_CACHE", str(Path.home() / ".cache" / "cloudvault"))) / "node"
 HOSTILE = "<img src=x onerror=alert(1)>.txt"
+UTF8_TEXT = "grüße ✓ 日本\nΚαλημέρα — ½ €\n"
+# A minimal one-page PDF (its bytes need not render; the console only has to open it on the S3 origin).
+TINY_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 MIB = 1024 * 1024
 
 
@@ -218,6 +224,11 @@ def test_console_user_journey(stack, tmp_path):
     (folder / "b.jpg").write_bytes(secrets.token_bytes(5000))
     (folder / "sub" / "c.txt").write_bytes(b"c" * 10)
     folder_files = ["album/a.txt", "album/b.jpg", "album/sub/c.txt"]
+    utf8 = files_dir / "grüße ✓ 日本.txt"
+    utf8.write_bytes(UTF8_TEXT.encode("utf-8"))
+    pdf = files_dir / "tiny.pdf"
+    pdf.write_bytes(TINY_PDF)
+    new_user = f"ui-user-{secrets.token_hex(3)}"
     bucket = f"console-ui-{secrets.token_hex(4)}"
 
     result = run_ui(
@@ -232,7 +243,12 @@ def test_console_user_journey(stack, tmp_path):
             "folder": str(folder),
             "folder_files": folder_files,
             "download": {"name": small.name, "path": str(small)},
-            "new_user": f"ui-user-{secrets.token_hex(3)}",
+            "new_user": new_user,
+            "new_user_password": "a-long-password-1",
+            "new_user_password2": "änother-long-pässword-2",
+            "utf8": {"path": str(utf8), "name": utf8.name},
+            "pdf": {"path": str(pdf), "name": pdf.name},
+            "s3_endpoint": server.endpoint,
             "new_folder": "empty folder",
             "hostile_name": HOSTILE,
         },
@@ -267,15 +283,23 @@ def test_console_user_journey(stack, tmp_path):
     # The folder delete named its count and removed exactly the folder.
     assert result["folder_delete_count"] == len(folder_files)
     left = server.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    assert sorted(o["Key"] for o in left) == sorted([small.name, HOSTILE, big.name, "empty folder/"])
+    assert sorted(o["Key"] for o in left) == sorted([small.name, HOSTILE, big.name, "empty folder/", utf8.name, pdf.name])
     assert server.s3.head_object(Bucket=bucket, Key="empty folder/")["ContentLength"] == 0
 
-    # The preview is a sandboxed frame (no scripts, other origin) on a presigned inline URL.
-    assert result["preview_sandbox"] == "", result["preview_sandbox"]
-    assert result["preview_src"].startswith(server.endpoint), result["preview_src"]
-    preview = requests.get(result["preview_src"], timeout=10)
+    # Text previews: fetched from a presigned inline URL on the S3 origin, decoded as UTF-8, shown as a
+    # text node in a <pre> (no elements inside, markup shown as its source).
+    assert result["preview"] == {"text": small.read_bytes().decode("utf-8"), "tag": "PRE", "children": 0}, result["preview"]
+    assert result["utf8_preview"] == {"text": UTF8_TEXT, "tag": "PRE", "children": 0}, result["utf8_preview"]
+    assert result["preview_urls"] and all(u.startswith(server.endpoint) for u in result["preview_urls"]), result["preview_urls"]
+    preview = requests.get(result["preview_urls"][0], timeout=10)
     assert preview.content == small.read_bytes()
     assert "attachment" not in preview.headers.get("Content-Disposition", ""), preview.headers
+    assert result["hostile_preview"] == {"text": hostile.read_bytes().decode(), "children": 0}, result["hostile_preview"]
+    # PDFs open in a new tab on the S3 origin, never the console's, without an opener or referrer.
+    assert result["pdf_tab_url"].startswith(server.endpoint), result["pdf_tab_url"]
+    assert result["pdf_link"]["href"].startswith(server.endpoint), result["pdf_link"]
+    assert result["pdf_link"]["rel"] == "noopener noreferrer" and result["pdf_link"]["target"] == "_blank", result["pdf_link"]
+    assert requests.get(result["pdf_link"]["href"], timeout=10).content == TINY_PDF
 
     # The bucket was made public from the UI (anonymous reads work) and the temporary one is gone.
     assert "anyone" in result["public_warning"]
@@ -291,6 +315,34 @@ def test_console_user_journey(stack, tmp_path):
                   env=env, timeout=60)
     out = listing.stdout.decode()
     assert big.name in out and small.name in out, out
+    # It was made read-only and restricted to the bucket in the UI: the list shows so, and S3 agrees.
+    assert result["key_row"]["buckets"] == bucket and result["key_row"]["access"] == "read", result["key_row"]
+    upload = files_dir / "denied.txt"
+    upload.write_bytes(b"must not be stored\n")
+    put = run([tool_path("aws"), "s3", "cp", str(upload), f"s3://{bucket}/denied.txt", "--endpoint-url", server.endpoint],
+              env=env, timeout=60, check=False)
+    put_err = put.stderr.decode(errors="replace")
+    assert put.returncode != 0 and "AccessDenied" in put_err, (put.returncode, put_err)
+    other = f"console-other-{secrets.token_hex(4)}"
+    server.s3.create_bucket(Bucket=other)
+    denied = run([tool_path("aws"), "s3", "ls", f"s3://{other}/", "--endpoint-url", server.endpoint],
+                 env=env, timeout=60, check=False)
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr.decode(errors="replace"), denied.stderr
+    server.s3.delete_bucket(Bucket=other)
+    with pytest.raises(Exception):
+        server.s3.head_object(Bucket=bucket, Key="denied.txt")
+
+    # The password change kept the session on a new token (the old one is refused at once), the old
+    # password no longer signs in and the new one does.
+    assert "wrong" in result["password_wrong_error"], result["password_wrong_error"]
+    assert result["password_tokens"] == {"old": 401, "new": 200}, result["password_tokens"]
+    assert result["whoami_after_change"] == new_user
+    assert "Wrong user name or password" in result["old_password_error"], result["old_password_error"]
+    assert result["new_password_signs_in"] is True
+    assert requests.post(f"{server.api}/api/login", json={"username": new_user, "password": "a-long-password-1"},
+                         timeout=10).status_code == 401
+    assert requests.post(f"{server.api}/api/login", json={"username": new_user, "password": "änother-long-pässword-2"},
+                         timeout=10).status_code == 200
 
     # Signed out: the old token is refused by the API.
     r = requests.get(f"{console.url}/api/me", headers={"Authorization": f"Bearer {result['token']}"}, timeout=10)

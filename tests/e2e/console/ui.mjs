@@ -2,8 +2,9 @@
 // Called by tests/e2e/test_console_ui.py with one JSON argument; prints one JSON line (prefixed
 // "RESULT ") with what it observed, and exits non-zero on the first failed step.
 //
-//   mode "flow":      the whole user journey (sign in → buckets → uploads → folders → download →
-//                     share → hostile name → access key → folder delete → pages → sign out)
+//   mode "flow":      the whole user journey (sign in → buckets → uploads → folders → previews →
+//                     download → share → hostile name → restricted access key → folder delete →
+//                     pages → sign out → a new user changes their password)
 //   mode "bigfolder": time from the click on a 20,000-object folder to its first row; paging.
 //   mode "expiry":    a short session ends by itself, back on the sign-in page.
 import { createRequire } from "node:module";
@@ -40,6 +41,32 @@ async function signIn(page) {
   await page.locator(T("login-password")).fill(cfg.password);
   await page.locator(T("login-submit")).click();
   await page.locator(T("page-buckets")).waitFor({ timeout: 15000 });
+}
+
+// Sign in on the sign-in page already shown. With `expectOk` waits for the buckets page, otherwise
+// for the sign-in error (and answers its text).
+async function signInAs(page, username, password, expectOk) {
+  await page.locator(T("login-username")).fill(username);
+  await page.locator(T("login-password")).fill(password);
+  await page.locator(T("login-submit")).click();
+  if (expectOk) {
+    await page.locator(T("page-buckets")).waitFor({ timeout: 15000 });
+    return "";
+  }
+  await page.locator(T("login-error")).waitFor({ timeout: 15000 });
+  await page.waitForTimeout(300);
+  assert((await page.locator(T("page-buckets")).count()) === 0, `${username} signed in with a wrong password`);
+  return (await page.locator(T("login-error")).textContent()).trim();
+}
+
+// The text preview of `key` in the details panel: its text, tag and how many elements it holds.
+async function previewText(page, key) {
+  await objectRow(page, key).locator(T("object-link")).click();
+  await page.locator(`${T("details")} h2`, { hasText: key }).waitFor();
+  await page.locator(T("details-preview")).click();
+  const pre = page.locator(T("preview-text"));
+  await pre.waitFor({ timeout: 15000 });
+  return pre.evaluate((el) => ({ text: el.textContent, tag: el.tagName, children: el.children.length }));
 }
 
 async function openBucket(page, bucket) {
@@ -156,12 +183,41 @@ async function flow(browser) {
   await objectRow(page, cfg.download.name).locator(T("object-link")).click();
   await page.locator(`${T("details-etag")}`).waitFor();
   result.details_etag = await page.locator(T("details-etag")).textContent();
+  // Text previews are fetched from the presigned inline URL (S3 origin) and shown as a text node.
+  const previewUrls = [];
+  const onRequest = (r) => { if (r.url().startsWith(cfg.s3_endpoint)) previewUrls.push(r.url()); };
+  page.on("request", onRequest);
   await page.locator(T("details-preview")).click();
-  const frame = page.locator(T("preview-frame"));
-  await frame.waitFor({ timeout: 15000 });
-  result.preview_sandbox = await frame.getAttribute("sandbox");
-  result.preview_src = await frame.getAttribute("src");
+  const pre = page.locator(T("preview-text"));
+  await pre.waitFor({ timeout: 15000 });
+  result.preview = await pre.evaluate((el) => ({ text: el.textContent, tag: el.tagName, children: el.children.length }));
+  assert((await page.locator(`${T("details")} iframe`).count()) === 0, "a text preview used an iframe");
   await shot(page, "06-details");
+
+  step("a UTF-8 text file previews as UTF-8");
+  await page.locator(T("upload-files")).setInputFiles([cfg.utf8.path]);
+  await page.locator(`${T("upload-item")}[data-name=${css(cfg.utf8.name)}][data-state="done"]`).waitFor({ timeout: 30000 });
+  await objectRow(page, cfg.utf8.name).waitFor({ timeout: 15000 });
+  result.utf8_preview = await previewText(page, cfg.utf8.name);
+  page.off("request", onRequest);
+  result.preview_urls = previewUrls;
+  await shot(page, "06-details-utf8");
+
+  step("a PDF opens in a new tab on the S3 origin");
+  await page.locator(T("upload-files")).setInputFiles([cfg.pdf.path]);
+  await page.locator(`${T("upload-item")}[data-name=${css(cfg.pdf.name)}][data-state="done"]`).waitFor({ timeout: 30000 });
+  await objectRow(page, cfg.pdf.name).locator(T("object-link")).click();
+  await page.locator(`${T("details")} h2`, { hasText: cfg.pdf.name }).waitFor();
+  const [pdfTab] = await Promise.all([
+    context.waitForEvent("page", { timeout: 15000 }),
+    page.locator(T("details-preview")).click(),
+  ]);
+  result.pdf_tab_url = pdfTab.url() === "about:blank" ? (await pdfTab.waitForURL(/^http/, { timeout: 15000 }).then(() => pdfTab.url())) : pdfTab.url();
+  result.pdf_tab_opener = await pdfTab.evaluate(() => window.opener === null).catch(() => "unknown");
+  await pdfTab.close();
+  const pdfLink = page.locator(T("preview-pdf-link"));
+  await pdfLink.waitFor();
+  result.pdf_link = { href: await pdfLink.getAttribute("href"), rel: await pdfLink.getAttribute("rel"), target: await pdfLink.getAttribute("target") };
 
   step("create a folder");
   await page.locator(T("new-folder")).click();
@@ -211,6 +267,9 @@ async function flow(browser) {
   await hostile.locator(T("object-link")).click();
   await page.locator(T("details-etag")).waitFor();
   result.hostile_details = await page.locator(`${T("details")} h2`).textContent();
+  await page.locator(T("details-preview")).click();
+  await page.locator(T("preview-text")).waitFor({ timeout: 15000 });
+  result.hostile_preview = await page.locator(T("preview-text")).evaluate((el) => ({ text: el.textContent, children: el.children.length }));
 
   step("make the bucket public: warning banner");
   await page.locator(T("nav-buckets")).click();
@@ -272,16 +331,40 @@ async function flow(browser) {
   await doomedRow.waitFor({ state: "detached", timeout: 15000 });
   result.deleted_bucket = doomed;
 
-  step("create an access key");
+  step("create a read-only access key restricted to the bucket, expiring in 30 days");
   await page.locator(T("nav-keys")).click();
+  await page.locator(T("key-form")).waitFor();
+  await page.locator(T("key-expiry-days")).fill("0");
+  await page.locator(T("key-form-problem")).waitFor();
+  assert(await page.locator(T("key-create")).isDisabled(), "create enabled with 0 days");
+  await page.locator(T("key-expiry-days")).fill("30");
+  await page.locator(T("key-access-read")).check();
+  await page.locator(T("key-scope-some")).check();
+  await page.locator(T("key-buckets-pick")).waitFor({ timeout: 15000 });
+  assert(await page.locator(T("key-create")).isDisabled(), "create enabled for a restriction to no bucket");
+  await page.locator(`${T("key-bucket")}[value=${css(cfg.bucket)}]`).check();
+  await shot(page, "10-key-form");
   await page.locator(T("key-create")).click();
   await page.locator(T("new-key-secret")).waitFor();
   result.key_id = (await page.locator(T("new-key-id")).textContent()).trim();
   result.secret = (await page.locator(T("new-key-secret")).textContent()).trim();
   result.snippet_aws = await page.locator(T("snippet-aws")).textContent();
+  result.new_key_scope = (await page.locator(T("new-key-scope")).textContent()).trim();
+  assert(result.new_key_scope.startsWith(`${cfg.bucket} · Read-only · expires: `), `new key scope: ${result.new_key_scope}`);
   await shot(page, "10-keys");
   await page.locator(T("new-key-done")).click();
-  await page.locator(`${T("key-row")}[data-key-id=${css(result.key_id)}]`).waitFor();
+  const keyRow = page.locator(`${T("key-row")}[data-key-id=${css(result.key_id)}]`);
+  await keyRow.waitFor();
+  result.key_row = {
+    buckets: (await keyRow.locator(T("key-buckets")).textContent()).trim(),
+    restricted: await keyRow.locator(T("key-buckets")).getAttribute("data-restricted"),
+    access: await keyRow.locator(T("key-access")).getAttribute("data-access"),
+    access_text: (await keyRow.locator(T("key-access")).textContent()).trim(),
+    expires: (await keyRow.locator(T("key-expires")).textContent()).trim(),
+  };
+  assert(result.key_row.buckets === cfg.bucket && result.key_row.restricted === "true", `key row buckets: ${JSON.stringify(result.key_row)}`);
+  assert(result.key_row.access === "read" && result.key_row.access_text === "Read-only", `key row access: ${JSON.stringify(result.key_row)}`);
+  assert(/\(in 30 days\)$/.test(result.key_row.expires), `key row expiry: ${JSON.stringify(result.key_row)}`);
 
   step("delete a folder after the confirmation");
   await openBucket(page, cfg.bucket);
@@ -299,7 +382,7 @@ async function flow(browser) {
   await page.locator(T("nav-users")).click();
   await page.locator(T("user-table")).waitFor({ timeout: 15000 });
   await page.locator(T("user-name-input")).fill(cfg.new_user);
-  await page.locator(T("user-password-input")).fill("a-long-password-1");
+  await page.locator(T("user-password-input")).fill(cfg.new_user_password);
   await page.locator(T("user-create")).click();
   await page.locator(`${T("user-row")}[data-user=${css(cfg.new_user)}]`).waitFor({ timeout: 15000 });
   await shot(page, "13-users");
@@ -316,6 +399,50 @@ async function flow(browser) {
   await page.locator(T("sign-out")).click();
   await page.locator(T("login-form")).waitFor();
   await shot(page, "15-signed-out");
+
+  step("the new user changes their password; the session goes on");
+  await signInAs(page, cfg.new_user, cfg.new_user_password, true);
+  const before = token;
+  await page.locator(T("change-password")).click();
+  await page.locator(T("password-current")).fill("not-the-password");
+  await page.locator(T("password-new")).fill("short");
+  await page.locator(T("password-hint")).waitFor();
+  assert(await page.locator(T("password-submit")).isDisabled(), "a 5-character password accepted");
+  await page.locator(T("password-new")).fill(cfg.new_user_password2);
+  await page.locator(T("password-confirm")).fill(cfg.new_user_password2 + "x");
+  await page.locator(T("password-hint")).waitFor();
+  await page.locator(T("password-confirm")).fill(cfg.new_user_password2);
+  await page.locator(T("password-submit")).click();
+  await page.locator(T("password-error")).waitFor({ timeout: 15000 });
+  result.password_wrong_error = (await page.locator(T("password-error")).textContent()).trim();
+  await shot(page, "16-password-wrong");
+  await page.locator(T("password-current")).fill(cfg.new_user_password);
+  await page.locator(T("password-submit")).click();
+  await page.locator(T("dialog")).waitFor({ state: "detached", timeout: 15000 });
+  result.password_notice = (await page.locator(T("notice")).textContent()).trim();
+  await page.locator(T("nav-keys")).click();
+  await page.locator(T("key-form")).waitFor();
+  await page.locator(`${T("page-keys")} .empty, ${T("key-table")}`).first().waitFor({ timeout: 15000 });
+  await page.locator(T("nav-buckets")).click();
+  await page.locator(T("page-buckets")).waitFor();
+  await page.waitForTimeout(500);
+  assert((await page.locator(T("login-form")).count()) === 0, "the session ended after the password change");
+  const after = token;
+  assert(after && after !== before, "the console did not switch to the new token");
+  result.password_tokens = await page.evaluate(async ([a, b]) => {
+    const me = async (t) => (await fetch("/api/me", { headers: { Authorization: `Bearer ${t}` } })).status;
+    return { old: await me(a), new: await me(b) };
+  }, [before, after]);
+  result.whoami_after_change = (await page.locator(T("whoami")).textContent()).trim();
+  await page.locator(T("sign-out")).click();
+  await page.locator(T("login-form")).waitFor();
+  step("the old password no longer signs in; the new one does");
+  result.old_password_error = await signInAs(page, cfg.new_user, cfg.new_user_password, false);
+  await signInAs(page, cfg.new_user, cfg.new_user_password2, true);
+  result.new_password_signs_in = true;
+  await shot(page, "17-password-changed");
+  await page.locator(T("sign-out")).click();
+  await page.locator(T("login-form")).waitFor();
 
   result.dialogs = dialogs;
   result.page_errors = pageErrors;
