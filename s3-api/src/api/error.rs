@@ -120,5 +120,6 @@ pub async fn json_rejections(response: Response) -> Response {
     }
     let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let message = String::from_utf8_lossy(&body).trim().to_owned();
-    ApiError::bad_request(if message.is_empty() { "The request is malformed.".to_owned() } else { message }).into_response()
+    ApiError::bad_request(if message.is_empty() { "The request is malformed.".to_owned() } else { message })
+        .into_response()
 }
