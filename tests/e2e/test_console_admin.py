@@ -222,7 +222,8 @@ def test_keys_restricted_to_buckets_and_reads(server, root, tmp_path):
     assert ro.get_object(Bucket=b1, Key="doc.txt")["Body"].read() == f"in {b1}".encode()
     assert [o["Key"] for o in ro.list_objects_v2(Bucket=b1)["Contents"]] == ["doc.txt"]
     ro.head_object(Bucket=b1, Key="doc.txt")
-    assert ro.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200, "ListBuckets still works"
+    assert [b["Name"] for b in ro.list_buckets()["Buckets"]] == [b1], "ListBuckets shows only the key's buckets"
+    assert sorted(b["Name"] for b in owner.list_buckets()["Buckets"]) == sorted([b1, b2])
     assert aws_as(server, reader, "s3", "cp", f"s3://{b1}/doc.txt", "-").stdout == f"in {b1}".encode()
     assert b"doc.txt" in aws_as(server, reader, "s3", "ls", f"s3://{b1}/").stdout
     # ... including the configuration probes (Get* is a read).

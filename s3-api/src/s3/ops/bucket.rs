@@ -9,8 +9,9 @@ use crate::s3::attributes::timestamp;
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
-/// ListBuckets: the caller's buckets, by name. (`max-buckets` / `prefix` are accepted; one page holds
-/// every bucket, as AWS does below its pagination threshold.)
+/// ListBuckets: the caller's buckets, by name; a key restricted to named buckets sees only those.
+/// (`max-buckets` / `prefix` are accepted; one page holds every bucket, as AWS does below its
+/// pagination threshold.)
 pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let me = v.principal(&req).await?;
     let prefix = req.input.prefix.clone();
@@ -18,6 +19,7 @@ pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S
     let buckets = buckets
         .into_iter()
         .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .filter(|b| me.scope.as_ref().is_none_or(|scope| scope.allows("s3:ListBucket", Some(&b.name))))
         .map(|b| Bucket {
             name: Some(b.name),
             creation_date: Some(timestamp(b.created_at)),
