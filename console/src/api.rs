@@ -255,6 +255,9 @@ pub struct PartUrl {
 pub struct PartUrls {
     /// The URLs.
     pub urls: Vec<PartUrl>,
+    /// When they expire (unix seconds; 0 when not said).
+    #[serde(default)]
+    pub expires_at: i64,
 }
 
 /// A completed part for `complete`.

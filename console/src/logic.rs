@@ -319,6 +319,157 @@ pub fn plan_parts(size: u64, part_size: u64) -> Vec<PartRange> {
     (0..count).map(|i| PartRange { number: i as u32 + 1, start: i * part, end: ((i + 1) * part).min(size) }).collect()
 }
 
+/// Parts of one multipart file PUT at the same time.
+pub const PARALLEL_PARTS: usize = 4;
+/// Part numbers asked for in one `multipart/{id}/parts` call.
+pub const PART_URL_BATCH: usize = 16;
+/// Retries of a failed part (each with a fresh presigned URL) before its file fails.
+pub const PART_RETRIES: u32 = 3;
+/// A presigned part URL this close to its expiry (seconds) is not used for a new PUT.
+pub const PART_URL_MARGIN_SECS: i64 = 60;
+
+/// Where one part of a multipart upload stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartState {
+    /// Not started, or waiting for a retry.
+    Pending,
+    /// Its PUT is in flight.
+    InFlight,
+    /// Uploaded; the ETag its PUT answered.
+    Done(String),
+}
+
+/// The scheduling of one multipart upload's parts: which to start, retries, and the `complete` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartSchedule {
+    parts: Vec<PartRange>,
+    states: Vec<PartState>,
+    failures: Vec<u32>,
+}
+
+impl PartSchedule {
+    /// All parts of `plan` pending.
+    pub fn new(plan: Vec<PartRange>) -> Self {
+        let n = plan.len();
+        Self { parts: plan, states: vec![PartState::Pending; n], failures: vec![0; n] }
+    }
+
+    fn index(&self, number: u32) -> Option<usize> {
+        self.parts.iter().position(|p| p.number == number)
+    }
+
+    /// The part with this number.
+    pub fn part(&self, number: u32) -> Option<PartRange> {
+        self.index(number).map(|i| self.parts[i])
+    }
+
+    /// Parts in flight.
+    pub fn in_flight(&self) -> usize {
+        self.states.iter().filter(|s| **s == PartState::InFlight).count()
+    }
+
+    /// The parts to start now so that at most `max_in_flight` run: the lowest-numbered pending ones.
+    pub fn next_to_start(&self, max_in_flight: usize) -> Vec<u32> {
+        let room = max_in_flight.saturating_sub(self.in_flight());
+        self.parts
+            .iter()
+            .zip(&self.states)
+            .filter(|(_, s)| **s == PartState::Pending)
+            .map(|(p, _)| p.number)
+            .take(room)
+            .collect()
+    }
+
+    /// The part numbers to ask presigned URLs for when `number` is about to start without one: it and
+    /// the next pending parts (in part order) that have no usable URL either, `batch` at most.
+    pub fn url_batch(&self, number: u32, has_url: impl Fn(u32) -> bool, batch: usize) -> Vec<u32> {
+        let mut out = vec![number];
+        for (p, s) in self.parts.iter().zip(&self.states) {
+            if out.len() >= batch.max(1) {
+                break;
+            }
+            if *s == PartState::Pending && p.number != number && !has_url(p.number) {
+                out.push(p.number);
+            }
+        }
+        out
+    }
+
+    /// Mark a part's PUT as started.
+    pub fn start(&mut self, number: u32) {
+        if let Some(i) = self.index(number) {
+            self.states[i] = PartState::InFlight;
+        }
+    }
+
+    /// Record a part's ETag.
+    pub fn finish(&mut self, number: u32, etag: String) {
+        if let Some(i) = self.index(number) {
+            self.states[i] = PartState::Done(etag);
+        }
+    }
+
+    /// Record a failed PUT: answers `true` when the part goes back to pending for a retry (its
+    /// `retries`-th), `false` when its retries are used up and the file fails.
+    pub fn fail(&mut self, number: u32, retries: u32) -> bool {
+        let Some(i) = self.index(number) else { return false };
+        self.failures[i] += 1;
+        if self.failures[i] > retries {
+            return false;
+        }
+        self.states[i] = PartState::Pending;
+        true
+    }
+
+    /// Failed attempts of a part so far.
+    pub fn failures(&self, number: u32) -> u32 {
+        self.index(number).map(|i| self.failures[i]).unwrap_or(0)
+    }
+
+    /// Bytes of the parts done.
+    pub fn done_bytes(&self) -> u64 {
+        self.parts
+            .iter()
+            .zip(&self.states)
+            .filter(|(_, s)| matches!(s, PartState::Done(_)))
+            .map(|(p, _)| p.end - p.start)
+            .sum()
+    }
+
+    /// When every part is done: `(part number, ETag)` in part-number order, for `complete`.
+    pub fn completed(&self) -> Option<Vec<(u32, String)>> {
+        let mut out: Vec<(u32, String)> = self
+            .parts
+            .iter()
+            .zip(&self.states)
+            .map(|(p, s)| match s {
+                PartState::Done(etag) => Some((p.number, etag.clone())),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        out.sort_by_key(|(n, _)| *n);
+        Some(out)
+    }
+}
+
+/// Bytes of a file shown as sent: the confirmed bytes plus what the PUTs in flight report
+/// (`upload.onprogress` `loaded` values), never more than the file's `size`.
+pub fn upload_progress(confirmed: u64, in_flight_loaded: impl IntoIterator<Item = f64>, size: u64) -> u64 {
+    let flying: f64 = in_flight_loaded.into_iter().map(|v| v.max(0.0)).sum();
+    confirmed.saturating_add(flying as u64).min(size)
+}
+
+/// Whether a presigned URL expiring at `expires_at` (unix seconds, 0 when unknown) can still be used at
+/// `now_secs` for a PUT.
+pub fn url_usable(expires_at: i64, now_secs: i64) -> bool {
+    expires_at == 0 || now_secs + PART_URL_MARGIN_SECS < expires_at
+}
+
+/// Wait before the `failures`-th retry of a part: 0.5 s, 1 s, 2 s, … (at most 8 s).
+pub fn retry_delay_ms(failures: u32) -> u32 {
+    500u32.saturating_mul(1 << failures.saturating_sub(1).min(4))
+}
+
 /// Whether a file of this size goes up as a multipart upload.
 pub fn use_multipart(size: u64) -> bool {
     size >= MULTIPART_THRESHOLD
@@ -651,6 +802,75 @@ mod tests {
         assert!(use_multipart(16 * mib) && !use_multipart(16 * mib - 1));
         assert_eq!(percent(5, 10), 50.0);
         assert_eq!(percent(0, 0), 0.0);
+    }
+
+    #[test]
+    fn part_schedule_keeps_four_in_flight_in_order() {
+        let mib = 1024 * 1024;
+        let mut s = PartSchedule::new(plan_parts(60 * mib, PART_SIZE));
+        assert_eq!(s.next_to_start(PARALLEL_PARTS), vec![1, 2, 3, 4]);
+        for n in [1, 2, 3, 4] {
+            s.start(n);
+        }
+        assert_eq!(s.in_flight(), 4);
+        assert!(s.next_to_start(PARALLEL_PARTS).is_empty());
+        s.finish(3, "e3".into());
+        assert_eq!(s.next_to_start(PARALLEL_PARTS), vec![5]);
+        s.start(5);
+        // A failed part goes back first, ahead of higher-numbered pending parts.
+        assert!(s.fail(1, PART_RETRIES));
+        assert_eq!(s.next_to_start(PARALLEL_PARTS), vec![1]);
+        assert_eq!(s.done_bytes(), 8 * mib);
+        assert_eq!(s.completed(), None);
+        for n in 1..=8 {
+            s.finish(n, format!("e{n}"));
+        }
+        let done = s.completed().expect("all parts done");
+        assert_eq!(done.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+        assert_eq!(done[2].1, "e3");
+        assert_eq!(s.done_bytes(), 60 * mib);
+        assert!(s.next_to_start(PARALLEL_PARTS).is_empty());
+    }
+
+    #[test]
+    fn part_retries_run_out() {
+        let mut s = PartSchedule::new(plan_parts(20 * 1024 * 1024, PART_SIZE));
+        for attempt in 1..=PART_RETRIES {
+            s.start(2);
+            assert!(s.fail(2, PART_RETRIES), "retry {attempt}");
+            assert_eq!(s.failures(2), attempt);
+        }
+        s.start(2);
+        assert!(!s.fail(2, PART_RETRIES));
+        assert!(!s.fail(99, PART_RETRIES));
+        assert_eq!(s.part(2).map(|p| p.number), Some(2));
+        assert_eq!(retry_delay_ms(1), 500);
+        assert_eq!(retry_delay_ms(3), 2000);
+        assert_eq!(retry_delay_ms(30), 8000);
+    }
+
+    #[test]
+    fn part_urls_come_in_batches() {
+        let mut s = PartSchedule::new(plan_parts(400 * 1024 * 1024, PART_SIZE));
+        assert_eq!(s.url_batch(1, |_| false, PART_URL_BATCH), (1..=16).collect::<Vec<_>>());
+        for n in 1..=16 {
+            s.start(n);
+        }
+        // Parts in flight or with a URL already are skipped; a retried part leads its batch.
+        assert!(s.fail(3, PART_RETRIES));
+        assert_eq!(s.url_batch(3, |n| n <= 20, 4), vec![3, 21, 22, 23]);
+        assert_eq!(s.url_batch(17, |_| false, 0), vec![17]);
+        assert!(url_usable(0, 1_000));
+        assert!(url_usable(2_000, 1_000));
+        assert!(!url_usable(1_030, 1_000));
+    }
+
+    #[test]
+    fn progress_sums_parts_in_flight() {
+        assert_eq!(upload_progress(16, [1.0, 2.5, 3.0], 100), 22);
+        assert_eq!(upload_progress(90, [8.0, 8.0], 100), 100);
+        assert_eq!(upload_progress(5, std::iter::empty(), 100), 5);
+        assert_eq!(upload_progress(0, [-1.0], 100), 0);
     }
 
     #[test]

@@ -55,23 +55,33 @@ impl PickedFile {
     }
 }
 
-/// Aborts the request in flight of one upload (Cancel button).
+/// Aborts the requests in flight of one upload (Cancel button, or a part that failed for good).
 #[derive(Clone, Default)]
 pub struct Aborter {
     #[cfg(target_arch = "wasm32")]
-    xhr: Rc<RefCell<Option<web_sys::XmlHttpRequest>>>,
+    xhrs: Rc<RefCell<Vec<(u64, web_sys::XmlHttpRequest)>>>,
+    #[cfg(target_arch = "wasm32")]
+    next: Rc<Cell<u64>>,
     cancelled: Rc<Cell<bool>>,
     #[cfg(not(target_arch = "wasm32"))]
     _unused: Rc<RefCell<()>>,
 }
 
 impl Aborter {
-    /// Abort the request in flight, and make later checks see the cancellation.
+    /// Abort every request in flight, and make later checks see the cancellation.
     pub fn abort(&self) {
         self.cancelled.set(true);
+        self.abort_requests();
+    }
+
+    /// Abort every request in flight without marking the upload cancelled (it failed).
+    pub fn abort_requests(&self) {
         #[cfg(target_arch = "wasm32")]
-        if let Some(xhr) = self.xhr.borrow_mut().take() {
-            let _ = xhr.abort();
+        {
+            let xhrs = std::mem::take(&mut *self.xhrs.borrow_mut());
+            for (_, xhr) in xhrs {
+                let _ = xhr.abort();
+            }
         }
     }
 
@@ -179,10 +189,15 @@ pub async fn put_file(
             });
             target.set_onabort(Some(onabort.unchecked_ref()));
         });
-        *aborter.xhr.borrow_mut() = Some(xhr.clone());
-        xhr.send_with_opt_blob(Some(&body)).map_err(js)?;
-        let outcome = wasm_bindgen_futures::JsFuture::from(promise).await;
-        aborter.xhr.borrow_mut().take();
+        let ticket = aborter.next.get();
+        aborter.next.set(ticket + 1);
+        aborter.xhrs.borrow_mut().push((ticket, xhr.clone()));
+        let sent_ok = xhr.send_with_opt_blob(Some(&body)).map_err(js);
+        let outcome = match sent_ok {
+            Ok(()) => wasm_bindgen_futures::JsFuture::from(promise).await,
+            Err(e) => Err(JsValue::from_str(&e)),
+        };
+        aborter.xhrs.borrow_mut().retain(|(t, _)| *t != ticket);
         drop(on_progress);
         let status = outcome.map_err(js)?.as_f64().unwrap_or(0.0) as u16;
         if (200..300).contains(&status) {

@@ -9,8 +9,12 @@ use dioxus::html::HasFileData;
 use dioxus::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 // ------------------------------------------------------------------------------------------------
 // Application state
@@ -1298,30 +1302,61 @@ fn set_upload(ctx: Ctx, id: u64, f: impl FnOnce(&mut UploadItem)) {
     }
 }
 
+/// Bytes of one file confirmed by finished PUTs, and the `upload.onprogress` `loaded` of each PUT in
+/// flight (by part number; 0 for a single PUT).
+#[derive(Default)]
+struct SentBytes {
+    confirmed: Cell<u64>,
+    flying: RefCell<BTreeMap<u32, Rc<Cell<f64>>>>,
+}
+
+impl SentBytes {
+    /// A fresh counter for a PUT that starts.
+    fn track(&self, part: u32) -> Rc<Cell<f64>> {
+        let cell = Rc::new(Cell::new(0.0));
+        self.flying.borrow_mut().insert(part, cell.clone());
+        cell
+    }
+
+    /// A PUT succeeded: its bytes move from in flight to confirmed (the total does not change).
+    fn confirm(&self, part: u32, bytes: u64) {
+        self.flying.borrow_mut().remove(&part);
+        self.confirmed.set(self.confirmed.get() + bytes);
+    }
+
+    /// A PUT failed: its bytes no longer count (the only way the bar goes back).
+    fn forget(&self, part: u32) {
+        self.flying.borrow_mut().remove(&part);
+    }
+
+    fn total(&self, size: u64) -> u64 {
+        upload_progress(self.confirmed.get(), self.flying.borrow().values().map(|c| c.get()), size)
+    }
+}
+
 async fn run_upload(ctx: Ctx, id: u64) {
     let Some(item) = ctx.uploads.peek().iter().find(|u| u.id == id).cloned() else { return };
-    let done_bytes = Rc::new(Cell::new(0u64));
-    let in_flight = Rc::new(Cell::new(0f64));
+    let sent = Rc::new(SentBytes::default());
     let finished = Rc::new(Cell::new(false));
-    // Progress poller: copies the XHR's byte counts into the signal ten times a second.
+    // Progress poller: copies the XHRs' byte counts into the signal ten times a second.
     {
-        let (done_bytes, in_flight, finished) = (done_bytes.clone(), in_flight.clone(), finished.clone());
+        let (sent, finished) = (sent.clone(), finished.clone());
         dioxus::dioxus_core::spawn_forever(async move {
             while !finished.get() {
                 platform::sleep_ms(100).await;
-                let sent = (done_bytes.get() + in_flight.get() as u64).min(item_size(ctx, id));
+                let bytes = sent.total(item_size(ctx, id));
                 set_upload(ctx, id, |u| {
                     if u.state == UpState::Uploading {
-                        u.sent = sent
+                        u.sent = bytes
                     }
                 });
             }
         });
     }
     let result = if use_multipart(item.file.size) {
-        upload_multipart(ctx, &item, &done_bytes, &in_flight).await
+        upload_multipart(ctx, &item, &sent).await
     } else {
-        upload_single(ctx, &item, &in_flight).await
+        upload_single(ctx, &item, &sent).await
     };
     finished.set(true);
     let state = match result {
@@ -1351,22 +1386,23 @@ fn content_type_of(file: &PickedFile) -> String {
     if file.content_type.is_empty() { "application/octet-stream".into() } else { file.content_type.clone() }
 }
 
-async fn upload_single(ctx: Ctx, item: &UploadItem, in_flight: &Rc<Cell<f64>>) -> Result<(), String> {
+async fn upload_single(ctx: Ctx, item: &UploadItem, sent: &SentBytes) -> Result<(), String> {
     let body = json!({"key": item.key, "content_type": content_type_of(&item.file)});
     let target = ctx
         .call::<api::UploadUrl>(Method::Post, format!("{}/upload-url", bucket_path(&item.bucket)), Some(body))
         .await
         .map_err(|e| e.to_string())?;
-    platform::put_file(&target.url, &target.headers, &item.file, None, in_flight.clone(), &item.aborter).await?;
+    let loaded = sent.track(0);
+    platform::put_file(&target.url, &target.headers, &item.file, None, loaded, &item.aborter).await?;
+    sent.confirm(0, item.file.size);
     Ok(())
 }
 
-async fn upload_multipart(
-    ctx: Ctx,
-    item: &UploadItem,
-    done_bytes: &Rc<Cell<u64>>,
-    in_flight: &Rc<Cell<f64>>,
-) -> Result<(), String> {
+/// A multipart upload: [`PARALLEL_PARTS`] part PUTs in flight at once (lowest part numbers first),
+/// presigned URLs fetched [`PART_URL_BATCH`] at a time, a failed part retried [`PART_RETRIES`] times
+/// with a fresh URL, then `complete` with every part in order. Cancel or failure aborts the PUTs in
+/// flight and the multipart upload.
+async fn upload_multipart(ctx: Ctx, item: &UploadItem, sent: &SentBytes) -> Result<(), String> {
     let base = bucket_path(&item.bucket);
     let started = ctx
         .call::<api::MultipartStarted>(
@@ -1377,51 +1413,21 @@ async fn upload_multipart(
         .await
         .map_err(|e| e.to_string())?;
     let upload_id = started.upload_id;
-    let result = async {
-        let plan = plan_parts(item.file.size, PART_SIZE);
-        let mut completed = Vec::with_capacity(plan.len());
-        for chunk in plan.chunks(1000) {
-            let numbers: Vec<u32> = chunk.iter().map(|p| p.number).collect();
-            let urls = ctx
-                .call::<api::PartUrls>(
-                    Method::Post,
-                    format!("{base}/multipart/{}/parts", encode(&upload_id)),
-                    Some(json!({"key": item.key, "part_numbers": numbers})),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            for part in chunk {
-                let url = urls
-                    .urls
-                    .iter()
-                    .find(|u| u.part_number == part.number)
-                    .ok_or_else(|| format!("no URL for part {}", part.number))?;
-                in_flight.set(0.0);
-                let etag = platform::put_file(
-                    &url.url,
-                    &Default::default(),
-                    &item.file,
-                    Some((part.start, part.end)),
-                    in_flight.clone(),
-                    &item.aborter,
-                )
-                .await?
-                .ok_or("the storage endpoint did not expose the part's ETag (CORS Access-Control-Expose-Headers)")?;
-                in_flight.set(0.0);
-                done_bytes.set(done_bytes.get() + (part.end - part.start));
-                completed.push(api::CompletedPart { part_number: part.number, etag });
-            }
-        }
-        ctx.call::<serde_json::Value>(
-            Method::Post,
-            format!("{base}/multipart/{}/complete", encode(&upload_id)),
-            Some(json!({"key": item.key, "parts": completed})),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok::<(), String>(())
-    }
-    .await;
+    let result = upload_parts(ctx, item, &base, &upload_id, sent).await;
+    // Stop any PUT still in flight (a part failed for good) before the upload is aborted.
+    item.aborter.abort_requests();
+    let result = match result {
+        Ok(parts) => ctx
+            .call::<serde_json::Value>(
+                Method::Post,
+                format!("{base}/multipart/{}/complete", encode(&upload_id)),
+                Some(json!({"key": item.key, "parts": parts})),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
     if result.is_err() {
         let _ = ctx
             .call::<()>(
@@ -1432,6 +1438,96 @@ async fn upload_multipart(
             .await;
     }
     result
+}
+
+/// Wait for the first of `running` to finish and remove it; `None` when none runs.
+async fn next_finished<T>(running: &mut Vec<Pin<Box<dyn Future<Output = T>>>>) -> Option<T> {
+    std::future::poll_fn(|cx| {
+        for i in 0..running.len() {
+            if let Poll::Ready(v) = running[i].as_mut().poll(cx) {
+                drop(running.swap_remove(i));
+                return Poll::Ready(Some(v));
+            }
+        }
+        if running.is_empty() { Poll::Ready(None) } else { Poll::Pending }
+    })
+    .await
+}
+
+/// PUT every part (see [`upload_multipart`]); answers the parts for `complete`, in part-number order.
+async fn upload_parts(
+    ctx: Ctx,
+    item: &UploadItem,
+    base: &str,
+    upload_id: &str,
+    sent: &SentBytes,
+) -> Result<Vec<api::CompletedPart>, String> {
+    type PartPut = Pin<Box<dyn Future<Output = (PartRange, Result<Option<String>, String>)>>>;
+    let mut schedule = PartSchedule::new(plan_parts(item.file.size, PART_SIZE));
+    // Presigned URLs not used yet: part number → (URL, expiry in unix seconds).
+    let mut urls: BTreeMap<u32, (String, i64)> = BTreeMap::new();
+    let mut running: Vec<PartPut> = Vec::new();
+    loop {
+        if item.aborter.is_cancelled() {
+            return Err("cancelled".into());
+        }
+        for number in schedule.next_to_start(PARALLEL_PARTS) {
+            let now = (platform::now_ms() / 1000.0) as i64;
+            let usable = |n: u32| urls.get(&n).is_some_and(|(_, exp)| url_usable(*exp, now));
+            if !usable(number) {
+                let numbers = schedule.url_batch(number, usable, PART_URL_BATCH);
+                let got = ctx
+                    .call::<api::PartUrls>(
+                        Method::Post,
+                        format!("{base}/multipart/{}/parts", encode(upload_id)),
+                        Some(json!({"key": item.key, "part_numbers": numbers})),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for u in got.urls {
+                    urls.insert(u.part_number, (u.url, got.expires_at));
+                }
+            }
+            let (url, _) = urls.remove(&number).ok_or_else(|| format!("no URL for part {number}"))?;
+            let part = schedule.part(number).ok_or_else(|| format!("no part {number}"))?;
+            let failures = schedule.failures(number);
+            schedule.start(number);
+            let loaded = sent.track(number);
+            let (file, aborter) = (item.file.clone(), item.aborter.clone());
+            running.push(Box::pin(async move {
+                if failures > 0 {
+                    platform::sleep_ms(retry_delay_ms(failures)).await;
+                }
+                let headers = Default::default();
+                let r = platform::put_file(&url, &headers, &file, Some((part.start, part.end)), loaded, &aborter).await;
+                (part, r)
+            }));
+        }
+        let Some((part, outcome)) = next_finished(&mut running).await else { break };
+        let outcome = outcome.and_then(|etag| {
+            etag.ok_or_else(|| {
+                "the storage endpoint did not expose the part's ETag (CORS Access-Control-Expose-Headers)".to_string()
+            })
+        });
+        match outcome {
+            Ok(etag) => {
+                sent.confirm(part.number, part.end - part.start);
+                schedule.finish(part.number, etag);
+            }
+            Err(e) => {
+                sent.forget(part.number);
+                if item.aborter.is_cancelled() {
+                    return Err("cancelled".into());
+                }
+                // A missing ETag will not come back on a retry.
+                if e.contains("ETag") || !schedule.fail(part.number, PART_RETRIES) {
+                    return Err(format!("part {}: {e}", part.number));
+                }
+            }
+        }
+    }
+    let parts = schedule.completed().ok_or("some parts did not upload")?;
+    Ok(parts.into_iter().map(|(part_number, etag)| api::CompletedPart { part_number, etag }).collect())
 }
 
 #[component]

@@ -257,7 +257,11 @@ def test_console_user_journey(stack, tmp_path):
 
     # Uploads: the big file went up in parts and its bar moved before reaching 100 %.
     progress = result["progress"]
+    print(f"30 MiB upload: {result['big_upload_ms']} ms, at most {result['max_parts_in_flight']} part PUTs in flight")
+    assert result["max_parts_in_flight"] > 1, result["max_parts_in_flight"]
+    assert result["part_retried"] is True
     below_full = [v for v in progress if v < 100]
+    assert all(b >= a for a, b in zip(progress, progress[1:])), f"progress went backwards: {progress}"
     assert any(b > a for a, b in zip(below_full, below_full[1:])), f"progress never rose below 100 %: {progress}"
     head = server.s3.head_object(Bucket=bucket, Key=big.name)
     assert head["ContentLength"] == 30 * MIB
