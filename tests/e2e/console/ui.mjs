@@ -139,9 +139,10 @@ async function flow(browser) {
   await cdp.send("Network.emulateNetworkConditions", {
     offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 12 * 1024 * 1024,
   });
-  // Count the part PUTs in flight at once (presigned part URLs carry `partNumber=`), in the page:
-  // Playwright's requestfinished arrives after the next PUT has started, so it sees overlap even in a
-  // strictly sequential upload; XHR loadend does not.
+  // Count the part PUTs in flight at once (presigned part URLs carry `partNumber=`), in the page.
+  // A PUT stops counting at its load/error/abort event, through a listener added in open(), so before
+  // the console's own onload (which may start the next part right away); Playwright's
+  // requestfinished, or loadend, come after that and make even one-by-one parts look overlapped.
   await page.evaluate(() => {
     const parts = (window.__parts = { now: 0, max: 0, total: 0 });
     const { open, send } = XMLHttpRequest.prototype;
@@ -155,14 +156,23 @@ async function flow(browser) {
           url = spoiled;
         }
       }
+      if (this.__part) {
+        const ended = () => {
+          if (this.__flying) {
+            this.__flying = false;
+            parts.now -= 1;
+          }
+        };
+        for (const ev of ["load", "error", "abort", "timeout"]) this.addEventListener(ev, ended);
+      }
       return open.call(this, method, url, ...rest);
     };
     XMLHttpRequest.prototype.send = function (body) {
       if (this.__part) {
+        this.__flying = true;
         parts.now += 1;
         parts.total += 1;
         parts.max = Math.max(parts.max, parts.now);
-        this.addEventListener("loadend", () => { parts.now -= 1; }, { once: true });
       }
       return send.call(this, body);
     };
