@@ -12,7 +12,7 @@ use cloudvault_metadata::BucketSetting;
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
-use super::objects::delete_prefix;
+use super::objects::{authorized_bucket, delete_prefix};
 use super::session::Session;
 use crate::engine::now_ms;
 use crate::s3::policy::BucketPolicy;
@@ -92,8 +92,7 @@ pub async fn remove(
     Path(name): Path<String>,
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
-    state.authorizer.authorize(Some(&me), "s3:DeleteBucket", Some(&name), None).await?;
-    let bucket = state.engine.meta.bucket(&name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    let bucket = authorized_bucket(&state, &me, "s3:DeleteBucket", &name, None).await?;
     if q.force {
         state.authorizer.authorize(Some(&me), "s3:DeleteObject", Some(&name), None).await?;
         let confirm = q
@@ -126,8 +125,7 @@ pub async fn set_public(
     Json(body): Json<PublicToggle>,
 ) -> ApiResult<Json<Value>> {
     let action = if body.public { "s3:PutBucketPolicy" } else { "s3:DeleteBucketPolicy" };
-    state.authorizer.authorize(Some(&me), action, Some(&name), None).await?;
-    let bucket = state.engine.meta.bucket(&name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    let bucket = authorized_bucket(&state, &me, action, &name, None).await?;
     let policy = body.public.then(|| {
         let mut statements = vec![json!({
             "Sid": "PublicRead",

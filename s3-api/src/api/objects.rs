@@ -22,7 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::{ApiState, s3_call};
 use crate::engine::now_ms;
-use crate::s3::attributes::ObjectAttributes;
+use crate::s3::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
 use crate::s3::identity::Principal;
 use crate::s3::ops::list::scan;
 
@@ -45,12 +45,25 @@ pub(super) async fn authorized_bucket(
     state.engine.meta.bucket(bucket).await?.ok_or_else(|| ApiError::not_found("No such bucket."))
 }
 
+/// Refuses keys S3 would refuse (empty, or over 1024 bytes) before any body is read.
+pub(super) fn check_key(key: &str) -> ApiResult<()> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
+    }
+    Ok(())
+}
+
+/// An ETag as S3 sends it: in double quotes.
+pub(super) fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
 /// The stored Content-Type of an object (S3's default when none was given).
 fn content_type(attributes: &str) -> String {
     ObjectAttributes::decode(attributes)
         .ok()
         .and_then(|a| a.content_type)
-        .unwrap_or_else(|| "binary/octet-stream".to_owned())
+        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned())
 }
 
 fn key_text(key: &[u8]) -> String {
@@ -61,7 +74,7 @@ fn listed_json(o: &ListedObject) -> Value {
     json!({
         "key": key_text(&o.key),
         "size": o.size,
-        "etag": format!("\"{}\"", o.etag),
+        "etag": quoted(&o.etag),
         "last_modified": o.last_modified,
         "content_type": content_type(&o.attributes),
     })
@@ -249,9 +262,9 @@ pub async fn metadata(
     Ok(Json(json!({
         "key": q.key,
         "size": o.size,
-        "etag": format!("\"{}\"", o.etag),
+        "etag": quoted(&o.etag),
         "last_modified": o.last_modified,
-        "content_type": a.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned()),
+        "content_type": a.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
         "metadata": a.user_metadata,
         "tags": a.tags,
         "parts_count": o.parts_count,
@@ -290,11 +303,11 @@ pub async fn download(
     let out = state.vault.get_object(s3_call(&me, input)).await?.output;
     let mut headers = HeaderMap::new();
     let text = |v: &str| HeaderValue::from_str(v).ok();
-    let content_type = out.content_type.as_deref().unwrap_or("binary/octet-stream");
+    let content_type = out.content_type.as_deref().unwrap_or(DEFAULT_CONTENT_TYPE);
     for (name, value) in [
         (header::CONTENT_TYPE, text(content_type)),
         (header::CONTENT_DISPOSITION, text(&attachment(&q.key))),
-        (header::ETAG, out.e_tag.as_ref().and_then(|e| text(&format!("\"{}\"", e.value())))),
+        (header::ETAG, out.e_tag.as_ref().and_then(|e| text(&quoted(e.value())))),
         (header::CONTENT_LENGTH, out.content_length.and_then(|n| text(&n.to_string()))),
         (header::X_CONTENT_TYPE_OPTIONS, text("nosniff")),
     ] {
@@ -319,10 +332,8 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if q.key.is_empty() || q.key.len() > 1024 {
-        return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
-    }
-    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&q.key)).await?;
+    check_key(&q.key)?;
+    let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&q.key)).await?;
     let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
     let content_length = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<i64>().ok());
     let input = PutObjectInput {
@@ -333,15 +344,13 @@ pub async fn upload(
         content_type: header_text(header::CONTENT_TYPE),
         ..Default::default()
     };
-    let bucket_name = input.bucket.clone();
     state.vault.put_object(s3_call(&me, input)).await?;
     // Read back what was committed (a concurrent overwrite may already have replaced it: then that).
-    let b = state.engine.meta.bucket(&bucket_name).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
     let o = state
         .engine
         .meta
         .object(b.id, q.key.as_bytes())
         .await?
         .ok_or_else(|| ApiError::not_found("No such object."))?;
-    Ok((StatusCode::CREATED, Json(json!({ "key": q.key, "etag": format!("\"{}\"", o.etag), "size": o.size }))))
+    Ok((StatusCode::CREATED, Json(json!({ "key": q.key, "etag": quoted(&o.etag), "size": o.size }))))
 }

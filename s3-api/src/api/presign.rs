@@ -19,8 +19,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
-use super::objects::{KeyQuery, attachment, authorized_bucket};
+use super::objects::{KeyQuery, attachment, authorized_bucket, check_key, quoted};
 use super::session::Session;
+use super::session::now_secs;
 use super::{ApiState, s3_call};
 use crate::presign::{MAX_EXPIRY, Presign, PresignError};
 use crate::s3::identity::Principal;
@@ -29,10 +30,6 @@ use crate::s3::identity::Principal;
 const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// Most part URLs one call mints.
 const MAX_PART_URLS: usize = 1000;
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 impl From<PresignError> for ApiError {
     fn from(e: PresignError) -> Self {
@@ -108,13 +105,6 @@ pub struct UploadRequest {
     /// The Content-Type to store (multipart: set when the upload starts; single PUT: the browser sends it).
     #[serde(default)]
     pub content_type: Option<String>,
-}
-
-fn check_key(key: &str) -> ApiResult<()> {
-    if key.is_empty() || key.len() > 1024 {
-        return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
-    }
-    Ok(())
 }
 
 /// `POST /api/buckets/{bucket}/upload-url`: a presigned single PUT, valid for 15 minutes.
@@ -232,7 +222,7 @@ pub async fn complete_multipart(
         ..Default::default()
     };
     let out = state.vault.complete_multipart_upload(s3_call(&me, input)).await?.output;
-    let etag = out.e_tag.map(|e| format!("\"{}\"", e.value())).unwrap_or_default();
+    let etag = out.e_tag.map(|e| quoted(e.value())).unwrap_or_default();
     Ok(Json(json!({ "key": body.key, "etag": etag })))
 }
 

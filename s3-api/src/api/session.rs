@@ -65,7 +65,8 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
-fn now_secs() -> u64 {
+/// Seconds since the Unix epoch (token and URL expiries).
+pub(super) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -7,6 +7,9 @@ use s3s::dto::{ETag, Metadata, Timestamp};
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
+/// The Content-Type S3 answers for an object stored without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
 /// What a PUT (or a copy with `REPLACE`) sets besides the bytes, returned on every GET and HEAD.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectAttributes {

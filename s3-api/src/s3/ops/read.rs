@@ -85,7 +85,7 @@ fn returned_checksum(mode: Option<&ChecksumMode>, s: &Selected) -> Option<Stored
 
 /// What S3 reports for an object stored without a Content-Type.
 fn default_content_type() -> Option<String> {
-    Some("binary/octet-stream".to_owned())
+    Some(crate::s3::attributes::DEFAULT_CONTENT_TYPE.to_owned())
 }
 
 fn http_date(ts: &Timestamp) -> Option<String> {
