@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use crate::error::{MetaError, MetaResult};
 use crate::model::{Bucket, BucketId, BucketSetting, UserId};
 use crate::store::{MetaStore, dynamic};
+use crate::tx::WriteTx;
 
 const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors";
 
@@ -105,7 +106,7 @@ impl MetaStore {
     /// gone (and fails with `NoSuchBucket`). Incomplete multipart uploads of the bucket are aborted and
     /// their part blobs handed to the janitor in the same transaction.
     pub async fn delete_bucket(&self, id: BucketId, now_ms: i64) -> MetaResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let row = sqlx::query(dynamic(format!("SELECT object_count FROM buckets WHERE id = ?{}", self.for_update())))
             .bind(id)
             .fetch_optional(&mut *tx)

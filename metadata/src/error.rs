@@ -26,6 +26,10 @@ pub enum MetaError {
     /// A part named in a Complete is not (or no longer) the current part of the upload.
     #[error("invalid part")]
     InvalidPart,
+    /// The intent row of a blob this commit references was gone (the janitor swept it as stale): the
+    /// commit was refused so that no row can name a deleted file. The caller discards the blob.
+    #[error("the intent of blob {0} was swept before the commit")]
+    IntentLost(String),
     /// A stored row could not be decoded (a bug or a manual edit of the database).
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
@@ -49,6 +53,21 @@ impl MetaError {
         )
     }
 }
+
+impl MetaError {
+    /// True when the database could not write because its volume is full (SQLite's `SQLITE_FULL`, or
+    /// an I/O error of kind `StorageFull`). The transaction was not committed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some(SQLITE_FULL),
+            MetaError::Database(sqlx::Error::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's result code for "database or disk is full".
+const SQLITE_FULL: &str = "13";
 
 /// Result alias of the metadata store.
 pub type MetaResult<T> = Result<T, MetaError>;

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::error::MetaResult;
 use crate::store::MetaStore;
+use crate::tx::WriteTx;
 
 impl MetaStore {
     /// Records the intent to place `blob_id` on the data volume. Called before the staged file is
@@ -27,6 +28,29 @@ impl MetaStore {
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+    }
+
+    /// The janitor's claim on a stale intent: in one transaction, deletes the intent row if it is still
+    /// there and older than `cutoff_ms`, and queues its blob as garbage (due at once). Returns whether it
+    /// claimed it. INVARIANT: this and a commit's claim ([`MetaStore::commit_object`]) both delete the
+    /// same row, so exactly one of them wins: either the object commits and its blob is never queued, or
+    /// the blob is queued and the commit fails. The file is removed only after this commits.
+    pub async fn expire_pending_blob(&self, blob_id: &str, cutoff_ms: i64) -> MetaResult<bool> {
+        let mut tx = WriteTx::begin(self).await?;
+        let done = sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ? AND created_at < ?")
+            .bind(blob_id)
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, 0)")
+            .bind(blob_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Drops an intent once its file is gone (or a write failed before the commit).

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use crate::error::{MetaError, MetaResult};
 use crate::model::{AccessKey, KeyPurpose, User, UserId};
 use crate::store::{MetaStore, dynamic};
+use crate::tx::WriteTx;
 
 fn user_from_row(row: &AnyRow) -> MetaResult<User> {
     Ok(User {
@@ -203,7 +204,7 @@ impl MetaStore {
     /// Deletes a user and their access keys, unless they still own buckets (which would be left without an
     /// owner). The check and the delete are one transaction.
     pub async fn delete_user(&self, id: UserId) -> MetaResult<UserDeletion> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let owned: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM buckets WHERE owner_id = ?").bind(id).fetch_one(&mut *tx).await?;
         if owned > 0 {

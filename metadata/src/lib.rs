@@ -20,6 +20,7 @@ mod multipart;
 mod objects;
 mod store;
 mod throttle;
+mod tx;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;

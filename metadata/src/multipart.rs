@@ -1,12 +1,13 @@
 //! Multipart uploads: the upload row, its parts (each one blob), and the transaction that turns the
 //! chosen parts into an object without copying a byte (the object's manifest lists the part blobs).
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::error::{MetaError, MetaResult};
 use crate::model::{BlobRef, BucketId, ObjectRecord, UserId, WriteCondition};
 use crate::store::{MetaStore, dynamic};
+use crate::tx::WriteTx;
 
 /// An incomplete multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl MetaStore {
         checksum: Option<&str>,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
         let previous = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
             .bind(upload_id)
@@ -131,7 +132,7 @@ impl MetaStore {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut *tx).await?;
+        self.claim_intent(&mut tx, &blob.blob_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,7 +191,7 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         self.lock_bucket(&mut tx, bucket_id).await?;
         self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
         let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
@@ -217,7 +218,7 @@ impl MetaStore {
 
     /// Aborts an upload: its part blobs go to the janitor and the upload disappears, in one transaction.
     pub async fn abort_upload(&self, upload_id: &str, now_ms: i64) -> MetaResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
         self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
         tx.commit().await?;
@@ -243,7 +244,7 @@ impl MetaStore {
     /// lock, so a part committed after the candidates were read keeps its upload alive. Returns whether it
     /// was aborted.
     pub async fn abort_idle_upload(&self, upload_id: &str, cutoff_ms: i64, now_ms: i64) -> MetaResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let Some(initiated) = self.lock_upload(&mut tx, upload_id).await? else {
             return Ok(false);
         };
@@ -261,7 +262,7 @@ impl MetaStore {
     }
 
     /// Locks the upload row for the rest of `tx`; returns its initiation time, or `None` if it is gone.
-    async fn lock_upload(&self, tx: &mut Transaction<'static, Any>, upload_id: &str) -> MetaResult<Option<i64>> {
+    async fn lock_upload(&self, tx: &mut WriteTx, upload_id: &str) -> MetaResult<Option<i64>> {
         let row = sqlx::query(dynamic(format!(
             "SELECT initiated_at FROM multipart_uploads WHERE upload_id = ?{}",
             self.for_update()
@@ -272,7 +273,7 @@ impl MetaStore {
         Ok(row.map(|r| r.try_get("initiated_at")).transpose()?)
     }
 
-    async fn abort_in_tx(&self, tx: &mut Transaction<'static, Any>, upload_id: &str, now_ms: i64) -> MetaResult<()> {
+    async fn abort_in_tx(&self, tx: &mut WriteTx, upload_id: &str, now_ms: i64) -> MetaResult<()> {
         sqlx::query(
             "INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT blob_id, ? FROM multipart_parts WHERE upload_id = ?",
         )

@@ -1,11 +1,12 @@
 //! Objects: the commit transaction of a write, deletes, lookups and listing range scans.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::error::{MetaError, MetaResult};
 use crate::model::{BucketId, ListedObject, Manifest, ObjectRecord, WriteCondition};
 use crate::store::{MetaStore, dynamic};
+use crate::tx::WriteTx;
 
 /// Where a listing scan starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl MetaStore {
     /// Locks the bucket row for the rest of `tx` (MySQL) and checks it still exists. Every object write
     /// takes this lock first, so writers of one bucket are serialized: conditions are evaluated against
     /// the committed state, the counters stay exact, and there is no lock-order deadlock.
-    pub(crate) async fn lock_bucket(&self, tx: &mut Transaction<'static, Any>, bucket_id: BucketId) -> MetaResult<()> {
+    pub(crate) async fn lock_bucket(&self, tx: &mut WriteTx, bucket_id: BucketId) -> MetaResult<()> {
         sqlx::query(dynamic(format!("SELECT id FROM buckets WHERE id = ?{}", self.for_update())))
             .bind(bucket_id)
             .fetch_optional(&mut **tx)
@@ -91,7 +92,7 @@ impl MetaStore {
 
     async fn current_in_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         bucket_id: BucketId,
         key: &[u8],
     ) -> MetaResult<Option<ObjectRecord>> {
@@ -109,7 +110,8 @@ impl MetaStore {
     /// THE COMMIT POINT of an object write. In one transaction: lock the bucket, evaluate `condition`
     /// against the current object, replace (or create) the row, hand the replaced object's blobs to the
     /// janitor (`garbage_blobs`), forget the new blobs' intents (`pending_blobs`) and adjust the bucket's
-    /// counters. Before this commits nobody can see the new object; after it, everybody does. A crash
+    /// counters. Every new blob's intent must still be there ([`MetaStore::claim_intent`]), else the commit
+    /// fails with [`MetaError::IntentLost`]. Before this commits nobody can see the new object; after it, everybody does. A crash
     /// before the commit leaves only pending intents and files that the janitor removes after the grace
     /// period; a crash after it leaves old blobs queued in `garbage_blobs`, removed by the next sweep.
     pub async fn commit_object(
@@ -119,10 +121,26 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         self.lock_bucket(&mut tx, bucket_id).await?;
+        for blob in &object.manifest.0 {
+            self.claim_intent(&mut tx, &blob.blob_id).await?;
+        }
         self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// INVARIANT "no row without its blob", made unconditional: a commit that references a freshly placed
+    /// blob deletes that blob's intent row and requires that it was still there. The janitor removes a
+    /// stale intent's file *before* its row, so a present row proves the file was not swept; a missing
+    /// row (a sweeper whose clock runs ahead, a commit stalled past the grace period) fails the commit
+    /// with [`MetaError::IntentLost`], and nothing becomes visible. No clock assumption is involved.
+    pub(crate) async fn claim_intent(&self, tx: &mut WriteTx, blob_id: &str) -> MetaResult<()> {
+        let done = sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&mut **tx).await?;
+        if done.rows_affected() != 1 {
+            return Err(MetaError::IntentLost(blob_id.to_owned()));
+        }
         Ok(())
     }
 
@@ -130,7 +148,7 @@ impl MetaStore {
     /// do more in the same commit (completing a multipart upload).
     pub(crate) async fn commit_in_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         bucket_id: BucketId,
         object: &ObjectRecord,
         condition: &WriteCondition,
@@ -177,9 +195,6 @@ impl MetaStore {
             .execute(&mut **tx)
             .await?;
         }
-        for blob in &object.manifest.0 {
-            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(&blob.blob_id).execute(&mut **tx).await?;
-        }
         let (count_delta, bytes_delta) = match &previous {
             Some(prev) => {
                 self.retire_blobs(tx, &prev.manifest, object, now_ms).await?;
@@ -194,7 +209,7 @@ impl MetaStore {
     /// (a metadata-only self-copy keeps the same blobs).
     pub(crate) async fn retire_blobs(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         old: &Manifest,
         new: &ObjectRecord,
         now_ms: i64,
@@ -214,7 +229,7 @@ impl MetaStore {
 
     async fn adjust_counters(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         bucket_id: BucketId,
         count_delta: i64,
         bytes_delta: i64,
@@ -252,7 +267,7 @@ impl MetaStore {
     /// one. The file deletion happens after the commit, so a crash leaves a queued blob, never a row
     /// pointing at a missing file.
     pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], now_ms: i64) -> MetaResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         self.lock_bucket(&mut tx, bucket_id).await?;
         let Some(previous) = self.current_in_tx(&mut tx, bucket_id, key).await? else {
             return Ok(false);

@@ -140,3 +140,16 @@ impl MetaStore {
         (self.writer.size(), self.writer.num_idle())
     }
 }
+
+#[cfg(feature = "testing")]
+impl MetaStore {
+    /// TEST HOOK (feature `testing`): caps the SQLite writer connection's database file at its current
+    /// size plus `extra_pages` pages (`PRAGMA max_page_count`), so the next transaction that grows it
+    /// fails with `SQLITE_FULL` exactly as on a full volume. The cap lives on that one connection: a
+    /// connection that is discarded and reopened no longer has it.
+    pub async fn cap_sqlite_writer_for_tests(&self, extra_pages: i64) -> MetaResult<()> {
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&self.writer).await?;
+        sqlx::query(dynamic(format!("PRAGMA max_page_count = {}", pages + extra_pages))).execute(&self.writer).await?;
+        Ok(())
+    }
+}

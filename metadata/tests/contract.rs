@@ -68,6 +68,33 @@ fn object(key: &[u8], etag: &str, blob_id: &str, size: i64) -> ObjectRecord {
     }
 }
 
+/// Commits `object` as the engine does: each new blob's intent recorded first (the commit claims it).
+async fn commit(
+    s: &MetaStore,
+    bucket_id: i64,
+    object: &ObjectRecord,
+    condition: &WriteCondition,
+    now_ms: i64,
+) -> Result<(), MetaError> {
+    for blob in &object.manifest.0 {
+        s.register_pending_blob(&blob.blob_id, now_ms).await.expect("intent");
+    }
+    s.commit_object(bucket_id, object, condition, now_ms).await
+}
+
+/// Records a part as the engine does: its blob's intent first.
+async fn put_part(
+    s: &MetaStore,
+    upload_id: &str,
+    part_number: i64,
+    blob: &BlobRef,
+    checksum: Option<&str>,
+    now_ms: i64,
+) -> Result<(), MetaError> {
+    s.register_pending_blob(&blob.blob_id, now_ms).await.expect("intent");
+    s.put_part(upload_id, part_number, blob, checksum, now_ms).await
+}
+
 async fn owner(store: &MetaStore) -> i64 {
     store.ensure_user("root", "admin", 0).await.expect("user").id
 }
@@ -96,7 +123,7 @@ async fn bucket_lifecycle(db: &TestDb) {
     s.set_bucket_setting(b.id, BucketSetting::Policy, None).await.expect("remove policy");
     assert_eq!(s.bucket("photos").await.expect("lookup").expect("present").policy, None);
 
-    s.commit_object(b.id, &object(b"k", "e1", "blob-k", 3), &WriteCondition::None, 10).await.expect("put");
+    commit(s, b.id, &object(b"k", "e1", "blob-k", 3), &WriteCondition::None, 10).await.expect("put");
     assert!(s.update_object_attributes(b.id, b"k", "e1", "{\"tags\":{}}").await.expect("update"));
     assert!(!s.update_object_attributes(b.id, b"k", "stale", "{}").await.expect("update"), "guarded by the ETag");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").attributes, "{\"tags\":{}}");
@@ -106,7 +133,7 @@ async fn bucket_lifecycle(db: &TestDb) {
     assert!(s.bucket("photos").await.expect("lookup").is_none());
     assert!(matches!(s.set_bucket_setting(b.id, BucketSetting::Tags, None).await, Err(MetaError::NoSuchBucket)));
     assert!(matches!(
-        s.commit_object(b.id, &object(b"k", "e1", "blob-x", 3), &WriteCondition::None, 14).await,
+        commit(s, b.id, &object(b"k", "e1", "blob-x", 3), &WriteCondition::None, 14).await,
         Err(MetaError::NoSuchBucket)
     ));
 }
@@ -127,7 +154,7 @@ async fn keys_are_exact_bytes(db: &TestDb) {
         long.clone(),
     ];
     for (i, k) in keys.iter().enumerate() {
-        s.commit_object(b.id, &object(k, &format!("e{i}"), &format!("blob{i}"), i as i64), &WriteCondition::None, 1)
+        commit(s, b.id, &object(k, &format!("e{i}"), &format!("blob{i}"), i as i64), &WriteCondition::None, 1)
             .await
             .expect("put");
     }
@@ -185,20 +212,20 @@ async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
     let b = s.create_bucket("cond", me, "us-east-1", 0).await.expect("create");
-    s.commit_object(b.id, &object(b"k", "e1", "b1", 1), &WriteCondition::IfAbsent, 1).await.expect("create-only");
+    commit(s, b.id, &object(b"k", "e1", "b1", 1), &WriteCondition::IfAbsent, 1).await.expect("create-only");
     assert!(matches!(
-        s.commit_object(b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfAbsent, 2).await,
+        commit(s, b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfAbsent, 2).await,
         Err(MetaError::PreconditionFailed)
     ));
     assert!(matches!(
-        s.commit_object(b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfEtag("nope".into()), 2).await,
+        commit(s, b.id, &object(b"k", "e2", "b2x", 1), &WriteCondition::IfEtag("nope".into()), 2).await,
         Err(MetaError::PreconditionFailed)
     ));
     assert!(matches!(
-        s.commit_object(b.id, &object(b"new", "e2", "b3", 1), &WriteCondition::IfEtag("e1".into()), 2).await,
+        commit(s, b.id, &object(b"new", "e2", "b3", 1), &WriteCondition::IfEtag("e1".into()), 2).await,
         Err(MetaError::PreconditionFailed)
     ));
-    s.commit_object(b.id, &object(b"k", "e3", "b4", 1), &WriteCondition::IfEtag("e1".into()), 3).await.expect("cas");
+    commit(s, b.id, &object(b"k", "e3", "b4", 1), &WriteCondition::IfEtag("e1".into()), 3).await.expect("cas");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e3");
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b1".to_owned()));
     assert!(
@@ -215,7 +242,7 @@ async fn racing_creators_have_one_winner(db: &TestDb) {
     for i in 0..8 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.commit_object(b.id, &object(b"lock", &format!("e{i}"), &format!("b{i}"), 1), &WriteCondition::IfAbsent, 1)
+            commit(&s, b.id, &object(b"lock", &format!("e{i}"), &format!("b{i}"), 1), &WriteCondition::IfAbsent, 1)
                 .await
                 .map(|()| i)
         }));
@@ -239,7 +266,7 @@ async fn listing_ranges(db: &TestDb) {
     let me = owner(s).await;
     let b = s.create_bucket("list", me, "us-east-1", 0).await.expect("create");
     for k in ["a/1", "a/2", "a/b/3", "b", "c/\u{ff}"] {
-        s.commit_object(b.id, &object(k.as_bytes(), "e", &format!("blob-{k}"), 1), &WriteCondition::None, 1)
+        commit(s, b.id, &object(k.as_bytes(), "e", &format!("blob-{k}"), 1), &WriteCondition::None, 1)
             .await
             .expect("put");
     }
@@ -348,9 +375,9 @@ async fn multipart_complete_and_abort(db: &TestDb) {
     s.create_upload(&upload("u1", b"big")).await.expect("create upload");
     s.create_upload(&upload("u0", b"big")).await.expect("create upload");
     s.create_upload(&upload("u2", b"other")).await.expect("create upload");
-    s.put_part("u1", 1, &blob("p1", 5), None, 2).await.expect("part 1");
-    s.put_part("u1", 1, &blob("p1b", 6), None, 3).await.expect("part 1 again");
-    s.put_part("u1", 3, &blob("p3", 7), None, 4).await.expect("part 3");
+    put_part(s, "u1", 1, &blob("p1", 5), None, 2).await.expect("part 1");
+    put_part(s, "u1", 1, &blob("p1b", 6), None, 3).await.expect("part 1 again");
+    put_part(s, "u1", 3, &blob("p3", 7), None, 4).await.expect("part 3");
     assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["p1"], "a re-sent part retires the old blob");
     let parts = s.list_parts("u1", 0, 10).await.expect("parts");
     assert_eq!(
@@ -384,10 +411,10 @@ async fn multipart_complete_and_abort(db: &TestDb) {
     ));
     assert!(matches!(s.abort_upload("u1", 6).await, Err(MetaError::NoSuchUpload)));
 
-    s.put_part("u2", 1, &blob("q1", 5), None, 7).await.expect("part");
+    put_part(s, "u2", 1, &blob("q1", 5), None, 7).await.expect("part");
     s.abort_upload("u2", 8).await.expect("abort");
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"q1".to_owned()));
-    assert!(matches!(s.put_part("u2", 2, &blob("q2", 5), None, 9).await, Err(MetaError::NoSuchUpload)));
+    assert!(matches!(put_part(s, "u2", 2, &blob("q2", 5), None, 9).await, Err(MetaError::NoSuchUpload)));
     assert!(s.object(b.id, b"other").await.expect("get").is_none(), "an aborted upload leaves no object");
     s.abort_upload("u0", 10).await.expect("abort the last one");
     assert!(s.list_uploads(b.id, b"", "", None, 10).await.expect("uploads").is_empty());
@@ -408,8 +435,8 @@ async fn idle_uploads_expire_but_active_ones_stay(db: &TestDb) {
     s.create_upload(&upload("old-but-busy", 100)).await.expect("create");
     s.create_upload(&upload("old-and-idle", 100)).await.expect("create");
     s.create_upload(&upload("young", 450)).await.expect("create");
-    s.put_part("old-but-busy", 1, &blob("busy-part", 5), None, 500).await.expect("part");
-    s.put_part("old-and-idle", 1, &blob("idle-part", 5), None, 150).await.expect("part");
+    put_part(s, "old-but-busy", 1, &blob("busy-part", 5), None, 500).await.expect("part");
+    put_part(s, "old-and-idle", 1, &blob("idle-part", 5), None, 150).await.expect("part");
     assert_eq!(s.idle_uploads(400, 10).await.expect("idle"), ["old-and-idle"]);
     assert!(!s.abort_idle_upload("old-but-busy", 400, 600).await.expect("abort"), "a recent part keeps it alive");
     assert!(!s.abort_idle_upload("young", 400, 600).await.expect("abort"), "recently created");
@@ -429,7 +456,7 @@ async fn search_and_prefix_totals(db: &TestDb) {
         .enumerate()
     {
         let size = i64::try_from(i).expect("small") + 1;
-        s.commit_object(b.id, &object(k.as_bytes(), "e", &format!("blob-{i}"), size), &WriteCondition::None, 1)
+        commit(s, b.id, &object(k.as_bytes(), "e", &format!("blob-{i}"), size), &WriteCondition::None, 1)
             .await
             .expect("put");
     }
@@ -499,6 +526,58 @@ async fn login_failures_are_counted_per_name_and_address(db: &TestDb) {
     assert_eq!(s.login_failures("alice", "10.0.0.2", 0).await.expect("count").0, 0);
 }
 
+/// A commit needs its blob's intent: once the janitor claimed it (a sweeper whose clock runs ahead),
+/// the commit fails and nothing becomes visible; the janitor's claim and the commit's are exclusive.
+async fn commit_without_its_intent_fails(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("intents", me, "us-east-1", 1).await.expect("create");
+    s.register_pending_blob("swept", 100).await.expect("intent");
+    assert!(s.expire_pending_blob("swept", 50).await.is_ok_and(|claimed| !claimed), "a young intent is kept");
+    assert!(s.expire_pending_blob("swept", 200).await.expect("claim"), "a stale one is claimed");
+    assert!(s.garbage_blobs(1, 10).await.expect("garbage").contains(&"swept".to_owned()), "due at once");
+    let err = s.commit_object(b.id, &object(b"k", "e", "swept", 1), &WriteCondition::None, 300).await;
+    assert!(matches!(err, Err(MetaError::IntentLost(ref id)) if id == "swept"), "got {err:?}");
+    assert!(s.object(b.id, b"k").await.expect("lookup").is_none());
+    s.register_pending_blob("committed", 100).await.expect("intent");
+    s.commit_object(b.id, &object(b"k", "e", "committed", 1), &WriteCondition::None, 300).await.expect("commit");
+    assert!(!s.expire_pending_blob("committed", 1000).await.expect("claim"), "a committed blob is never claimed");
+    let upload = Upload {
+        upload_id: "up".into(),
+        bucket_id: b.id,
+        key: b"m".to_vec(),
+        initiated_at: 1,
+        owner_id: me,
+        attributes: "{}".into(),
+    };
+    s.create_upload(&upload).await.expect("upload");
+    assert!(matches!(s.put_part("up", 1, &blob("no-intent", 1), None, 2).await, Err(MetaError::IntentLost(_))));
+}
+
+/// SQLite rolls a transaction back by itself when its volume is full (SQLITE_FULL). The failed
+/// transaction must reach the caller, and every later commit must really commit (it once only released
+/// a savepoint, and a restart lost it all).
+async fn commits_after_a_full_volume_really_commit(db: &TestDb) {
+    let s = &db.store;
+    let me = owner(s).await;
+    let b = s.create_bucket("full", me, "us-east-1", 1).await.expect("create");
+    commit(s, b.id, &object(b"before", "e0", "blob-before", 1), &WriteCondition::None, 2).await.expect("before");
+    s.cap_sqlite_writer_for_tests(2).await.expect("cap");
+    let mut big = object(b"too-big", "e1", "blob-big", 1);
+    big.attributes = format!("{{\"pad\":\"{}\"}}", "x".repeat(4 << 20));
+    s.register_pending_blob("blob-big", 3).await.expect("intent fits");
+    let full = s.commit_object(b.id, &big, &WriteCondition::None, 3).await;
+    assert!(full.as_ref().is_err_and(MetaError::is_storage_full), "the full volume is reported: {full:?}");
+    commit(s, b.id, &object(b"after", "e2", "blob-after", 1), &WriteCondition::None, 4).await.expect("after");
+    assert!(s.delete_object(b.id, b"before", 5).await.expect("delete"), "a delete after the failure");
+    s.close().await;
+    let reopened = MetaStore::connect(&db.url, 2).await.expect("reopen");
+    assert!(reopened.object(b.id, b"after").await.expect("lookup").is_some(), "the later commit is durable");
+    assert!(reopened.object(b.id, b"before").await.expect("lookup").is_none(), "the later delete is durable");
+    assert!(reopened.object(b.id, b"too-big").await.expect("lookup").is_none(), "the failed one left nothing");
+    reopened.close().await;
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -535,4 +614,12 @@ contract!(
     search_and_prefix_totals,
     console_keys_and_user_deletion,
     login_failures_are_counted_per_name_and_address,
+    commit_without_its_intent_fails,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_commits_after_a_full_volume_really_commit() {
+    let db = TestDb::sqlite().await;
+    commits_after_a_full_volume_really_commit(&db).await;
+    db.finish().await;
+}

@@ -18,9 +18,12 @@ pub struct Config {
     pub s3_addr: SocketAddr,
     /// `CLOUDVAULT_API_ADDR`: the API listener (health, readiness, metrics). Default `0.0.0.0:4000`.
     pub api_addr: SocketAddr,
-    /// `CLOUDVAULT_MIN_FREE_BYTES`: least free space on the data volume for `/readyz` to report ready.
-    /// Default 64 MiB.
+    /// `CLOUDVAULT_MIN_FREE_BYTES`: least free space on the data volume for `/readyz` to report ready
+    /// and for a write to be accepted (a write that would leave less answers 503). Default 64 MiB.
     pub min_free_bytes: u64,
+    /// `CLOUDVAULT_RESERVE_BYTES`: space held back on the data volume in `reserve.ballast` and released
+    /// when the volume runs full, so deletes can still commit. Default 16 MiB; 0 disables it.
+    pub reserve_bytes: u64,
     /// `CLOUDVAULT_ROOT_USER` / `CLOUDVAULT_ROOT_PASSWORD`: the root credentials (also an S3 access key).
     /// When unset, the first start generates strong ones, stores them and prints them once.
     pub root_credentials: Option<(String, String)>,
@@ -181,6 +184,7 @@ impl Config {
             db_max_connections: parsed("CLOUDVAULT_DB_MAX_CONNECTIONS", 16)?,
             api_addr: parsed("CLOUDVAULT_API_ADDR", SocketAddr::from(([0, 0, 0, 0], 4000)))?,
             min_free_bytes: parsed("CLOUDVAULT_MIN_FREE_BYTES", 64 * 1024 * 1024)?,
+            reserve_bytes: parsed("CLOUDVAULT_RESERVE_BYTES", 16 * 1024 * 1024)?,
             root_credentials,
             master_key: var("CLOUDVAULT_MASTER_KEY"),
             jwt_secret: var("CLOUDVAULT_JWT_SECRET"),

@@ -33,10 +33,12 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
         .await
-        .context("opening the storage engine")?;
+        .context("opening the storage engine")?
+        .with_volume_limits(&config.data_dir, config.min_free_bytes, config.reserve_bytes)
+        .await;
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
-    let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
+    let authorizer = Arc::new(Authorizer::new(engine.clone(), keys.clone()));
     let service = build_service(&config, engine.clone(), keys.clone(), authorizer.clone())?;
     let cors = Arc::new(CorsLayer {
         authorizer: authorizer.clone(),

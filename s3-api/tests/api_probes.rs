@@ -24,7 +24,7 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
     let metrics = Metrics::new(engine.meta.clone());
     let master = MasterKey::load(Some("api-probes-test-master-key"), dir.path()).expect("master");
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, None).await.expect("keys"));
-    let authorizer = Arc::new(Authorizer::new(engine.meta.clone(), keys.clone()));
+    let authorizer = Arc::new(Authorizer::new(engine.clone(), keys.clone()));
     let sessions = Arc::new(Sessions::new(&[7u8; 32], std::time::Duration::from_secs(60)));
     let config = Config::from_env().expect("default configuration");
     let vault = Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config));

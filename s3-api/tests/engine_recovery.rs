@@ -46,7 +46,7 @@ const LATER: Policy = Policy { grace: Duration::from_secs(3600), multipart_expir
 
 async fn read_all(engine: &Engine, manifest: &Manifest) -> Vec<u8> {
     let size = manifest.total_size() as u64;
-    let mut stream = engine.blobs.read(manifest, 0..size);
+    let mut stream = engine.open_read(manifest, 0..size).await.expect("open");
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         out.extend_from_slice(&chunk.expect("chunk"));

@@ -14,7 +14,6 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{authorized_bucket, delete_prefix};
 use super::session::Session;
-use crate::engine::now_ms;
 use crate::s3::policy::BucketPolicy;
 
 /// Whether the bucket's policy lets anyone read its objects, and list it.
@@ -69,7 +68,7 @@ pub async fn create(
             "Bucket names are 3-63 lower-case letters, digits, dots and hyphens, start and end with a letter or digit, and are not IP addresses.",
         ));
     }
-    state.engine.meta.create_bucket(&body.name, me.user_id, &state.region, now_ms()).await?;
+    state.engine.create_bucket(&body.name, me.user_id, &state.region).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": body.name }))))
 }
 
@@ -100,8 +99,7 @@ pub async fn remove(
             .ok_or_else(|| ApiError::bad_request("force=true needs confirm_count, the number of objects."))?;
         delete_prefix(&state, &bucket, b"", confirm).await?;
     }
-    state.engine.meta.delete_bucket(bucket.id, now_ms()).await?;
-    state.authorizer.invalidate(&name);
+    state.engine.delete_bucket(&bucket).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,8 +143,7 @@ pub async fn set_public(
         }
         json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
     });
-    state.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, policy.as_deref()).await?;
-    state.authorizer.invalidate(&name);
+    state.engine.set_bucket_setting(&bucket, BucketSetting::Policy, policy.as_deref()).await?;
     let (public, public_listing) = public_flags(&name, policy.as_deref());
     tracing::info!(user = %me.name, bucket = %name, public, public_listing, "bucket visibility changed");
     Ok(Json(json!({ "public": public, "public_listing": public_listing })))

@@ -91,6 +91,12 @@ impl From<cloudvault_metadata::MetaError> for ApiError {
     }
 }
 
+impl From<crate::engine::EngineError> for ApiError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        s3s::S3Error::from(e).into()
+    }
+}
+
 /// Result alias of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 

@@ -21,7 +21,6 @@ use cloudvault_metadata::{Bucket, ListBound, ListedObject, key_successor};
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::{ApiState, s3_call};
-use crate::engine::now_ms;
 use crate::s3::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
 use crate::s3::identity::Principal;
 use crate::s3::ops::list::scan;
@@ -40,9 +39,12 @@ pub(super) async fn authorized_bucket(
     action: &str,
     bucket: &str,
     key: Option<&str>,
-) -> ApiResult<Bucket> {
-    state.authorizer.authorize(Some(me), action, Some(bucket), key).await?;
-    state.engine.meta.bucket(bucket).await?.ok_or_else(|| ApiError::not_found("No such bucket."))
+) -> ApiResult<std::sync::Arc<Bucket>> {
+    state
+        .authorizer
+        .authorize(Some(me), action, Some(bucket), key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such bucket."))
 }
 
 /// Refuses keys S3 would refuse (empty, or over 1024 bytes) before any body is read.
@@ -202,7 +204,7 @@ pub(super) async fn delete_prefix(
             return Ok(deleted);
         }
         for o in batch {
-            if state.engine.meta.delete_object(bucket.id, &o.key, now_ms()).await? {
+            if state.engine.delete_object(bucket.id, &o.key).await? {
                 deleted += 1;
             }
         }
@@ -224,7 +226,7 @@ pub async fn delete_many(
             }
             let mut deleted = 0;
             for key in keys {
-                if state.engine.meta.delete_object(b.id, key.as_bytes(), now_ms()).await? {
+                if state.engine.delete_object(b.id, key.as_bytes()).await? {
                     deleted += 1;
                 }
             }
@@ -279,7 +281,7 @@ pub async fn delete_one(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<StatusCode> {
     let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
-    state.engine.meta.delete_object(b.id, q.key.as_bytes(), now_ms()).await?;
+    state.engine.delete_object(b.id, q.key.as_bytes()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,21 +7,15 @@
 //!
 //! Object keys never appear in a path, so no key (`../`, NUL, 1024 bytes...) can escape or collide.
 //!
-//! Write protocol (the half of the commit protocol that lives here; the other half is
-//! `cloudvault_metadata::MetaStore::commit_object`):
-//! 1. [`BlobStore::stage`] streams the body into `staging/<id>` while hashing it, then fsyncs the file.
-//!    If the body fails or the request is cancelled, the [`StagedBlob`] is dropped and removes the file.
-//!    A crash here leaves a staging file that [`BlobStore::sweep_staging`] deletes after the grace period.
-//! 2. The engine records a pending-blob intent in the metadata store.
-//! 3. [`BlobStore::place`] renames the file into `blobs/` and fsyncs the directory, so the name survives a
-//!    crash. A crash here leaves a durable blob with an intent row; the janitor deletes both after the
-//!    grace period.
-//! 4. The metadata transaction commits the object (and removes the intent): only now can anyone read it.
+//! This module holds the file half of the write protocol; the protocol itself, step by step with what
+//! a crash leaves after each, is described once in [`super::protocol`].
 
+use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -39,12 +33,19 @@ use super::error::{EngineError, EngineResult};
 const IO_CHUNK: usize = 256 * 1024;
 /// Chunks a GET may have read ahead of the client.
 const READ_AHEAD_CHUNKS: usize = 4;
+/// How often a staging file whose body is paused (or trickling into the write buffer) has its mtime
+/// refreshed, so that another replica's staging sweep (which goes by mtime) sees it as alive. The
+/// staging grace period must be longer than this (its default is an hour).
+pub const STAGING_HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The blob store rooted at the data directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     staging: PathBuf,
     blobs: PathBuf,
+    /// Ids of the staging files this process is writing right now. INVARIANT: the staging sweep never
+    /// removes one of them, whatever its age (a paused upload keeps its file).
+    live: Arc<Mutex<HashSet<String>>>,
 }
 
 /// A fully written, fsynced staging file that no one references yet. Dropping it deletes the file.
@@ -57,6 +58,16 @@ pub struct StagedBlob {
     /// MD5 of the bytes written.
     pub md5: [u8; 16],
     path: Option<PathBuf>,
+    live: Arc<Mutex<HashSet<String>>>,
+}
+
+impl StagedBlob {
+    /// Takes the file out of the live set: from here on it is placed (or gone).
+    fn unregister(&self) {
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(&self.blob_id);
+        }
+    }
 }
 
 impl Drop for StagedBlob {
@@ -65,6 +76,7 @@ impl Drop for StagedBlob {
             // Best effort: if this fails the staging sweep removes the file later.
             let _ = std::fs::remove_file(path);
         }
+        self.unregister();
     }
 }
 
@@ -75,6 +87,29 @@ fn new_blob_id() -> String {
 async fn fsync_dir(dir: &Path) -> io::Result<()> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await.map_err(io::Error::other)?
+}
+
+/// CRASH-SAFETY PRIMITIVE: moves the (already fsynced) file `from` to `to` and fsyncs `to`'s directory,
+/// so that once this returns the new name survives power loss. A crash before the directory fsync may
+/// leave the file under either name, never both and never neither; the caller's intent row covers both.
+///
+/// Caveat: this is only as strong as the filesystem's rename and directory-fsync semantics. On local
+/// filesystems (ext4, xfs) and CephFS they hold; on NFS a rename is atomic on the server but the
+/// directory fsync is a COMMIT whose durability depends on the export (`sync`, not `async`). Run the
+/// data volume on an export that honours it.
+pub async fn durable_rename(from: &Path, to: &Path) -> io::Result<()> {
+    tokio::fs::rename(from, to).await?;
+    match to.parent() {
+        Some(dir) => fsync_dir(dir).await,
+        None => Ok(()),
+    }
+}
+
+/// Refreshes a file's mtime (the staging heartbeat). Best effort.
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.set_modified(SystemTime::now());
+    }
 }
 
 impl BlobStore {
@@ -89,7 +124,7 @@ impl BlobStore {
         }
         fsync_dir(&blobs).await?;
         fsync_dir(data_dir).await?;
-        Ok(BlobStore { staging, blobs })
+        Ok(BlobStore { staging, blobs, live: Arc::default() })
     }
 
     /// Where a placed blob lives.
@@ -120,12 +155,26 @@ impl BlobStore {
     {
         let blob_id = new_blob_id();
         let path = self.staging_path(&blob_id);
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(blob_id.clone());
+        }
+        let mut staged = StagedBlob { blob_id, size: 0, md5: [0; 16], path: None, live: self.live.clone() };
         let file = tokio::fs::File::create_new(&path).await?;
-        let mut staged = StagedBlob { blob_id, size: 0, md5: [0; 16], path: Some(path) };
+        staged.path = Some(path.clone());
         let mut out = BufWriter::with_capacity(IO_CHUNK, file);
         let mut md5 = Md5::new();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(Into::into)?;
+        let mut touched = Instant::now();
+        loop {
+            let next = tokio::time::timeout(STAGING_HEARTBEAT, body.next()).await;
+            if touched.elapsed() >= STAGING_HEARTBEAT {
+                touch(&path);
+                touched = Instant::now();
+            }
+            let chunk = match next {
+                Err(_paused) => continue,
+                Ok(None) => break,
+                Ok(Some(chunk)) => chunk.map_err(Into::into)?,
+            };
             staged.size += chunk.len() as u64;
             if staged.size > max_size {
                 return Err(EngineError::TooLarge { limit: max_size });
@@ -145,35 +194,44 @@ impl BlobStore {
     pub async fn place(&self, mut staged: StagedBlob) -> io::Result<BlobRef> {
         let target = self.blob_path(&staged.blob_id);
         let source = staged.path.take().ok_or_else(|| io::Error::other("blob already placed"))?;
-        if let Err(e) = tokio::fs::rename(&source, &target).await {
+        if let Err(e) = durable_rename(&source, &target).await {
+            // The file is under one of the two names; `remove` (on a definite failure) or the janitor
+            // (through the intent row) deletes either.
             staged.path = Some(source);
             return Err(e);
         }
-        if let Some(dir) = target.parent() {
-            fsync_dir(dir).await?;
-        }
+        staged.unregister();
         Ok(BlobRef { blob_id: staged.blob_id.clone(), size: staged.size as i64, md5_hex: hex::encode(staged.md5) })
     }
 
-    /// Streams `range` of the object described by `manifest`, reading its blobs in order. Memory is
-    /// bounded by a few chunks whatever the object size; if the client goes away the reader stops.
-    /// A blob file shorter than its manifest says ends the stream with an error, so a client never gets
-    /// a silently truncated 200.
-    pub fn read(&self, manifest: &Manifest, range: Range<u64>) -> ReceiverStream<io::Result<Bytes>> {
+    /// Opens every blob file that `range` of the object described by `manifest` needs, then streams the
+    /// range from them in order. INVARIANT: all files are open before the first byte is sent, so a GET
+    /// that outlives an overwrite and the janitor's removal of the old blobs still reads every byte (an
+    /// unlinked file stays readable while open). A missing blob fails here, before any header is sent.
+    /// Memory is bounded by a few chunks whatever the object size; if the client goes away the reader
+    /// stops. A blob file shorter than its manifest says ends the stream with an error, so a client
+    /// never gets a silently truncated 200.
+    pub async fn open_read(
+        &self,
+        manifest: &Manifest,
+        range: Range<u64>,
+    ) -> io::Result<ReceiverStream<io::Result<Bytes>>> {
         let mut segments = Vec::new();
         let mut offset = 0u64;
         for blob in &manifest.0 {
             let size = blob.size.max(0) as u64;
             let (start, end) = (range.start.max(offset), range.end.min(offset + size));
             if start < end {
-                segments.push((self.blob_path(&blob.blob_id), start - offset, end - start));
+                let path = self.blob_path(&blob.blob_id);
+                let file = tokio::fs::File::open(&path).await?;
+                segments.push((file, path, start - offset, end - start));
             }
             offset += size;
         }
         let (tx, rx) = mpsc::channel(READ_AHEAD_CHUNKS);
         tokio::spawn(async move {
-            for (path, start, len) in segments {
-                if let Err(e) = send_segment(&tx, &path, start, len).await {
+            for (file, path, start, len) in segments {
+                if let Err(e) = send_segment(&tx, file, &path, start, len).await {
                     let _ = tx.send(Err(e)).await;
                     return;
                 }
@@ -182,7 +240,7 @@ impl BlobStore {
                 }
             }
         });
-        ReceiverStream::new(rx)
+        Ok(ReceiverStream::new(rx))
     }
 
     /// Deletes a placed blob; a blob that is already gone is not an error (janitors of several replicas
@@ -199,11 +257,16 @@ impl BlobStore {
     }
 
     /// Deletes staging files untouched for longer than `grace` (writes interrupted by a crash). A file
-    /// still being written is modified continuously, so it is never old enough to be swept.
+    /// this process is still writing is never removed, however long its upload pauses; one that another
+    /// replica is writing has its mtime refreshed every [`STAGING_HEARTBEAT`], far inside the grace.
     pub async fn sweep_staging(&self, grace: Duration) -> io::Result<usize> {
         let mut removed = 0;
         let mut entries = tokio::fs::read_dir(&self.staging).await?;
         while let Some(entry) = entries.next_entry().await? {
+            let live = self.live.lock().map(|l| l.contains(&*entry.file_name().to_string_lossy())).unwrap_or(true);
+            if live {
+                continue;
+            }
             let modified = entry.metadata().await?.modified()?;
             let age = SystemTime::now().duration_since(modified).unwrap_or_default();
             if age > grace {
@@ -219,8 +282,13 @@ impl BlobStore {
 }
 
 /// Sends `len` bytes of `path` from `start`, chunk by chunk. Returns early (Ok) when the receiver is gone.
-async fn send_segment(tx: &mpsc::Sender<io::Result<Bytes>>, path: &Path, start: u64, len: u64) -> io::Result<()> {
-    let mut file = tokio::fs::File::open(path).await?;
+async fn send_segment(
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    mut file: tokio::fs::File,
+    path: &Path,
+    start: u64,
+    len: u64,
+) -> io::Result<()> {
     if start > 0 {
         file.seek(io::SeekFrom::Start(start)).await?;
     }

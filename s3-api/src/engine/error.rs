@@ -20,6 +20,15 @@ pub enum EngineError {
         /// What happened.
         message: String,
     },
+    /// The data volume has less free space than `CLOUDVAULT_MIN_FREE_BYTES` (plus the announced body),
+    /// or ran out while writing. Answered 503 so clients retry later; nothing was stored.
+    #[error("the data volume is full: {free} bytes free, {needed} needed")]
+    VolumeFull {
+        /// Free bytes when the write was refused (0 when the volume ran out mid-write).
+        free: u64,
+        /// Bytes the write needed to leave the minimum free.
+        needed: u64,
+    },
     /// The body was longer than the configured maximum object size.
     #[error("object larger than the {limit}-byte limit")]
     TooLarge {

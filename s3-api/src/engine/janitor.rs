@@ -4,7 +4,8 @@
 //! - blobs retired by overwrites and deletes (`garbage_blobs`) once they have waited out the grace
 //!   period (a GET that read the old manifest just before the overwrite may still be streaming them);
 //! - blobs of writes that recorded an intent but never committed (`pending_blobs` older than the grace
-//!   period; the commit itself takes milliseconds);
+//!   period), each first claimed against its commit (see [`super::protocol`]), so no clock skew between
+//!   replicas and no stalled commit can leave a row without its blob;
 //! - staging files untouched for longer than the grace period (writes cut off by a crash);
 //! - incomplete multipart uploads idle (no part uploaded) for longer than the multipart expiry: each is
 //!   aborted only after re-checking, under its row lock, that no part arrived meanwhile.
@@ -45,17 +46,20 @@ pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<
     }
     let grace = policy.grace;
     let cutoff = now - grace.as_millis() as i64;
+    // Stale intents are first claimed (moved to the garbage queue in one transaction, racing the commit
+    // that would claim them), and only then removed with the rest of the garbage below.
+    for blob_id in engine.meta.stale_pending_blobs(cutoff, BATCH).await? {
+        engine.meta.expire_pending_blob(&blob_id, cutoff).await?;
+    }
     for blob_id in engine.meta.garbage_blobs(cutoff, BATCH).await? {
         engine.blobs.remove(&blob_id).await?;
         engine.meta.forget_garbage_blob(&blob_id).await?;
         removed += 1;
     }
-    for blob_id in engine.meta.stale_pending_blobs(cutoff, BATCH).await? {
-        engine.blobs.remove(&blob_id).await?;
-        engine.meta.forget_pending_blob(&blob_id).await?;
-        removed += 1;
-    }
     removed += engine.blobs.sweep_staging(grace).await?;
+    if let Err(e) = engine.volume().restore_reserve().await {
+        tracing::debug!(error = %e, "reserve not restored yet");
+    }
     // Failed sign-ins older than the throttle window no longer count; keep an hour for the audit trail.
     engine.meta.prune_login_failures(now - LOGIN_FAILURE_RETENTION.as_millis() as i64).await?;
     Ok(removed)

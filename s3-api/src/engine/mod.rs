@@ -1,18 +1,33 @@
 //! The storage engine: object bytes on the data volume (`blobs`), made visible by one metadata
 //! transaction (`cloudvault_metadata`), with a janitor that removes what interrupted or retired writes
-//! left behind.
+//! left behind. The write protocol, step by step with what a crash leaves after each, is in
+//! [`protocol`]; every other description links there.
+//!
+//! The rule: the engine knows nothing of s3s, axum or the console (a test greps its sources for them).
+//! The S3 layer and the console API translate requests into engine calls and engine errors into their
+//! answers.
 
 pub mod blobs;
+pub mod buckets;
 pub mod error;
 pub mod janitor;
+pub mod protocol;
+pub mod space;
 
+use std::io;
+use std::ops::Range;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 
 use cloudvault_metadata::{BlobRef, BucketId, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition};
 
 pub use blobs::{BlobStore, StagedBlob};
 pub use error::{EngineError, EngineResult};
+pub use space::Volume;
 
 /// Milliseconds since the Unix epoch, the unit every stored time uses.
 pub fn now_ms() -> i64 {
@@ -26,6 +41,10 @@ pub struct Engine {
     pub meta: MetaStore,
     /// Object bytes.
     pub blobs: BlobStore,
+    /// Free-space policy of the data volume.
+    volume: Volume,
+    /// The one bucket cache (see [`buckets`]).
+    buckets: std::sync::Arc<buckets::BucketCache>,
 }
 
 impl Engine {
@@ -34,11 +53,75 @@ impl Engine {
         tokio::fs::create_dir_all(data_dir).await?;
         let blobs = BlobStore::open(data_dir).await?;
         let meta = MetaStore::connect(database_url, max_connections).await?;
-        Ok(Engine { meta, blobs })
+        Ok(Engine { meta, blobs, volume: Volume::new(data_dir, 0, 0), buckets: Default::default() })
     }
 
-    /// Makes a staged blob the bytes of `object` (whose manifest is replaced by it): record the intent,
-    /// move the blob to its durable name, then commit the metadata transaction under `condition`.
+    /// Sets the volume's free-space policy (`CLOUDVAULT_MIN_FREE_BYTES`, `CLOUDVAULT_RESERVE_BYTES`)
+    /// and lays down the reserve file if there is room for it.
+    pub async fn with_volume_limits(mut self, data_dir: &Path, min_free: u64, reserve: u64) -> Self {
+        self.volume = Volume::new(data_dir, min_free, reserve);
+        if let Err(e) = self.volume.restore_reserve().await {
+            tracing::warn!(error = %e, "could not create the reserve file on the data volume");
+        }
+        self
+    }
+
+    /// The free-space policy (the janitor restores the reserve through it).
+    pub fn volume(&self) -> &Volume {
+        &self.volume
+    }
+
+    /// Step 1 of the write protocol ([`protocol`]): refuses the write with 503 while the volume is below
+    /// its minimum free space (counting `announced` body bytes), then stages `body` into a fsynced
+    /// staging file. Running out of space mid-write releases the volume's reserve (so deletes can still
+    /// commit) and answers [`EngineError::VolumeFull`]; nothing is left behind.
+    pub async fn stage<S, E>(
+        &self,
+        body: S,
+        announced: Option<u64>,
+        max_size: u64,
+        observe: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> EngineResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Into<EngineError>,
+    {
+        self.volume.check_room(announced.unwrap_or(0))?;
+        match self.blobs.stage(body, max_size, observe).await {
+            Err(EngineError::Io(e)) if space::is_storage_full(&e) => {
+                self.volume.release_reserve();
+                Err(EngineError::VolumeFull { free: 0, needed: announced.unwrap_or(0) })
+            }
+            other => other,
+        }
+    }
+
+    /// Opens every blob of `range` of an object before the first byte is sent (see
+    /// [`BlobStore::open_read`]), so the read survives an overwrite and the janitor's sweep.
+    pub async fn open_read(
+        &self,
+        manifest: &Manifest,
+        range: Range<u64>,
+    ) -> EngineResult<ReceiverStream<io::Result<Bytes>>> {
+        Ok(self.blobs.open_read(manifest, range).await?)
+    }
+
+    /// Deletes the object under `key` (its blobs go to the janitor's queue, see [`protocol`]). Returns
+    /// whether there was one. On a full volume the reserve is released and the delete retried once, so
+    /// deleting is how a full volume gets its space back.
+    pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8]) -> EngineResult<bool> {
+        match self.meta.delete_object(bucket_id, key, now_ms()).await {
+            Err(e) if e.is_storage_full() => {
+                self.volume.release_reserve();
+                Ok(self.meta.delete_object(bucket_id, key, now_ms()).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Makes a staged blob the bytes of `object` (whose manifest is replaced by it): steps 2–4 of the
+    /// write protocol ([`protocol`]): record the intent, move the blob to its durable name, then commit
+    /// the metadata transaction under `condition` (which fails if the intent was swept meanwhile).
     ///
     /// What a failure leaves behind:
     /// - before the commit, or when the commit definitely failed (precondition, bucket gone): the blob
@@ -59,7 +142,7 @@ impl Engine {
         object.manifest = Manifest::single(blob);
         match self.meta.commit_object(bucket_id, &object, condition, now).await {
             Ok(()) => Ok(()),
-            Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket)) => {
+            Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket | MetaError::IntentLost(_))) => {
                 self.discard(&blob_id).await;
                 Err(e.into())
             }
@@ -79,7 +162,7 @@ impl Engine {
         let (blob, now) = self.place_with_intent(staged).await?;
         match self.meta.put_part(upload_id, part_number, &blob, checksum, now).await {
             Ok(()) => Ok(blob),
-            Err(e @ MetaError::NoSuchUpload) => {
+            Err(e @ (MetaError::NoSuchUpload | MetaError::IntentLost(_))) => {
                 self.discard(&blob.blob_id).await;
                 Err(e.into())
             }

@@ -8,32 +8,21 @@
 //! - A restricted access key ([`KeyScope`]) narrows all of the above: only its buckets, and only reads
 //!   when it is read-only. The restriction applies to admins' keys too.
 //!
-//! Bucket owners and policies are cached for [`BUCKET_CACHE_TTL`], so a policy change reaches every
-//! replica within that time.
+//! The bucket each decision is made on comes from the engine's one bucket cache
+//! (`engine::buckets`); the decision hands that bucket to the operation, which acts on it by id.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
 use s3s::{S3Result, s3_error};
 
-use cloudvault_metadata::{MetaStore, UserId};
+use cloudvault_metadata::Bucket;
 
-use super::error::meta_error;
 use super::identity::{KeyStore, Principal};
 use super::policy::BucketPolicy;
-
-/// How long a bucket's owner and policy are trusted without asking the database again.
-pub const BUCKET_CACHE_TTL: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Clone)]
-struct BucketAuth {
-    owner_id: UserId,
-    policy: Option<BucketPolicy>,
-    cors: Vec<s3s::dto::CORSRule>,
-}
+use crate::engine::Engine;
+use crate::engine::buckets::AuthorizedBucket;
 
 /// The restriction of an access key, stored as JSON `{"buckets": [...], "access": "read" | "readwrite"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -99,95 +88,75 @@ pub fn action_of(operation: &str) -> String {
 /// The authorizer shared by the S3 service and the console API.
 #[derive(Debug)]
 pub struct Authorizer {
-    meta: MetaStore,
+    engine: Engine,
     keys: Arc<KeyStore>,
-    buckets: Mutex<HashMap<String, (Instant, Option<BucketAuth>)>>,
 }
 
 impl Authorizer {
-    /// An authorizer over the metadata store and key store.
-    pub fn new(meta: MetaStore, keys: Arc<KeyStore>) -> Self {
-        Authorizer { meta, keys, buckets: Mutex::default() }
+    /// An authorizer over the engine (its bucket cache) and the key store.
+    pub fn new(engine: Engine, keys: Arc<KeyStore>) -> Self {
+        Authorizer { engine, keys }
     }
 
-    async fn bucket_auth(&self, name: &str) -> S3Result<Option<BucketAuth>> {
-        if let Some((at, hit)) = self.buckets.lock().map_err(|_| s3_error!(InternalError))?.get(name)
-            && at.elapsed() < BUCKET_CACHE_TTL
-        {
-            return Ok(hit.clone());
-        }
-        let bucket = self.meta.bucket(name).await.map_err(meta_error)?;
-        let auth = match bucket {
-            Some(b) => {
-                // A stored policy that no longer parses grants nothing (it was valid when stored).
-                let policy = b.policy.as_deref().and_then(|p| BucketPolicy::parse(name, p).ok());
-                let cors = b.cors.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
-                Some(BucketAuth { owner_id: b.owner_id, policy, cors })
-            }
-            None => None,
-        };
-        self.buckets
-            .lock()
-            .map_err(|_| s3_error!(InternalError))?
-            .insert(name.to_owned(), (Instant::now(), auth.clone()));
-        Ok(auth)
-    }
-
-    /// The CORS rules of `bucket` (empty when it has none or does not exist), from the same cache.
+    /// The CORS rules of `bucket` (empty when it has none or does not exist), from the bucket cache.
     pub async fn cors_rules(&self, bucket: &str) -> S3Result<Vec<s3s::dto::CORSRule>> {
-        Ok(self.bucket_auth(bucket).await?.map(|b| b.cors).unwrap_or_default())
-    }
-
-    /// Forgets what is cached about `bucket` (after this replica changed its policy or deleted it).
-    pub fn invalidate(&self, bucket: &str) {
-        if let Ok(mut cache) = self.buckets.lock() {
-            cache.remove(bucket);
-        }
+        let found = self.engine.bucket_cached(bucket).await?;
+        Ok(found.and_then(|b| b.cors.as_deref().and_then(|c| serde_json::from_str(c).ok())).unwrap_or_default())
     }
 
     /// Decides whether `caller` (None = anonymous) may perform `action` (an IAM action such as
-    /// `s3:GetObject`) on `bucket` / `key`. A missing bucket is let through for signed-in callers, so the
-    /// operation answers `NoSuchBucket` (AWS does the same); anonymous callers get AccessDenied.
+    /// `s3:GetObject`) on `bucket` / `key`, and returns the bucket the decision was made on (None for
+    /// calls on no bucket and for CreateBucket, whose uniqueness the database decides).
+    ///
+    /// A bucket that does not exist is never a reason to allow anything: a signed-in caller gets
+    /// `NoSuchBucket` (as AWS answers), an anonymous one `AccessDenied`. A denial of a signed-in caller
+    /// is re-checked against the database first, so a stale cache entry (a name deleted and re-created
+    /// by its new owner on another replica) never refuses the real owner.
     pub async fn authorize(
         &self,
         caller: Option<&Principal>,
         action: &str,
         bucket: Option<&str>,
         key: Option<&str>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<Arc<Bucket>>> {
         let denied = || s3_error!(AccessDenied, "Access Denied");
         if let Some(scope) = caller.and_then(|p| p.scope.as_ref())
             && !scope.allows(action, bucket)
         {
             return Err(denied());
         }
-        match (caller, bucket) {
-            (Some(p), _) if p.is_admin => Ok(()),
-            (Some(_), None) => Ok(()),
-            (Some(_), Some(_)) if action == "s3:CreateBucket" => Ok(()),
-            (Some(p), Some(bucket)) => match self.bucket_auth(bucket).await? {
-                None => Ok(()),
-                Some(auth) if auth.owner_id == p.user_id => Ok(()),
+        let (Some(name), false) = (bucket, action == "s3:CreateBucket") else {
+            return if caller.is_some() { Ok(None) } else { Err(denied()) };
+        };
+        let Some(found) = self.engine.bucket_cached(name).await? else {
+            return Err(if caller.is_some() { s3_error!(NoSuchBucket) } else { denied() });
+        };
+        match caller {
+            Some(p) if p.is_admin || found.owner_id == p.user_id => Ok(Some(found)),
+            Some(p) => match self.engine.bucket_fresh(name).await? {
+                Some(fresh) if fresh.owner_id == p.user_id => Ok(Some(fresh)),
                 Some(_) => Err(denied()),
+                None => Err(s3_error!(NoSuchBucket)),
             },
-            (None, Some(bucket)) => {
+            None => {
                 let resource = match key {
-                    Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
-                    None => format!("arn:aws:s3:::{bucket}"),
+                    Some(key) => format!("arn:aws:s3:::{name}/{key}"),
+                    None => format!("arn:aws:s3:::{name}"),
                 };
-                match self.bucket_auth(bucket).await? {
-                    Some(BucketAuth { policy: Some(policy), .. }) if policy.allows_anonymous(action, &resource) => {
-                        Ok(())
-                    }
+                // A stored policy that no longer parses grants nothing (it was valid when stored).
+                let policy = found.policy.as_deref().and_then(|p| BucketPolicy::parse(name, p).ok());
+                match policy {
+                    Some(policy) if policy.allows_anonymous(action, &resource) => Ok(Some(found)),
                     _ => Err(denied()),
                 }
             }
-            (None, None) => Err(denied()),
         }
     }
 }
 
-/// The s3s access hook: resolves the signed access key to its user and asks the [`Authorizer`].
+/// The s3s access hook: resolves the signed access key to its user (once per request) and asks the
+/// [`Authorizer`]. The principal and the authorized bucket go into the request's extensions, where the
+/// operation finds them.
 #[derive(Debug, Clone)]
 pub struct S3Authz(pub Arc<Authorizer>);
 
@@ -202,12 +171,18 @@ impl S3Access for S3Authz {
             Some(creds) => Some(self.0.keys.principal(&creds.access_key).await?),
             None => None,
         };
+        if let Some(p) = &caller {
+            cx.extensions_mut().insert(p.clone());
+        }
         let action = action_of(&operation);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
-        self.0.authorize(caller.as_ref(), &action, bucket.as_deref(), key.as_deref()).await
+        if let Some(found) = self.0.authorize(caller.as_ref(), &action, bucket.as_deref(), key.as_deref()).await? {
+            cx.extensions_mut().insert(AuthorizedBucket(found));
+        }
+        Ok(())
     }
 }

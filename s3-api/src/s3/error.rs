@@ -18,6 +18,17 @@ pub fn meta_error(e: MetaError) -> S3Error {
             InvalidPart,
             "One or more of the specified parts could not be found, or its entity tag did not match."
         ),
+        MetaError::IntentLost(_) => S3Error::with_message(
+            S3ErrorCode::ServiceUnavailable,
+            "The write stalled past the cleanup grace period and was not stored; retry.",
+        ),
+        e if e.is_storage_full() => {
+            tracing::warn!(error = %e, "metadata store: volume full");
+            S3Error::with_message(
+                S3ErrorCode::ServiceUnavailable,
+                "The metadata store's volume is full; nothing was changed. Retry after space is freed.",
+            )
+        }
         e if e.is_unavailable() => {
             tracing::warn!(error = %e, "metadata store unavailable");
             S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The metadata store is unavailable; retry.")
@@ -38,9 +49,15 @@ impl From<EngineError> for S3Error {
                 S3ErrorCode::EntityTooLarge,
                 format!("Your proposed upload exceeds the maximum allowed object size ({limit} bytes)."),
             ),
-            EngineError::Io(e) if e.raw_os_error() == Some(28) => {
-                tracing::error!(error = %e, "data volume full");
-                S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The data volume is full.")
+            EngineError::VolumeFull { free, needed } => {
+                tracing::warn!(free, needed, "write refused: data volume full");
+                S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    format!(
+                        "The data volume is full ({free} bytes free, {needed} needed to keep \
+                         CLOUDVAULT_MIN_FREE_BYTES free); retry after space is freed."
+                    ),
+                )
             }
             EngineError::Io(e) => {
                 tracing::error!(error = %e, "data volume error");

@@ -14,6 +14,7 @@ use super::identity::{KeyStore, Principal};
 use super::ops;
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::engine::buckets::AuthorizedBucket;
 
 /// The S3 service state shared by every request.
 #[derive(Debug)]
@@ -61,9 +62,17 @@ impl CloudVault {
             .ok_or_else(|| s3_error!(NoSuchKey))
     }
 
-    /// The bucket called `name`, or `NoSuchBucket`.
-    pub async fn bucket(&self, name: &str) -> S3Result<Bucket> {
-        self.engine.meta.bucket(name).await.map_err(meta_error)?.ok_or_else(|| s3_error!(NoSuchBucket))
+    /// The bucket called `name` that the request was authorized against (carried in `ext` by the
+    /// access hook), so the operation acts on exactly that bucket, by id, with no second lookup; for a
+    /// call that carries none (the console API's), the bucket as the database has it now. `NoSuchBucket`
+    /// when there is none.
+    pub async fn bucket(&self, ext: &http::Extensions, name: &str) -> S3Result<Arc<Bucket>> {
+        if let Some(AuthorizedBucket(b)) = ext.get::<AuthorizedBucket>()
+            && b.name == name
+        {
+            return Ok(b.clone());
+        }
+        self.engine.bucket_fresh(name).await?.ok_or_else(|| s3_error!(NoSuchBucket))
     }
 }
 

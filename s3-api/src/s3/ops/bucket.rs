@@ -4,7 +4,6 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
 use super::owner;
-use crate::engine::now_ms;
 use crate::s3::attributes::timestamp;
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
@@ -50,14 +49,14 @@ pub async fn create_bucket(
         .map(|lc| lc.as_str().to_owned())
         .filter(|lc| !lc.is_empty())
         .unwrap_or_else(|| v.region.clone());
-    v.engine.meta.create_bucket(&input.bucket, me.user_id, &region, now_ms()).await.map_err(meta_error)?;
+    v.engine.create_bucket(&input.bucket, me.user_id, &region).await?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
 }
 
 /// HeadBucket: 200 with the bucket's region, or 404 without a body.
 pub async fn head_bucket(v: &CloudVault, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region.clone()), ..Default::default() }))
 }
 
 /// DeleteBucket: only when empty (`BucketNotEmpty`); incomplete multipart uploads go with it.
@@ -65,8 +64,8 @@ pub async fn delete_bucket(
     v: &CloudVault,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    v.engine.meta.delete_bucket(bucket.id, now_ms()).await.map_err(meta_error)?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    v.engine.delete_bucket(&bucket).await?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
@@ -75,7 +74,8 @@ pub async fn get_bucket_location(
     v: &CloudVault,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    let location_constraint =
+        (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region.clone()));
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
 }

@@ -13,7 +13,7 @@ pub async fn get_bucket_versioning(
     v: &CloudVault,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    v.bucket(&req.input.bucket).await?;
+    v.bucket(&req.extensions, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketVersioningOutput::default()))
 }
 
@@ -38,7 +38,7 @@ pub async fn get_bucket_acl(
     v: &CloudVault,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let (owner, grants) = owner_acl(v, bucket.owner_id).await?;
     Ok(S3Response::new(GetBucketAclOutput { owner: Some(owner), grants: Some(grants) }))
 }
@@ -48,7 +48,7 @@ pub async fn get_object_acl(
     v: &CloudVault,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let object = v.object(bucket.id, &req.input.key).await?;
     let (owner, grants) = owner_acl(v, object.owner_id).await?;
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
@@ -82,7 +82,7 @@ pub async fn put_bucket_acl(
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let i = &req.input;
-    v.bucket(&i.bucket).await?;
+    v.bucket(&req.extensions, &i.bucket).await?;
     only_private(i.acl.as_ref().map(BucketCannedACL::as_str), has_grants!(i))?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
@@ -93,7 +93,7 @@ pub async fn put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let i = &req.input;
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     v.object(bucket.id, &i.key).await?;
     only_private(i.acl.as_ref().map(ObjectCannedACL::as_str), has_grants!(i))?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
@@ -112,7 +112,7 @@ macro_rules! not_configured {
     ($(#[$doc:meta])* $name:ident, $input:ident, $output:ident, $code:expr, $message:literal) => {
         $(#[$doc])*
         pub async fn $name(v: &CloudVault, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-            v.bucket(&req.input.bucket).await?;
+            v.bucket(&req.extensions, &req.input.bucket).await?;
             Err(not_found($code, $message))
         }
     };
@@ -172,7 +172,7 @@ pub async fn get_public_access_block(
     v: &CloudVault,
     req: S3Request<GetPublicAccessBlockInput>,
 ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
-    v.bucket(&req.input.bucket).await?;
+    v.bucket(&req.extensions, &req.input.bucket).await?;
     Err(not_found(
         S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
         "The public access block configuration was not found",
@@ -184,7 +184,7 @@ pub async fn get_bucket_accelerate_configuration(
     v: &CloudVault,
     req: S3Request<GetBucketAccelerateConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
-    v.bucket(&req.input.bucket).await?;
+    v.bucket(&req.extensions, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketAccelerateConfigurationOutput::default()))
 }
 
@@ -193,7 +193,7 @@ pub async fn get_bucket_request_payment(
     v: &CloudVault,
     req: S3Request<GetBucketRequestPaymentInput>,
 ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
-    v.bucket(&req.input.bucket).await?;
+    v.bucket(&req.extensions, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketRequestPaymentOutput { payer: Some(Payer::from_static(Payer::BUCKET_OWNER)) }))
 }
 
@@ -202,6 +202,6 @@ pub async fn get_bucket_logging(
     v: &CloudVault,
     req: S3Request<GetBucketLoggingInput>,
 ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
-    v.bucket(&req.input.bucket).await?;
+    v.bucket(&req.extensions, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketLoggingOutput::default()))
 }

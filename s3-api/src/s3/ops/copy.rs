@@ -29,11 +29,14 @@ async fn copy_source(
     let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    v.authorizer.authorize(Some(caller), "s3:GetObject", Some(bucket), Some(key)).await?;
+    let bucket = v
+        .authorizer
+        .authorize(Some(caller), "s3:GetObject", Some(bucket), Some(key))
+        .await?
+        .ok_or_else(|| s3_error!(NoSuchBucket))?;
     if version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(s3_error!(NoSuchVersion));
     }
-    let bucket = v.bucket(bucket).await?;
     let object = v.object(bucket.id, key).await?;
     conditions.check_copy_source(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     Ok(object)
@@ -66,8 +69,8 @@ async fn copy_bytes(
         }
     };
     let expected = range.end - range.start;
-    let bytes = v.engine.blobs.read(&source.manifest, range).map_err(EngineError::Io);
-    let staged = v.engine.blobs.stage(bytes, u64::MAX, &mut observe).await?;
+    let bytes = v.engine.open_read(&source.manifest, range).await?.map_err(EngineError::Io);
+    let staged = v.engine.stage(bytes, Some(expected), u64::MAX, &mut observe).await?;
     if staged.size != expected {
         return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
     }
@@ -138,7 +141,7 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     // The copy is a single-part object: its checksum (in the source's algorithm) is recomputed over the
     // whole copy, so a COMPOSITE source yields a FULL_OBJECT copy, as on AWS.
     let algorithm = source_attributes.checksum.as_ref().map(|c| c.algorithm);
-    let target_bucket = v.bucket(&i.bucket).await?;
+    let target_bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
     attributes.checksum = checksum;
@@ -173,7 +176,8 @@ pub async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let me = v.principal(&req).await?;
     let i = req.input;
-    let upload = super::multipart::upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
+    let upload =
+        super::multipart::upload_checked(v, &req.extensions, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let source = copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
     let range = copy_range(i.copy_source_range.as_deref(), source.size.max(0) as u64)?;
     let algorithm = super::multipart::upload_checksum(&upload)?.map(|(a, _)| a);

@@ -6,7 +6,6 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::BucketSetting;
 
 use crate::s3::cors;
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// PutBucketCors: validated (`InvalidRequest`), stored, effective at once on this replica.
@@ -15,12 +14,11 @@ pub async fn put_bucket_cors(
     req: S3Request<PutBucketCorsInput>,
 ) -> S3Result<S3Response<PutBucketCorsOutput>> {
     let i = req.input;
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let rules = i.cors_configuration.cors_rules;
     cors::validate(&rules).map_err(|m| s3_error!(InvalidRequest, "{m}"))?;
     let json = serde_json::to_string(&rules).map_err(|e| s3_error!(e, InternalError))?;
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Cors, Some(&json)).await.map_err(meta_error)?;
-    v.authorizer.invalidate(&i.bucket);
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Cors, Some(&json)).await?;
     Ok(S3Response::new(PutBucketCorsOutput {}))
 }
 
@@ -29,8 +27,8 @@ pub async fn get_bucket_cors(
     v: &CloudVault,
     req: S3Request<GetBucketCorsInput>,
 ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    let Some(json) = bucket.cors else {
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    let Some(json) = bucket.cors.clone() else {
         let mut e = s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist");
         e.set_status_code(http::StatusCode::NOT_FOUND);
         return Err(e);
@@ -45,8 +43,7 @@ pub async fn delete_bucket_cors(
     v: &CloudVault,
     req: S3Request<DeleteBucketCorsInput>,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Cors, None).await.map_err(meta_error)?;
-    v.authorizer.invalidate(&req.input.bucket);
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Cors, None).await?;
     Ok(S3Response::new(DeleteBucketCorsOutput {}))
 }

@@ -3,8 +3,6 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::engine::now_ms;
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// Most keys one DeleteObjects request may name (AWS's limit).
@@ -15,8 +13,8 @@ pub async fn delete_object(
     v: &CloudVault,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    v.engine.meta.delete_object(bucket.id, req.input.key.as_bytes(), now_ms()).await.map_err(meta_error)?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    v.engine.delete_object(bucket.id, req.input.key.as_bytes()).await?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
@@ -25,7 +23,7 @@ pub async fn delete_objects(
     v: &CloudVault,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let delete = req.input.delete;
     if delete.objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
@@ -43,7 +41,7 @@ pub async fn delete_objects(
             });
             continue;
         }
-        match v.engine.meta.delete_object(bucket.id, object.key.as_bytes(), now_ms()).await {
+        match v.engine.delete_object(bucket.id, object.key.as_bytes()).await {
             Ok(_) if quiet => {}
             Ok(_) => deleted.push(DeletedObject {
                 key: Some(object.key),
@@ -51,7 +49,7 @@ pub async fn delete_objects(
                 ..Default::default()
             }),
             Err(e) => {
-                let e = meta_error(e);
+                let e = s3s::S3Error::from(e);
                 errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
                     key: Some(object.key),

@@ -13,7 +13,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{BucketId, ListBound, ListedObject, MetaStore, key_successor};
+use cloudvault_metadata::{Bucket, BucketId, ListBound, ListedObject, MetaStore, key_successor};
 
 use super::owner;
 use crate::s3::attributes::{etag, timestamp};
@@ -169,7 +169,7 @@ struct Listing {
 
 async fn list_page(
     v: &CloudVault,
-    bucket: &str,
+    bucket: &Bucket,
     prefix: Option<String>,
     delimiter: Option<String>,
     encoding_type: Option<&EncodingType>,
@@ -178,7 +178,6 @@ async fn list_page(
 ) -> S3Result<Listing> {
     let url = wants_url(encoding_type)?;
     let limit = max_keys(max_keys_requested)?;
-    let bucket = v.bucket(bucket).await?;
     let prefix = prefix.unwrap_or_default();
     let delimiter = delimiter.filter(|d| !d.is_empty());
     let page = scan(
@@ -195,10 +194,10 @@ async fn list_page(
 
 /// Runs [`list_page`] for a ListObjects / ListObjectsV2 / ListObjectVersions input (same field names).
 macro_rules! list_common {
-    ($v:expr, $i:expr, $resume:expr) => {
+    ($v:expr, $ext:expr, $i:expr, $resume:expr) => {
         list_page(
             $v,
-            &$i.bucket,
+            &*$v.bucket($ext, &$i.bucket).await?,
             $i.prefix.clone(),
             $i.delimiter.clone(),
             $i.encoding_type.as_ref(),
@@ -234,7 +233,7 @@ fn common_prefixes(prefixes: &[Vec<u8>], url: bool) -> Vec<CommonPrefix> {
 pub async fn list_objects(v: &CloudVault, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let i = req.input;
     let resume = i.marker.as_ref().map(|m| m.as_bytes().to_vec());
-    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
     let next_marker =
         (page.truncated && delimiter.is_some()).then(|| page.last.as_deref().map(|l| render(l, url))).flatten();
     Ok(S3Response::new(ListObjectsOutput {
@@ -263,7 +262,7 @@ pub async fn list_objects_v2(
         Some(token) => Some(decode_token(token)?),
         None => i.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
     };
-    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
     let key_count = (page.objects.len() + page.prefixes.len()) as i32;
     let next = if page.truncated { page.last.as_deref().map(encode_token) } else { None };
     Ok(S3Response::new(ListObjectsV2Output {
@@ -292,7 +291,7 @@ pub async fn list_object_versions(
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let i = req.input;
     let resume = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
-    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, i, resume).await?;
+    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
     let mut versions = Vec::with_capacity(page.objects.len());
     for o in page.objects {
         let name = v.keys.user_name(o.owner_id).await?;

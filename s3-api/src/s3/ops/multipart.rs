@@ -40,8 +40,14 @@ impl UploadState {
 }
 
 /// The upload named by a request, checked against its bucket and key (`NoSuchUpload` otherwise).
-async fn upload_of(v: &CloudVault, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
-    let bucket = v.bucket(bucket).await?;
+async fn upload_of(
+    v: &CloudVault,
+    ext: &http::Extensions,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> S3Result<Upload> {
+    let bucket = v.bucket(ext, bucket).await?;
     match v.engine.meta.upload(upload_id).await.map_err(meta_error)? {
         Some(u) if u.bucket_id == bucket.id && u.key == key.as_bytes() => Ok(u),
         _ => Err(s3_error!(NoSuchUpload)),
@@ -52,6 +58,7 @@ async fn upload_of(v: &CloudVault, bucket: &str, key: &str, upload_id: &str) -> 
 /// `InvalidArgument`).
 pub async fn upload_checked(
     v: &CloudVault,
+    ext: &http::Extensions,
     bucket: &str,
     key: &str,
     upload_id: &str,
@@ -60,7 +67,7 @@ pub async fn upload_checked(
     if !(1..=MAX_PART_NUMBER).contains(&part_number) {
         return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
     }
-    upload_of(v, bucket, key, upload_id).await
+    upload_of(v, ext, bucket, key, upload_id).await
 }
 
 /// The checksum algorithm and type an upload was created with.
@@ -75,7 +82,7 @@ pub async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let me = v.principal(&req).await?;
     let i = req.input;
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let attributes = attributes_from_input!(i);
     let algorithm = i.checksum_algorithm.as_ref().map(Algorithm::from_dto).transpose()?;
     let kind = i.checksum_type.as_ref().map(Kind::parse).transpose()?;
@@ -117,7 +124,7 @@ pub async fn create_multipart_upload(
 /// re-sent part number replaces the earlier part.
 pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
-    let upload = upload_checked(v, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
+    let upload = upload_checked(v, &req.extensions, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let state = UploadState::decode(&upload.attributes)?;
     let given = given_checksums!(i);
     let fallback = state.checksum.map(|(a, _)| a);
@@ -161,7 +168,7 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let i = req.input;
     let condition = write_condition(i.if_match, i.if_none_match)?;
-    let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
+    let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
     let requested = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     if requested.is_empty() {
         return Err(s3_error!(MalformedXML, "You must specify at least one part."));
@@ -283,7 +290,7 @@ pub async fn abort_multipart_upload(
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let i = req.input;
-    let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
+    let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
     v.engine.meta.abort_upload(&upload.upload_id, now_ms()).await.map_err(meta_error)?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
@@ -314,7 +321,7 @@ fn page_size(requested: Option<i32>) -> S3Result<u32> {
 /// ListParts: ascending part numbers after `part-number-marker`.
 pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let i = req.input;
-    let upload = upload_of(v, &i.bucket, &i.key, &i.upload_id).await?;
+    let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
     let limit = page_size(i.max_parts)?;
     let after = i64::from(i.part_number_marker.unwrap_or(0));
     let mut parts = v.engine.meta.list_parts(&upload.upload_id, after, limit + 1).await.map_err(meta_error)?;
@@ -347,7 +354,7 @@ pub async fn list_multipart_uploads(
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let i = req.input;
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let limit = page_size(i.max_uploads)?;
     let prefix = i.prefix.clone().unwrap_or_default();
     let key_marker = i.key_marker.clone().unwrap_or_default();

@@ -5,7 +5,6 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::BucketSetting;
 
-use crate::s3::error::meta_error;
 use crate::s3::policy::BucketPolicy;
 use crate::s3::vault::CloudVault;
 
@@ -22,10 +21,9 @@ pub async fn put_bucket_policy(
     if i.policy.len() > MAX_POLICY_BYTES {
         return Err(s3_error!(MalformedPolicy, "Policies must be at most 20 KB."));
     }
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     BucketPolicy::parse(&i.bucket, &i.policy)?;
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, Some(&i.policy)).await.map_err(meta_error)?;
-    v.authorizer.invalidate(&i.bucket);
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Policy, Some(&i.policy)).await?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
 }
 
@@ -34,8 +32,8 @@ pub async fn get_bucket_policy(
     v: &CloudVault,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    match bucket.policy {
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    match bucket.policy.clone() {
         Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) })),
         None => Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")),
     }
@@ -46,9 +44,8 @@ pub async fn delete_bucket_policy(
     v: &CloudVault,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Policy, None).await.map_err(meta_error)?;
-    v.authorizer.invalidate(&req.input.bucket);
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Policy, None).await?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
@@ -58,8 +55,9 @@ pub async fn get_bucket_policy_status(
     v: &CloudVault,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    let policy = bucket.policy.ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    let policy =
+        bucket.policy.clone().ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))?;
     let public = BucketPolicy::parse(&req.input.bucket, &policy).map(|p| p.is_public()).unwrap_or(false);
     Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
 }

@@ -67,10 +67,13 @@ pub async fn stage_verified(
         }
     };
     let staged = match body {
-        Some(body) => v.engine.blobs.stage(body.map_err(body_error), v.max_object_size, &mut observe).await?,
+        Some(body) => {
+            let announced = content_length.and_then(|n| u64::try_from(n).ok());
+            v.engine.stage(body.map_err(body_error), announced, v.max_object_size, &mut observe).await?
+        }
         None => {
             let empty = futures::stream::empty::<Result<bytes::Bytes, EngineError>>();
-            v.engine.blobs.stage(empty, 0, &mut observe).await?
+            v.engine.stage(empty, Some(0), 0, &mut observe).await?
         }
     };
     if let Some(declared) = content_length
@@ -98,7 +101,7 @@ pub async fn stage_verified(
 pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let me = v.principal(&req).await?;
     let input = req.input;
-    let bucket = v.bucket(&input.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &input.bucket).await?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let given = given_checksums!(input);
     let expectation = checksums::expectation(&req.headers, &given, input.checksum_algorithm.as_ref(), None)?;

@@ -24,13 +24,14 @@ struct Selected {
 /// Resolves the object, evaluates the conditions, and picks the range (`Range` or `partNumber`).
 async fn select(
     v: &CloudVault,
+    ext: &http::Extensions,
     bucket: &str,
     key: &str,
     conditions: Conditions<'_>,
     range: Option<&Range>,
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
-    let bucket = v.bucket(bucket).await?;
+    let bucket = v.bucket(ext, bucket).await?;
     let object = v.object(bucket.id, key).await?;
     conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     let size = object.size.max(0) as u64;
@@ -96,9 +97,10 @@ fn http_date(ts: &Timestamp) -> Option<String> {
 
 /// Resolves a GET/HEAD input (same field names on both) to the selected object.
 macro_rules! select_for {
-    ($v:expr, $i:expr) => {
+    ($v:expr, $ext:expr, $i:expr) => {
         select(
             $v,
+            $ext,
             &$i.bucket,
             &$i.key,
             Conditions {
@@ -147,8 +149,8 @@ macro_rules! object_output {
 /// GetObject: the headers, and the selected bytes streamed from the object's blobs.
 pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    let s = select_for!(v, i).await?;
-    let body = v.engine.blobs.read(&s.object.manifest, s.range.clone());
+    let s = select_for!(v, &req.extensions, i).await?;
+    let body = v.engine.open_read(&s.object.manifest, s.range.clone()).await?;
     let tags = s.attributes.tags.len();
     let mut output = object_output!(GetObjectOutput, i, s);
     output.body = Some(StreamingBlob::wrap(body));
@@ -159,7 +161,7 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
 /// HeadObject: the same headers as GetObject, no body (errors too).
 pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let s = select_for!(v, i).await?;
+    let s = select_for!(v, &req.extensions, i).await?;
     let output = object_output!(HeadObjectOutput, i, s);
     // s3s sets 206 for a GET with Content-Range; a ranged HEAD answers 206 too, as on AWS.
     if output.content_range.is_some() {

@@ -64,8 +64,13 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
     validate(pairs, MAX_OBJECT_TAGS)
 }
 
-async fn current(v: &CloudVault, bucket: &str, key: &str) -> S3Result<(i64, ObjectRecord, ObjectAttributes)> {
-    let bucket = v.bucket(bucket).await?;
+async fn current(
+    v: &CloudVault,
+    ext: &http::Extensions,
+    bucket: &str,
+    key: &str,
+) -> S3Result<(i64, ObjectRecord, ObjectAttributes)> {
+    let bucket = v.bucket(ext, bucket).await?;
     let object = v.object(bucket.id, key).await?;
     let attributes = ObjectAttributes::decode(&object.attributes)?;
     Ok((bucket.id, object, attributes))
@@ -88,7 +93,7 @@ pub async fn get_object_tagging(
     v: &CloudVault,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let (_, _, attributes) = current(v, &req.input.bucket, &req.input.key).await?;
+    let (_, _, attributes) = current(v, &req.extensions, &req.input.bucket, &req.input.key).await?;
     Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&attributes.tags), ..Default::default() }))
 }
 
@@ -99,7 +104,7 @@ pub async fn put_object_tagging(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
     let tags = from_dto(i.tagging.tag_set, MAX_OBJECT_TAGS)?;
-    let (bucket_id, object, mut attributes) = current(v, &i.bucket, &i.key).await?;
+    let (bucket_id, object, mut attributes) = current(v, &req.extensions, &i.bucket, &i.key).await?;
     attributes.tags = tags;
     store(v, bucket_id, &object, &attributes).await?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
@@ -110,7 +115,7 @@ pub async fn delete_object_tagging(
     v: &CloudVault,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    let (bucket_id, object, mut attributes) = current(v, &req.input.bucket, &req.input.key).await?;
+    let (bucket_id, object, mut attributes) = current(v, &req.extensions, &req.input.bucket, &req.input.key).await?;
     attributes.tags.clear();
     store(v, bucket_id, &object, &attributes).await?;
     Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
@@ -121,7 +126,7 @@ pub async fn get_bucket_tagging(
     v: &CloudVault,
     req: S3Request<GetBucketTaggingInput>,
 ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let tags: BTreeMap<String, String> = match bucket.tags.as_deref() {
         Some(json) => serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt bucket tags"))?,
         None => BTreeMap::new(),
@@ -139,10 +144,10 @@ pub async fn put_bucket_tagging(
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
     let i = req.input;
     let tags = from_dto(i.tagging.tag_set, MAX_BUCKET_TAGS)?;
-    let bucket = v.bucket(&i.bucket).await?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let json = serde_json::to_string(&tags).map_err(|e| s3_error!(e, InternalError))?;
     let value = (!tags.is_empty()).then_some(json);
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Tags, value.as_deref()).await.map_err(meta_error)?;
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Tags, value.as_deref()).await?;
     Ok(S3Response::new(PutBucketTaggingOutput {}))
 }
 
@@ -151,8 +156,8 @@ pub async fn delete_bucket_tagging(
     v: &CloudVault,
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-    let bucket = v.bucket(&req.input.bucket).await?;
-    v.engine.meta.set_bucket_setting(bucket.id, BucketSetting::Tags, None).await.map_err(meta_error)?;
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    v.engine.set_bucket_setting(&bucket, BucketSetting::Tags, None).await?;
     Ok(S3Response::new(DeleteBucketTaggingOutput {}))
 }
 
