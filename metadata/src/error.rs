@@ -45,12 +45,15 @@ impl MetaError {
     /// True when the database itself failed (connection lost, pool timed out, deadlock), as opposed to a
     /// logical outcome such as `NoSuchBucket`. The S3 layer answers these with 503 SlowDown / 500.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             MetaError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-            )
-        )
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_),
+            ) => true,
+            // A deadlock or serialization failure (SQLSTATE 40001): the transaction was rolled back and
+            // a retry will succeed.
+            MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40001"),
+            _ => false,
+        }
     }
 }
 

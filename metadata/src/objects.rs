@@ -96,9 +96,12 @@ impl MetaStore {
         bucket_id: BucketId,
         key: &[u8],
     ) -> MetaResult<Option<ObjectRecord>> {
+        // A plain read, not FOR UPDATE: the bucket row lock taken first already serializes the writers
+        // of this bucket, and the read's snapshot starts only now, after that lock was granted, so it sees
+        // the last committed state. A locking read of a missing key would take a gap lock that writers
+        // of *other* buckets (at the end of the same index) deadlock on.
         let row = sqlx::query(dynamic(format!(
-            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?{}",
-            self.for_update()
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?"
         )))
         .bind(bucket_id)
         .bind(key)

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::error::{MetaError, MetaResult};
 
@@ -101,6 +101,39 @@ impl MetaStore {
             Backend::Sqlite => "",
             Backend::MySql => " FOR UPDATE",
         }
+    }
+
+    /// What about the database server's settings could lose an acknowledged commit in a crash, one
+    /// sentence each; empty when nothing could. SQLite runs with `synchronous = FULL` on every
+    /// connection, so only MySQL/MariaDB can answer anything: `innodb_flush_log_at_trx_commit` other
+    /// than 1 (the redo log is not flushed at each commit), and with the binary log on, `sync_binlog`
+    /// other than 1.
+    pub async fn durability_warnings(&self) -> MetaResult<Vec<String>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Vec::new());
+        }
+        let row = sqlx::query(
+            "SELECT CAST(@@innodb_flush_log_at_trx_commit AS SIGNED) AS flush, CAST(@@sync_binlog AS SIGNED) AS sync, \
+             CAST(@@log_bin AS SIGNED) AS binlog",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        let (flush, sync, binlog): (i64, i64, i64) =
+            (row.try_get("flush")?, row.try_get("sync")?, row.try_get("binlog")?);
+        let mut warnings = Vec::new();
+        if flush != 1 {
+            warnings.push(format!(
+                "innodb_flush_log_at_trx_commit = {flush}: commits acknowledged in the last second can be lost \
+                 if the database server crashes; set it to 1"
+            ));
+        }
+        if binlog != 0 && sync != 1 {
+            warnings.push(format!(
+                "sync_binlog = {sync} with the binary log on: committed transactions can be missing from the \
+                 binary log (and replicas) after a crash; set it to 1"
+            ));
+        }
+        Ok(warnings)
     }
 
     /// Checks that the database answers (used by readiness probes).

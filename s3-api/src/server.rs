@@ -36,6 +36,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("opening the storage engine")?
         .with_volume_limits(&config.data_dir, config.min_free_bytes, config.reserve_bytes)
         .await;
+    for warning in engine.meta.durability_warnings().await.context("reading the database's durability settings")? {
+        tracing::warn!("DURABILITY: {warning}");
+    }
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
     let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
     let authorizer = Arc::new(Authorizer::new(engine.clone(), keys.clone()));
@@ -60,7 +63,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.s3_addr).await.with_context(|| format!("binding {}", config.s3_addr))?;
     let api_listener =
         TcpListener::bind(config.api_addr).await.with_context(|| format!("binding {}", config.api_addr))?;
-    tracing::info!(addr = %api_listener.local_addr()?, "API listening (/healthz, /readyz, /metrics)");
+    let api_addr = api_listener.local_addr()?;
+    tracing::info!(addr = %api_addr, "API listening (/healthz, /readyz, /metrics)");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let jwt_key = match &config.jwt_secret {
         Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
@@ -92,6 +96,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })
         .into_future(),
     );
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let s3_url = format!("{scheme}://{}", listener.local_addr()?);
+    match crate::console::bundle_dir(&config.console_dir) {
+        Some(_) => {
+            tracing::info!(s3 = %s3_url, console = %format!("http://{api_addr}/"), "CloudVault is up: S3 endpoint and web console")
+        }
+        None => {
+            tracing::info!(s3 = %s3_url, "CloudVault is up: S3 endpoint (no console bundle, so no web console; see scripts/build-console)")
+        }
+    }
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
 
     let http = ConnBuilder::new(TokioExecutor::new());

@@ -828,6 +828,9 @@ def test_database_wiring_and_connection_budget():
     mounts = {m["mountPath"]: m["name"] for m in mc["volumeMounts"]}
     volumes = {v["name"]: v for v in mysql["spec"]["template"]["spec"]["volumes"]}
     assert volumes[mounts["/var/lib/mysql/data"]]["persistentVolumeClaim"]["claimName"] == "mysql-data"
+    # An acknowledged commit is on disk: redo log and binary log flushed at every commit.
+    assert mc["args"][0] == "run-mysqld", mc.get("args")
+    assert {"--innodb-flush-log-at-trx-commit=1", "--sync-binlog=1"} <= set(mc["args"]), mc["args"]
 
     backend = deployments["backend"]["spec"]["template"]["spec"]["containers"][0]
     names = [e["name"] for e in backend["env"]]

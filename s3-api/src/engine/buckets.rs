@@ -6,10 +6,11 @@
 //!   longer than a bucket name can be.
 //! - Every create, delete and settings change made through the engine invalidates the name on this
 //!   replica at once. Other replicas may use what they cached for up to [`BUCKET_CACHE_TTL`]; that stale
-//!   window is safe because a bucket is identified by its id, never reused: a write or settings change
-//!   made with a stale entry names the old id, which the commit transaction checks (`lock_bucket`,
-//!   `set_bucket_setting`'s row count), so it fails with `NoSuchBucket` instead of landing in a
-//!   re-created bucket of the same name.
+//!   window is safe because a bucket is identified by its id, never reused (AUTOINCREMENT): whatever is
+//!   done with a stale entry names the old id, which the commit transaction checks (`lock_bucket`,
+//!   `set_bucket_setting`'s row count), so a write fails with `NoSuchBucket` and a read finds nothing,
+//!   instead of reaching a re-created bucket of the same name. The authorizer uses the cache only for
+//!   anonymous callers; signed-in callers are decided on [`Engine::bucket_fresh`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,7 +25,7 @@ use super::{Engine, EngineResult, now_ms};
 pub const BUCKET_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Most buckets cached per replica; past it the cache is emptied and refills from the database.
 pub const MAX_CACHED_BUCKETS: usize = 10_000;
-/// Longest bucket name (AWS's rule; s3s rejects longer names before they get here).
+/// Longest bucket name (AWS's rule; the S3 layer rejects longer names before they get here).
 pub const MAX_BUCKET_NAME: usize = 63;
 
 /// Buckets by name, each with the time it was read.

@@ -12,11 +12,12 @@ pub enum EngineError {
     #[error("data volume: {0}")]
     Io(#[from] std::io::Error),
     /// The request body failed while streaming: the client went away, sent fewer bytes than announced,
-    /// or s3s rejected its framing/signature. Carries the S3 code s3s assigned, if any.
+    /// or the protocol layer rejected its framing/signature. Carries the protocol's error code for it
+    /// (for S3, the code's name, e.g. `IncompleteBody`); the engine only passes it through.
     #[error("request body: {message}")]
     Body {
-        /// The S3 error code for this body failure.
-        code: s3s::S3ErrorCode,
+        /// The protocol's error code for this body failure.
+        code: String,
         /// What happened.
         message: String,
     },

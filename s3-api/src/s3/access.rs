@@ -109,9 +109,13 @@ impl Authorizer {
     /// calls on no bucket and for CreateBucket, whose uniqueness the database decides).
     ///
     /// A bucket that does not exist is never a reason to allow anything: a signed-in caller gets
-    /// `NoSuchBucket` (as AWS answers), an anonymous one `AccessDenied`. A denial of a signed-in caller
-    /// is re-checked against the database first, so a stale cache entry (a name deleted and re-created
-    /// by its new owner on another replica) never refuses the real owner.
+    /// `NoSuchBucket` (as AWS answers), an anonymous one `AccessDenied`.
+    ///
+    /// A signed-in caller's decision is made on the bucket as the database has it now (one indexed
+    /// lookup, which the operation then reuses), so a name deleted and re-created by another user on
+    /// another replica refuses the old owner and admits the new one from the first request. Anonymous
+    /// callers (public reads, and the traffic an attacker can send) are decided on the bounded cache;
+    /// its stale window is safe because the operation acts on the cached bucket's id, never reused.
     pub async fn authorize(
         &self,
         caller: Option<&Principal>,
@@ -128,16 +132,16 @@ impl Authorizer {
         let (Some(name), false) = (bucket, action == "s3:CreateBucket") else {
             return if caller.is_some() { Ok(None) } else { Err(denied()) };
         };
-        let Some(found) = self.engine.bucket_cached(name).await? else {
+        let found = match caller {
+            Some(_) => self.engine.bucket_fresh(name).await?,
+            None => self.engine.bucket_cached(name).await?,
+        };
+        let Some(found) = found else {
             return Err(if caller.is_some() { s3_error!(NoSuchBucket) } else { denied() });
         };
         match caller {
             Some(p) if p.is_admin || found.owner_id == p.user_id => Ok(Some(found)),
-            Some(p) => match self.engine.bucket_fresh(name).await? {
-                Some(fresh) if fresh.owner_id == p.user_id => Ok(Some(fresh)),
-                Some(_) => Err(denied()),
-                None => Err(s3_error!(NoSuchBucket)),
-            },
+            Some(_) => Err(denied()),
             None => {
                 let resource = match key {
                     Some(key) => format!("arn:aws:s3:::{name}/{key}"),

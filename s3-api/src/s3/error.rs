@@ -44,7 +44,10 @@ impl From<EngineError> for S3Error {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Meta(e) => meta_error(e),
-            EngineError::Body { code, message } => S3Error::with_message(code, message),
+            EngineError::Body { code, message } => {
+                let code = S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::IncompleteBody);
+                S3Error::with_message(code, message)
+            }
             EngineError::TooLarge { limit } => S3Error::with_message(
                 S3ErrorCode::EntityTooLarge,
                 format!("Your proposed upload exceeds the maximum allowed object size ({limit} bytes)."),
@@ -85,5 +88,5 @@ pub fn body_error(e: s3s::StdError) -> EngineError {
     } else {
         S3ErrorCode::IncompleteBody
     };
-    EngineError::Body { code, message: e.to_string() }
+    EngineError::Body { code: code.as_str().to_owned(), message: e.to_string() }
 }
