@@ -29,31 +29,34 @@ impl MetaStore {
     /// Creates a bucket. An existing name gives [`MetaError::BucketAlreadyOwnedByYou`] when `owner_id`
     /// owns it, else [`MetaError::BucketAlreadyExists`]; the unique index decides races between replicas.
     pub async fn create_bucket(&self, name: &str, owner_id: UserId, region: &str, now_ms: i64) -> MetaResult<Bucket> {
-        let inserted = sqlx::query("INSERT INTO buckets (name, owner_id, region, created_at) VALUES (?, ?, ?, ?)")
-            .bind(name)
-            .bind(owner_id)
-            .bind(region)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let existing = self.bucket_from(&self.writer, name).await?.ok_or(MetaError::BucketAlreadyExists)?;
-                return Err(if existing.owner_id == owner_id {
-                    MetaError::BucketAlreadyOwnedByYou
-                } else {
-                    MetaError::BucketAlreadyExists
-                });
+        self.timed(async move {
+            let inserted = sqlx::query("INSERT INTO buckets (name, owner_id, region, created_at) VALUES (?, ?, ?, ?)")
+                .bind(name)
+                .bind(owner_id)
+                .bind(region)
+                .bind(now_ms)
+                .execute(&self.writer)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    let existing = self.bucket_from(&self.writer, name).await?.ok_or(MetaError::BucketAlreadyExists)?;
+                    return Err(if existing.owner_id == owner_id {
+                        MetaError::BucketAlreadyOwnedByYou
+                    } else {
+                        MetaError::BucketAlreadyExists
+                    });
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
-        self.bucket_from(&self.writer, name).await?.ok_or(MetaError::NoSuchBucket)
+            self.bucket_from(&self.writer, name).await?.ok_or(MetaError::NoSuchBucket)
+        })
+        .await
     }
 
     /// Looks a bucket up by name.
     pub async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
-        self.bucket_from(&self.reader, name).await
+        self.timed(async move { self.bucket_from(&self.reader, name).await }).await
     }
 
     async fn bucket_from(&self, pool: &sqlx::AnyPool, name: &str) -> MetaResult<Option<Bucket>> {
@@ -66,20 +69,25 @@ impl MetaStore {
 
     /// Lists buckets by name; only those of `owner_id` when given, all of them otherwise.
     pub async fn list_buckets(&self, owner_id: Option<UserId>) -> MetaResult<Vec<Bucket>> {
-        let rows = match owner_id {
-            Some(owner) => {
-                sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner_id = ? ORDER BY name")))
+        self.timed(async move {
+            let rows = match owner_id {
+                Some(owner) => {
+                    sqlx::query(dynamic(format!(
+                        "SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner_id = ? ORDER BY name"
+                    )))
                     .bind(owner)
                     .fetch_all(&self.reader)
                     .await?
-            }
-            None => {
-                sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name")))
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-        };
-        rows.iter().map(bucket_from_row).collect()
+                }
+                None => {
+                    sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name")))
+                        .fetch_all(&self.reader)
+                        .await?
+                }
+            };
+            rows.iter().map(bucket_from_row).collect()
+        })
+        .await
     }
 
     /// Sets (or with `None`, removes) one of the bucket's settings. `NoSuchBucket` if it is gone.
@@ -89,16 +97,19 @@ impl MetaStore {
         setting: BucketSetting,
         value: Option<&str>,
     ) -> MetaResult<()> {
-        let sql = match setting {
-            BucketSetting::Policy => "UPDATE buckets SET policy = ? WHERE id = ?",
-            BucketSetting::Tags => "UPDATE buckets SET tags = ? WHERE id = ?",
-            BucketSetting::Cors => "UPDATE buckets SET cors = ? WHERE id = ?",
-        };
-        let done = sqlx::query(sql).bind(value).bind(id).execute(&self.writer).await?;
-        if done.rows_affected() == 0 {
-            return Err(MetaError::NoSuchBucket);
-        }
-        Ok(())
+        self.timed(async move {
+            let sql = match setting {
+                BucketSetting::Policy => "UPDATE buckets SET policy = ? WHERE id = ?",
+                BucketSetting::Tags => "UPDATE buckets SET tags = ? WHERE id = ?",
+                BucketSetting::Cors => "UPDATE buckets SET cors = ? WHERE id = ?",
+            };
+            let done = sqlx::query(sql).bind(value).bind(id).execute(&self.writer).await?;
+            if done.rows_affected() == 0 {
+                return Err(MetaError::NoSuchBucket);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes an empty bucket. Fails with [`MetaError::BucketNotEmpty`] while it holds objects; an
@@ -106,35 +117,38 @@ impl MetaStore {
     /// gone (and fails with `NoSuchBucket`). Incomplete multipart uploads of the bucket are aborted and
     /// their part blobs handed to the janitor in the same transaction.
     pub async fn delete_bucket(&self, id: BucketId, now_ms: i64) -> MetaResult<()> {
-        let mut tx = WriteTx::begin(self).await?;
-        let row = sqlx::query(dynamic(format!("SELECT object_count FROM buckets WHERE id = ?{}", self.for_update())))
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            let row = sqlx::query(dynamic(format!("SELECT object_count FROM buckets WHERE id = ?{}", self.for_update())))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(MetaError::NoSuchBucket)?;
+            let count: i64 = row.try_get("object_count")?;
+            let any_object =
+                sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1").bind(id).fetch_optional(&mut *tx).await?;
+            if count > 0 || any_object.is_some() {
+                return Err(MetaError::BucketNotEmpty);
+            }
+            sqlx::query(
+                "INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT p.blob_id, ? FROM multipart_parts p \
+                 JOIN multipart_uploads u ON u.upload_id = p.upload_id WHERE u.bucket_id = ?",
+            )
+            .bind(now_ms)
             .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(MetaError::NoSuchBucket)?;
-        let count: i64 = row.try_get("object_count")?;
-        let any_object =
-            sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1").bind(id).fetch_optional(&mut *tx).await?;
-        if count > 0 || any_object.is_some() {
-            return Err(MetaError::BucketNotEmpty);
-        }
-        sqlx::query(
-            "INSERT INTO garbage_blobs (blob_id, enqueued_at) SELECT p.blob_id, ? FROM multipart_parts p \
-             JOIN multipart_uploads u ON u.upload_id = p.upload_id WHERE u.bucket_id = ?",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket_id = ?)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM multipart_uploads WHERE bucket_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM buckets WHERE id = ?").bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket_id = ?)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM multipart_uploads WHERE bucket_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM buckets WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -33,6 +33,9 @@ pub enum MetaError {
     /// A stored row could not be decoded (a bug or a manual edit of the database).
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The database did not answer within the operation deadline (`OPERATION_TIMEOUT`).
+    #[error("the database did not answer in time")]
+    TimedOut,
     /// The database is unreachable or refused the statement.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -49,6 +52,7 @@ impl MetaError {
             MetaError::Database(
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_),
             ) => true,
+            MetaError::TimedOut => true,
             // A deadlock or serialization failure (SQLSTATE 40001): the transaction was rolled back and
             // a retry will succeed.
             MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40001"),

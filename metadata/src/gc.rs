@@ -12,22 +12,29 @@ impl MetaStore {
     /// renamed into place; the commit transaction removes the row. A row that outlives the grace period
     /// belongs to a write that never committed.
     pub async fn register_pending_blob(&self, blob_id: &str, now_ms: i64) -> MetaResult<()> {
-        sqlx::query("INSERT INTO pending_blobs (blob_id, created_at) VALUES (?, ?)")
-            .bind(blob_id)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.timed(async move {
+            sqlx::query("INSERT INTO pending_blobs (blob_id, created_at) VALUES (?, ?)")
+                .bind(blob_id)
+                .bind(now_ms)
+                .execute(&self.writer)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Intents older than `cutoff_ms`: interrupted writes whose files must go.
     pub async fn stale_pending_blobs(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
-        let rows = sqlx::query("SELECT blob_id FROM pending_blobs WHERE created_at < ? ORDER BY created_at LIMIT ?")
-            .bind(cutoff_ms)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+        self.timed(async move {
+            let rows =
+                sqlx::query("SELECT blob_id FROM pending_blobs WHERE created_at < ? ORDER BY created_at LIMIT ?")
+                    .bind(cutoff_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await?;
+            rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+        })
+        .await
     }
 
     /// The janitor's claim on a stale intent: in one transaction, deletes the intent row if it is still
@@ -36,43 +43,65 @@ impl MetaStore {
     /// same row, so exactly one of them wins: either the object commits and its blob is never queued, or
     /// the blob is queued and the commit fails. The file is removed only after this commits.
     pub async fn expire_pending_blob(&self, blob_id: &str, cutoff_ms: i64) -> MetaResult<bool> {
-        let mut tx = WriteTx::begin(self).await?;
-        let done = sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ? AND created_at < ?")
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            let done = sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ? AND created_at < ?")
+                .bind(blob_id)
+                .bind(cutoff_ms)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            self.enqueue_garbage(&mut tx, blob_id, 0).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Queues `blob_id` for the janitor inside `tx`: the file is deleted once `enqueued_at_ms` is older
+    /// than the grace period. The one way a single blob becomes garbage (bucket deletes and aborts queue
+    /// their parts' blobs with one INSERT ... SELECT each).
+    pub(crate) async fn enqueue_garbage(&self, tx: &mut WriteTx, blob_id: &str, enqueued_at_ms: i64) -> MetaResult<()> {
+        sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
             .bind(blob_id)
-            .bind(cutoff_ms)
-            .execute(&mut *tx)
+            .bind(enqueued_at_ms)
+            .execute(&mut **tx)
             .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, 0)")
-            .bind(blob_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Drops an intent once its file is gone (or a write failed before the commit).
     pub async fn forget_pending_blob(&self, blob_id: &str) -> MetaResult<()> {
-        sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
-        Ok(())
+        self.timed(async move {
+            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Blobs retired by committed overwrites and deletes before `cutoff_ms`, oldest first. The delay lets
     /// a GET that read the old manifest just before the overwrite finish streaming it.
     pub async fn garbage_blobs(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
-        let rows = sqlx::query("SELECT blob_id FROM garbage_blobs WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?")
-            .bind(cutoff_ms)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+        self.timed(async move {
+            let rows =
+                sqlx::query("SELECT blob_id FROM garbage_blobs WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?")
+                    .bind(cutoff_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await?;
+            rows.iter().map(|r| Ok(r.try_get("blob_id")?)).collect()
+        })
+        .await
     }
 
     /// Drops a garbage row once its file has been deleted.
     pub async fn forget_garbage_blob(&self, blob_id: &str) -> MetaResult<()> {
-        sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
-        Ok(())
+        self.timed(async move {
+            sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -30,4 +30,4 @@ pub use model::{
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, key_successor};
-pub use store::{Backend, MetaStore};
+pub use store::{Backend, MetaStore, OPERATION_TIMEOUT};

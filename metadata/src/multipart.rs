@@ -64,28 +64,35 @@ fn part_from_row(row: &AnyRow) -> MetaResult<Part> {
 impl MetaStore {
     /// Records a new upload.
     pub async fn create_upload(&self, upload: &Upload) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO multipart_uploads (upload_id, bucket_id, object_key, initiated_at, owner_id, attributes) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&upload.upload_id)
-        .bind(upload.bucket_id)
-        .bind(&upload.key)
-        .bind(upload.initiated_at)
-        .bind(upload.owner_id)
-        .bind(&upload.attributes)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.timed(async move {
+            sqlx::query(
+                "INSERT INTO multipart_uploads (upload_id, bucket_id, object_key, initiated_at, owner_id, attributes) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&upload.upload_id)
+            .bind(upload.bucket_id)
+            .bind(&upload.key)
+            .bind(upload.initiated_at)
+            .bind(upload.owner_id)
+            .bind(&upload.attributes)
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The upload with this id, if it is still in progress.
     pub async fn upload(&self, upload_id: &str) -> MetaResult<Option<Upload>> {
-        let row = sqlx::query(dynamic(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?")))
-            .bind(upload_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(upload_from_row).transpose()
+        self.timed(async move {
+            let row =
+                sqlx::query(dynamic(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?")))
+                    .bind(upload_id)
+                    .fetch_optional(&self.reader)
+                    .await?;
+            row.as_ref().map(upload_from_row).transpose()
+        })
+        .await
     }
 
     /// Makes `blob` part `part_number` of the upload, replacing (and retiring) an earlier blob of the same
@@ -99,56 +106,58 @@ impl MetaStore {
         checksum: Option<&str>,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = WriteTx::begin(self).await?;
-        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
-        let previous = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
-            .bind(upload_id)
-            .bind(part_number)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(previous) = previous {
-            let old: String = previous.try_get("blob_id")?;
-            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
-                .bind(old)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
+            let previous = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
                 .bind(upload_id)
                 .bind(part_number)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-        }
-        sqlx::query(
-            "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(upload_id)
-        .bind(part_number)
-        .bind(&blob.blob_id)
-        .bind(blob.size)
-        .bind(&blob.md5_hex)
-        .bind(checksum)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        self.claim_intent(&mut tx, &blob.blob_id).await?;
-        tx.commit().await?;
-        Ok(())
+            if let Some(previous) = previous {
+                let old: String = previous.try_get("blob_id")?;
+                self.enqueue_garbage(&mut tx, &old, now_ms).await?;
+                sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ? AND part_number = ?")
+                    .bind(upload_id)
+                    .bind(part_number)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(upload_id)
+            .bind(part_number)
+            .bind(&blob.blob_id)
+            .bind(blob.size)
+            .bind(&blob.md5_hex)
+            .bind(checksum)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            self.claim_intent(&mut tx, &blob.blob_id).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Up to `limit` parts of the upload with numbers greater than `after`, ascending.
     pub async fn list_parts(&self, upload_id: &str, after: i64, limit: u32) -> MetaResult<Vec<Part>> {
-        let rows = sqlx::query(
-            "SELECT part_number, blob_id, size, etag, checksum, last_modified FROM multipart_parts \
-             WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
-        )
-        .bind(upload_id)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(part_from_row).collect()
+        self.timed(async move {
+            let rows = sqlx::query(
+                "SELECT part_number, blob_id, size, etag, checksum, last_modified FROM multipart_parts \
+                 WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+            )
+            .bind(upload_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(part_from_row).collect()
+        })
+        .await
     }
 
     /// Up to `limit` uploads of the bucket whose key starts at or after `from_key` (and, for that key,
@@ -161,20 +170,23 @@ impl MetaStore {
         end: Option<&[u8]>,
         limit: u32,
     ) -> MetaResult<Vec<Upload>> {
-        let mut sql = format!(
-            "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE bucket_id = ? \
-             AND (object_key > ? OR (object_key = ? AND upload_id > ?))"
-        );
-        if end.is_some() {
-            sql.push_str(" AND object_key < ?");
-        }
-        sql.push_str(" ORDER BY object_key, upload_id LIMIT ?");
-        let mut q = sqlx::query(dynamic(sql)).bind(bucket_id).bind(from_key).bind(from_key).bind(after_upload_id);
-        if let Some(end) = end {
-            q = q.bind(end);
-        }
-        let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
-        rows.iter().map(upload_from_row).collect()
+        self.timed(async move {
+            let mut sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE bucket_id = ? \
+                 AND (object_key > ? OR (object_key = ? AND upload_id > ?))"
+            );
+            if end.is_some() {
+                sql.push_str(" AND object_key < ?");
+            }
+            sql.push_str(" ORDER BY object_key, upload_id LIMIT ?");
+            let mut q = sqlx::query(dynamic(sql)).bind(bucket_id).bind(from_key).bind(from_key).bind(after_upload_id);
+            if let Some(end) = end {
+                q = q.bind(end);
+            }
+            let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await?;
+            rows.iter().map(upload_from_row).collect()
+        })
+        .await
     }
 
     /// Completes an upload in ONE transaction: lock the bucket and the upload (a concurrent Complete or
@@ -191,74 +203,83 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = WriteTx::begin(self).await?;
-        self.lock_bucket(&mut tx, bucket_id).await?;
-        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
-        let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
-            .bind(upload_id)
-            .fetch_all(&mut *tx)
-            .await?;
-        let current: Vec<String> = rows.iter().map(|r| r.try_get("blob_id")).collect::<Result<_, _>>()?;
-        if object.manifest.0.iter().any(|b| !current.contains(&b.blob_id)) {
-            return Err(MetaError::InvalidPart);
-        }
-        self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
-        for unused in current.iter().filter(|id| !object.manifest.0.iter().any(|b| &b.blob_id == *id)) {
-            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
-                .bind(unused)
-                .bind(now_ms)
-                .execute(&mut *tx)
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_bucket(&mut tx, bucket_id).await?;
+            self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
+            let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
+                .bind(upload_id)
+                .fetch_all(&mut *tx)
                 .await?;
-        }
-        sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+            let current: Vec<String> = rows.iter().map(|r| r.try_get("blob_id")).collect::<Result<_, _>>()?;
+            if object.manifest.0.iter().any(|b| !current.contains(&b.blob_id)) {
+                return Err(MetaError::InvalidPart);
+            }
+            self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+            for unused in current.iter().filter(|id| !object.manifest.0.iter().any(|b| &b.blob_id == *id)) {
+                self.enqueue_garbage(&mut tx, unused, now_ms).await?;
+            }
+            sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Aborts an upload: its part blobs go to the janitor and the upload disappears, in one transaction.
     pub async fn abort_upload(&self, upload_id: &str, now_ms: i64) -> MetaResult<()> {
-        let mut tx = WriteTx::begin(self).await?;
-        self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
-        self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
-        tx.commit().await?;
-        Ok(())
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
+            self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Uploads with no activity (creation or part upload) since `cutoff_ms`: candidates for the expiry
     /// sweep.
     pub async fn idle_uploads(&self, cutoff_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT u.upload_id FROM multipart_uploads u WHERE u.initiated_at < ? AND NOT EXISTS \
-             (SELECT 1 FROM multipart_parts p WHERE p.upload_id = u.upload_id AND p.last_modified >= ?) LIMIT ?",
-        )
-        .bind(cutoff_ms)
-        .bind(cutoff_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
+        self.timed(async move {
+            let rows = sqlx::query(
+                "SELECT u.upload_id FROM multipart_uploads u WHERE u.initiated_at < ? AND NOT EXISTS \
+                 (SELECT 1 FROM multipart_parts p WHERE p.upload_id = u.upload_id AND p.last_modified >= ?) LIMIT ?",
+            )
+            .bind(cutoff_ms)
+            .bind(cutoff_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
+        })
+        .await
     }
 
     /// Aborts an upload only if it is still idle since `cutoff_ms`, re-checked under the upload's row
     /// lock, so a part committed after the candidates were read keeps its upload alive. Returns whether it
     /// was aborted.
     pub async fn abort_idle_upload(&self, upload_id: &str, cutoff_ms: i64, now_ms: i64) -> MetaResult<bool> {
-        let mut tx = WriteTx::begin(self).await?;
-        let Some(initiated) = self.lock_upload(&mut tx, upload_id).await? else {
-            return Ok(false);
-        };
-        let recent = sqlx::query("SELECT 1 FROM multipart_parts WHERE upload_id = ? AND last_modified >= ? LIMIT 1")
-            .bind(upload_id)
-            .bind(cutoff_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if initiated >= cutoff_ms || recent.is_some() {
-            return Ok(false);
-        }
-        self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            let Some(initiated) = self.lock_upload(&mut tx, upload_id).await? else {
+                return Ok(false);
+            };
+            let recent =
+                sqlx::query("SELECT 1 FROM multipart_parts WHERE upload_id = ? AND last_modified >= ? LIMIT 1")
+                    .bind(upload_id)
+                    .bind(cutoff_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if initiated >= cutoff_ms || recent.is_some() {
+                return Ok(false);
+            }
+            self.abort_in_tx(&mut tx, upload_id, now_ms).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Locks the upload row for the rest of `tx`; returns its initiation time, or `None` if it is gone.

@@ -68,14 +68,17 @@ pub(crate) fn listed_from_row(row: &AnyRow) -> MetaResult<ListedObject> {
 impl MetaStore {
     /// The current object under `key`, if any.
     pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<Option<ObjectRecord>> {
-        let row = sqlx::query(dynamic(format!(
-            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?"
-        )))
-        .bind(bucket_id)
-        .bind(key)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(object_from_row).transpose()
+        self.timed(async move {
+            let row = sqlx::query(dynamic(format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?"
+            )))
+            .bind(bucket_id)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+            row.as_ref().map(object_from_row).transpose()
+        })
+        .await
     }
 
     /// Locks the bucket row for the rest of `tx` (MySQL) and checks it still exists. Every object write
@@ -124,14 +127,17 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<()> {
-        let mut tx = WriteTx::begin(self).await?;
-        self.lock_bucket(&mut tx, bucket_id).await?;
-        for blob in &object.manifest.0 {
-            self.claim_intent(&mut tx, &blob.blob_id).await?;
-        }
-        self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
-        tx.commit().await?;
-        Ok(())
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_bucket(&mut tx, bucket_id).await?;
+            for blob in &object.manifest.0 {
+                self.claim_intent(&mut tx, &blob.blob_id).await?;
+            }
+            self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// INVARIANT "no row without its blob", made unconditional: a commit that references a freshly placed
@@ -165,29 +171,15 @@ impl MetaStore {
             _ => return Err(MetaError::PreconditionFailed),
         }
         let manifest = object.manifest.encode();
-        if previous.is_some() {
-            sqlx::query(
-                "UPDATE objects SET size = ?, etag = ?, last_modified = ?, owner_id = ?, attributes = ?, \
-                 manifest = ?, parts_count = ? WHERE bucket_id = ? AND object_key = ?",
-            )
-            .bind(object.size)
-            .bind(&object.etag)
-            .bind(object.last_modified)
-            .bind(object.owner_id)
-            .bind(&object.attributes)
-            .bind(&manifest)
-            .bind(object.parts_count)
-            .bind(bucket_id)
-            .bind(&object.key)
-            .execute(&mut **tx)
-            .await?;
+        // One bind order for both statements: the row's columns, then its key.
+        let sql = if previous.is_some() {
+            "UPDATE objects SET size = ?, etag = ?, last_modified = ?, owner_id = ?, attributes = ?, manifest = ?, \
+             parts_count = ? WHERE bucket_id = ? AND object_key = ?"
         } else {
-            sqlx::query(
-                "INSERT INTO objects (bucket_id, object_key, size, etag, last_modified, owner_id, attributes, \
-                 manifest, parts_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(bucket_id)
-            .bind(&object.key)
+            "INSERT INTO objects (size, etag, last_modified, owner_id, attributes, manifest, parts_count, bucket_id, \
+             object_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        };
+        sqlx::query(sql)
             .bind(object.size)
             .bind(&object.etag)
             .bind(object.last_modified)
@@ -195,9 +187,10 @@ impl MetaStore {
             .bind(&object.attributes)
             .bind(&manifest)
             .bind(object.parts_count)
+            .bind(bucket_id)
+            .bind(&object.key)
             .execute(&mut **tx)
             .await?;
-        }
         let (count_delta, bytes_delta) = match &previous {
             Some(prev) => {
                 self.retire_blobs(tx, &prev.manifest, object, now_ms).await?;
@@ -221,11 +214,7 @@ impl MetaStore {
             if new.manifest.0.iter().any(|b| b.blob_id == blob.blob_id) {
                 continue;
             }
-            sqlx::query("INSERT INTO garbage_blobs (blob_id, enqueued_at) VALUES (?, ?)")
-                .bind(&blob.blob_id)
-                .bind(now_ms)
-                .execute(&mut **tx)
-                .await?;
+            self.enqueue_garbage(tx, &blob.blob_id, now_ms).await?;
         }
         Ok(())
     }
@@ -256,35 +245,42 @@ impl MetaStore {
         etag: &str,
         attributes: &str,
     ) -> MetaResult<bool> {
-        let done = sqlx::query("UPDATE objects SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND etag = ?")
-            .bind(attributes)
-            .bind(bucket_id)
-            .bind(key)
-            .bind(etag)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.timed(async move {
+            let done =
+                sqlx::query("UPDATE objects SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND etag = ?")
+                    .bind(attributes)
+                    .bind(bucket_id)
+                    .bind(key)
+                    .bind(etag)
+                    .execute(&self.writer)
+                    .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 
     /// Deletes the object under `key` and queues its blobs for the janitor. Returns whether there was
     /// one. The file deletion happens after the commit, so a crash leaves a queued blob, never a row
     /// pointing at a missing file.
     pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], now_ms: i64) -> MetaResult<bool> {
-        let mut tx = WriteTx::begin(self).await?;
-        self.lock_bucket(&mut tx, bucket_id).await?;
-        let Some(previous) = self.current_in_tx(&mut tx, bucket_id, key).await? else {
-            return Ok(false);
-        };
-        sqlx::query("DELETE FROM objects WHERE bucket_id = ? AND object_key = ?")
-            .bind(bucket_id)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        let none = ObjectRecord { manifest: Manifest::default(), ..previous.clone() };
-        self.retire_blobs(&mut tx, &previous.manifest, &none, now_ms).await?;
-        self.adjust_counters(&mut tx, bucket_id, -1, -previous.size).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_bucket(&mut tx, bucket_id).await?;
+            let Some(previous) = self.current_in_tx(&mut tx, bucket_id, key).await? else {
+                return Ok(false);
+            };
+            sqlx::query("DELETE FROM objects WHERE bucket_id = ? AND object_key = ?")
+                .bind(bucket_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            let none = ObjectRecord { manifest: Manifest::default(), ..previous.clone() };
+            self.retire_blobs(&mut tx, &previous.manifest, &none, now_ms).await?;
+            self.adjust_counters(&mut tx, bucket_id, -1, -previous.size).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Up to `limit` objects in key order, starting at `start` and stopping before `end` (exclusive).
@@ -296,25 +292,28 @@ impl MetaStore {
         end: Option<&[u8]>,
         limit: u32,
     ) -> MetaResult<Vec<ListedObject>> {
-        let mut sql = format!("SELECT {LISTED_COLUMNS} FROM objects WHERE bucket_id = ?");
-        match start {
-            ListBound::Unbounded => {}
-            ListBound::After(_) => sql.push_str(" AND object_key > ?"),
-            ListBound::From(_) => sql.push_str(" AND object_key >= ?"),
-        }
-        if end.is_some() {
-            sql.push_str(" AND object_key < ?");
-        }
-        sql.push_str(" ORDER BY object_key LIMIT ?");
-        let mut query = sqlx::query(dynamic(sql)).bind(bucket_id);
-        if let ListBound::After(k) | ListBound::From(k) = start {
-            query = query.bind(k);
-        }
-        if let Some(end) = end {
-            query = query.bind(end);
-        }
-        let rows = query.bind(i64::from(limit)).fetch_all(&self.reader).await?;
-        rows.iter().map(listed_from_row).collect()
+        self.timed(async move {
+            let mut sql = format!("SELECT {LISTED_COLUMNS} FROM objects WHERE bucket_id = ?");
+            match start {
+                ListBound::Unbounded => {}
+                ListBound::After(_) => sql.push_str(" AND object_key > ?"),
+                ListBound::From(_) => sql.push_str(" AND object_key >= ?"),
+            }
+            if end.is_some() {
+                sql.push_str(" AND object_key < ?");
+            }
+            sql.push_str(" ORDER BY object_key LIMIT ?");
+            let mut query = sqlx::query(dynamic(sql)).bind(bucket_id);
+            if let ListBound::After(k) | ListBound::From(k) = start {
+                query = query.bind(k);
+            }
+            if let Some(end) = end {
+                query = query.bind(end);
+            }
+            let rows = query.bind(i64::from(limit)).fetch_all(&self.reader).await?;
+            rows.iter().map(listed_from_row).collect()
+        })
+        .await
     }
 }
 

@@ -37,7 +37,23 @@ const MIGRATION_LOCK: &str = "SELECT CAST(GET_LOCK('cloudvault_migrations', 300)
 /// quick 503s instead of hung requests).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest one metadata operation (waiting for a connection included) may take on MySQL before it
+/// fails with [`MetaError::TimedOut`] (503 to the client): a database server that stops answering (a
+/// hung host, a SIGSTOPped mariadbd, a dead network path on which TCP keeps waiting) must not hang
+/// requests. A transaction cut off this way is abandoned with its connection, so the server rolls it
+/// back when it notices; a COMMIT already sent has an unknown outcome, which the engine's protocol
+/// covers (see `s3-api/src/engine/protocol.rs`). SQLite (a local file) has no such deadline.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl MetaStore {
+    /// Runs one metadata operation under [`OPERATION_TIMEOUT`] (MySQL only).
+    pub(crate) async fn timed<T>(&self, op: impl std::future::Future<Output = MetaResult<T>>) -> MetaResult<T> {
+        match self.backend {
+            Backend::Sqlite => op.await,
+            Backend::MySql => tokio::time::timeout(OPERATION_TIMEOUT, op).await.unwrap_or(Err(MetaError::TimedOut)),
+        }
+    }
+
     /// Connects to `url` (`sqlite://path?mode=rwc` or `mysql://user:pass@host:port/db`) and applies the
     /// forward-only migrations of that backend. Two replicas starting at once are safe: sqlx's MySQL
     /// migrator holds `GET_LOCK` while it migrates, and SQLite is single-node.

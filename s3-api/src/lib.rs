@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod limits;
 pub mod metrics;
 pub mod presign;
 pub mod s3;

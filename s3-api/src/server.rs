@@ -31,6 +31,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts CloudVault with `config` and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::engine::failpoint::validate().map_err(anyhow::Error::msg)?;
     let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
         .await
         .context("opening the storage engine")?

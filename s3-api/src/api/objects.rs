@@ -21,16 +21,10 @@ use cloudvault_metadata::{Bucket, ListBound, ListedObject, key_successor};
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::{ApiState, s3_call};
+use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_DELETE_KEYS, MAX_KEYS_PER_PAGE};
 use crate::s3::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
 use crate::s3::identity::Principal;
 use crate::s3::ops::list::scan;
-
-/// The largest page of a listing.
-const MAX_PAGE: u32 = 1000;
-/// The page size when none is asked for.
-const DEFAULT_PAGE: u32 = 100;
-/// Most keys one delete-many call may name.
-const MAX_DELETE_KEYS: usize = 1000;
 
 /// Authorizes `action` on `bucket` (and `key`) for the session's user and returns the bucket.
 pub(super) async fn authorized_bucket(
@@ -110,8 +104,8 @@ pub async fn list(
     Path(bucket): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
+    let limit = q.limit.unwrap_or(CONSOLE_DEFAULT_PAGE);
+    if !(1..=MAX_KEYS_PER_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 1000."));
     }
     let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
@@ -199,7 +193,7 @@ pub(super) async fn delete_prefix(
     let mut deleted = 0;
     loop {
         let start = if prefix.is_empty() { ListBound::Unbounded } else { ListBound::From(prefix) };
-        let batch = state.engine.meta.list_objects(bucket.id, start, end.as_deref(), MAX_PAGE).await?;
+        let batch = state.engine.meta.list_objects(bucket.id, start, end.as_deref(), MAX_KEYS_PER_PAGE).await?;
         if batch.is_empty() {
             return Ok(deleted);
         }

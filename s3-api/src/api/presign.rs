@@ -23,13 +23,12 @@ use super::objects::{KeyQuery, attachment, authorized_bucket, check_key, quoted}
 use super::session::Session;
 use super::session::now_secs;
 use super::{ApiState, s3_call};
+use crate::limits::{MAX_PART_NUMBER, MAX_PART_URLS};
 use crate::presign::{MAX_EXPIRY, Presign, PresignError};
 use crate::s3::identity::Principal;
 
 /// How long a browser upload URL is valid.
 const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
-/// Most part URLs one call mints.
-const MAX_PART_URLS: usize = 1000;
 
 impl From<PresignError> for ApiError {
     fn from(e: PresignError) -> Self {
@@ -164,7 +163,7 @@ pub async fn part_urls(
 ) -> ApiResult<Json<Value>> {
     if body.part_numbers.is_empty()
         || body.part_numbers.len() > MAX_PART_URLS
-        || body.part_numbers.iter().any(|n| !(1..=10_000).contains(n))
+        || body.part_numbers.iter().any(|n| !(1..=MAX_PART_NUMBER as u32).contains(n))
     {
         return Err(ApiError::bad_request("Ask for 1 to 1000 part numbers, each 1 to 10000."));
     }

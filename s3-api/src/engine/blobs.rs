@@ -38,6 +38,9 @@ const READ_AHEAD_CHUNKS: usize = 4;
 /// staging grace period must be longer than this (its default is an hour).
 pub const STAGING_HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// The probe file in the data directory whose fresh mtime is the filesystem's "now" for the staging sweep.
+const SWEEP_CLOCK: &str = ".sweep-clock";
+
 /// The blob store rooted at the data directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -105,11 +108,16 @@ pub async fn durable_rename(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Refreshes a file's mtime (the staging heartbeat). Best effort.
-fn touch(path: &Path) {
-    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
-        let _ = file.set_modified(SystemTime::now());
-    }
+/// Sets a file's mtime to "now" as the filesystem's clock has it (`UTIME_NOW`: the kernel, or the NFS
+/// server, stamps it, never this process's clock), the clock every other mtime on the volume is in.
+fn touch(path: &Path) -> io::Result<()> {
+    use rustix::fs::{Timespec, Timestamps, UTIME_NOW, UTIME_OMIT, futimens};
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let times = Timestamps {
+        last_access: Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
+        last_modification: Timespec { tv_sec: 0, tv_nsec: UTIME_NOW },
+    };
+    Ok(futimens(&file, &times)?)
 }
 
 impl BlobStore {
@@ -167,7 +175,7 @@ impl BlobStore {
         loop {
             let next = tokio::time::timeout(STAGING_HEARTBEAT, body.next()).await;
             if touched.elapsed() >= STAGING_HEARTBEAT {
-                touch(&path);
+                let _ = touch(&path);
                 touched = Instant::now();
             }
             let chunk = match next {
@@ -259,16 +267,31 @@ impl BlobStore {
     /// Deletes staging files untouched for longer than `grace` (writes interrupted by a crash). A file
     /// this process is still writing is never removed, however long its upload pauses; one that another
     /// replica is writing has its mtime refreshed every [`STAGING_HEARTBEAT`], far inside the grace.
+    ///
+    /// Ages are measured on the filesystem's clock, not this replica's: "now" is the mtime of a probe
+    /// file the kernel just stamped, so a replica whose clock runs hours ahead does not sweep the live
+    /// files of the others.
     pub async fn sweep_staging(&self, grace: Duration) -> io::Result<usize> {
+        let probe = self.staging.parent().unwrap_or(&self.staging).join(SWEEP_CLOCK);
+        let now = tokio::task::spawn_blocking(move || -> io::Result<SystemTime> {
+            if !probe.exists() {
+                std::fs::write(&probe, b"")?;
+            }
+            touch(&probe)?;
+            std::fs::metadata(&probe)?.modified()
+        })
+        .await
+        .map_err(io::Error::other)??;
         let mut removed = 0;
         let mut entries = tokio::fs::read_dir(&self.staging).await?;
         while let Some(entry) = entries.next_entry().await? {
-            let live = self.live.lock().map(|l| l.contains(&*entry.file_name().to_string_lossy())).unwrap_or(true);
+            let name = entry.file_name();
+            let live = self.live.lock().map(|l| l.contains(&*name.to_string_lossy())).unwrap_or(true);
             if live {
                 continue;
             }
             let modified = entry.metadata().await?.modified()?;
-            let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+            let age = now.duration_since(modified).unwrap_or_default();
             if age > grace {
                 match tokio::fs::remove_file(entry.path()).await {
                     Ok(()) => removed += 1,

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use super::{Engine, now_ms};
+use super::{Engine, failpoint, now_ms};
 
 /// Rows handled per query in one pass.
 const BATCH: u32 = 500;
@@ -49,10 +49,13 @@ pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<
     // Stale intents are first claimed (moved to the garbage queue in one transaction, racing the commit
     // that would claim them), and only then removed with the rest of the garbage below.
     for blob_id in engine.meta.stale_pending_blobs(cutoff, BATCH).await? {
-        engine.meta.expire_pending_blob(&blob_id, cutoff).await?;
+        if engine.meta.expire_pending_blob(&blob_id, cutoff).await? {
+            failpoint::hit("janitor.claimed")?;
+        }
     }
     for blob_id in engine.meta.garbage_blobs(cutoff, BATCH).await? {
         engine.blobs.remove(&blob_id).await?;
+        failpoint::hit("janitor.removed")?;
         engine.meta.forget_garbage_blob(&blob_id).await?;
         removed += 1;
     }

@@ -10,6 +10,7 @@
 pub mod blobs;
 pub mod buckets;
 pub mod error;
+pub mod failpoint;
 pub mod janitor;
 pub mod protocol;
 pub mod space;
@@ -110,13 +111,16 @@ impl Engine {
     /// whether there was one. On a full volume the reserve is released and the delete retried once, so
     /// deleting is how a full volume gets its space back.
     pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8]) -> EngineResult<bool> {
-        match self.meta.delete_object(bucket_id, key, now_ms()).await {
+        failpoint::hit("delete.before_commit")?;
+        let deleted = match self.meta.delete_object(bucket_id, key, now_ms()).await {
             Err(e) if e.is_storage_full() => {
                 self.volume.release_reserve();
-                Ok(self.meta.delete_object(bucket_id, key, now_ms()).await?)
+                self.meta.delete_object(bucket_id, key, now_ms()).await?
             }
-            other => Ok(other?),
-        }
+            other => other?,
+        };
+        failpoint::hit("delete.committed")?;
+        Ok(deleted)
     }
 
     /// Makes a staged blob the bytes of `object` (whose manifest is replaced by it): steps 2–4 of the
@@ -137,11 +141,12 @@ impl Engine {
         mut object: ObjectRecord,
         condition: &WriteCondition,
     ) -> EngineResult<()> {
-        let (blob, now) = self.place_with_intent(staged).await?;
+        failpoint::hit("put.staged")?;
+        let (blob, now) = self.place_with_intent(staged, ["put.intent_recorded", "put.placed"]).await?;
         let blob_id = blob.blob_id.clone();
         object.manifest = Manifest::single(blob);
         match self.meta.commit_object(bucket_id, &object, condition, now).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(failpoint::hit("put.committed")?),
             Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket | MetaError::IntentLost(_))) => {
                 self.discard(&blob_id).await;
                 Err(e.into())
@@ -159,9 +164,13 @@ impl Engine {
         staged: StagedBlob,
         checksum: Option<&str>,
     ) -> EngineResult<BlobRef> {
-        let (blob, now) = self.place_with_intent(staged).await?;
+        failpoint::hit("part.staged")?;
+        let (blob, now) = self.place_with_intent(staged, ["part.intent_recorded", "part.placed"]).await?;
         match self.meta.put_part(upload_id, part_number, &blob, checksum, now).await {
-            Ok(()) => Ok(blob),
+            Ok(()) => {
+                failpoint::hit("part.committed")?;
+                Ok(blob)
+            }
             Err(e @ (MetaError::NoSuchUpload | MetaError::IntentLost(_))) => {
                 self.discard(&blob.blob_id).await;
                 Err(e.into())
@@ -170,12 +179,30 @@ impl Engine {
         }
     }
 
+    /// Completes a multipart upload: the one transaction of the protocol's "Complete" ([`protocol`]),
+    /// which makes `object` (whose manifest lists the part blobs) visible and retires the upload.
+    pub async fn complete_upload(
+        &self,
+        upload_id: &str,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> EngineResult<()> {
+        failpoint::hit("complete.before_commit")?;
+        self.meta.complete_upload(upload_id, bucket_id, object, condition, now_ms()).await?;
+        Ok(failpoint::hit("complete.committed")?)
+    }
+
     /// Steps 2 and 3 of the write protocol: record the blob's intent, then move it to its durable name.
-    /// Returns the placed blob and the time the intent was recorded (the commit uses it too).
-    async fn place_with_intent(&self, staged: StagedBlob) -> EngineResult<(BlobRef, i64)> {
+    /// Returns the placed blob and the time the intent was recorded (the commit uses it too). `steps`
+    /// names the failpoints after each step.
+    async fn place_with_intent(&self, staged: StagedBlob, steps: [&'static str; 2]) -> EngineResult<(BlobRef, i64)> {
         let now = now_ms();
         self.meta.register_pending_blob(&staged.blob_id, now).await?;
-        Ok((self.blobs.place(staged).await?, now))
+        failpoint::hit(steps[0])?;
+        let placed = self.blobs.place(staged).await?;
+        failpoint::hit(steps[1])?;
+        Ok((placed, now))
     }
 
     /// Removes a placed blob whose commit definitely failed, and then its intent. If the removal fails,

@@ -99,19 +99,34 @@ impl Inner {
         if free_bytes(&self.root)? < self.min_free.saturating_add(missing) {
             return Ok(());
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.reserve)?;
-        // Real blocks, not a sparse file: write zeros, then make them durable.
-        let chunk = vec![0u8; 1 << 20];
-        let mut written = 0;
-        while written < missing {
-            let n = chunk.len().min((missing - written) as usize);
-            if let Err(e) = io::Write::write_all(&mut &file, &chunk[..n]) {
-                drop(file);
-                let _ = std::fs::remove_file(&self.reserve);
-                return Err(e);
-            }
-            written += n as u64;
+        let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&self.reserve)?;
+        // Real blocks, not a sparse file: fallocate where the filesystem has it, else write zeros.
+        if let Err(e) = allocate(&file, have, missing) {
+            drop(file);
+            let _ = std::fs::remove_file(&self.reserve);
+            return Err(e);
         }
         file.sync_all()
     }
+}
+
+/// Gives `file` real blocks for `len` bytes from `offset`.
+fn allocate(file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+    use rustix::fs::{FallocateFlags, fallocate};
+    match fallocate(file, FallocateFlags::empty(), offset, len) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    use std::io::{Seek, Write};
+    let mut file = file;
+    file.seek(io::SeekFrom::Start(offset))?;
+    let chunk = vec![0u8; 1 << 20];
+    let mut written = 0;
+    while written < len {
+        let n = chunk.len().min((len - written) as usize);
+        file.write_all(&chunk[..n])?;
+        written += n as u64;
+    }
+    Ok(())
 }

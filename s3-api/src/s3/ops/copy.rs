@@ -8,14 +8,12 @@ use cloudvault_metadata::{Manifest, ObjectRecord};
 
 use super::put::write_condition;
 use crate::engine::{EngineError, StagedBlob, now_ms};
+use crate::limits::MAX_COPY_SIZE;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
 use crate::s3::identity::Principal;
 use crate::s3::vault::CloudVault;
-
-/// Largest source CopyObject accepts (AWS's limit; larger objects are copied with UploadPartCopy).
-const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
 
 /// Resolves `x-amz-copy-source` to the current object, checks that `caller` may read it (the access
 /// hook only authorized the destination), and checks the `x-amz-copy-source-if-*` conditions (any

@@ -3,10 +3,8 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use crate::limits::MAX_DELETE_KEYS;
 use crate::s3::vault::CloudVault;
-
-/// Most keys one DeleteObjects request may name (AWS's limit).
-const MAX_DELETE_KEYS: usize = 1000;
 
 /// DeleteObject: 204 whether or not the key existed (unversioned bucket semantics).
 pub async fn delete_object(

@@ -16,12 +16,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Bucket, BucketId, ListBound, ListedObject, MetaStore, key_successor};
 
 use super::owner;
+use crate::limits::MAX_KEYS_PER_PAGE;
 use crate::s3::attributes::{etag, timestamp};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// The largest page S3 returns.
-const MAX_KEYS: i32 = 1000;
 
 /// One page of a listing.
 #[derive(Debug, Default)]
@@ -142,9 +140,9 @@ fn wants_url(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
 
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
-        None => Ok(MAX_KEYS as usize),
+        None => Ok(MAX_KEYS_PER_PAGE as usize),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer.")),
-        Some(n) => Ok(n.min(MAX_KEYS) as usize),
+        Some(n) => Ok((n as u32).min(MAX_KEYS_PER_PAGE) as usize),
     }
 }
 

@@ -12,17 +12,11 @@ use cloudvault_metadata::{Manifest, ObjectRecord, Upload};
 use super::owner;
 use super::put::{stage_verified, write_condition};
 use crate::engine::now_ms;
+use crate::limits::{MAX_PART_NUMBER, MAX_PARTS_PER_PAGE, MIN_PART_SIZE};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, given_checksums, set_checksum_fields};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// Smallest part AWS accepts, except the last one.
-const MIN_PART_SIZE: i64 = 5 * 1024 * 1024;
-/// Highest part number.
-const MAX_PART_NUMBER: i32 = 10_000;
-/// Largest ListParts / ListMultipartUploads page.
-const MAX_PAGE: i32 = 1000;
 
 /// What an upload fixes at creation: the object's attributes and its checksum algorithm and type.
 /// Stored as JSON in the upload row.
@@ -265,11 +259,7 @@ pub async fn complete_multipart_upload(
         parts_count: Some(manifest.0.len() as i64),
         manifest,
     };
-    v.engine
-        .meta
-        .complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition, now_ms())
-        .await
-        .map_err(meta_error)?;
+    v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
     let mut output = CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
@@ -312,9 +302,9 @@ fn part_dto(p: cloudvault_metadata::Part) -> Part {
 
 fn page_size(requested: Option<i32>) -> S3Result<u32> {
     match requested {
-        None => Ok(MAX_PAGE as u32),
+        None => Ok(MAX_PARTS_PER_PAGE as u32),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "The page size must be a non-negative integer.")),
-        Some(n) => Ok(n.min(MAX_PAGE) as u32),
+        Some(n) => Ok(n.min(MAX_PARTS_PER_PAGE) as u32),
     }
 }
 

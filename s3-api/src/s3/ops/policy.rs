@@ -5,11 +5,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::BucketSetting;
 
+use crate::limits::MAX_POLICY_BYTES;
 use crate::s3::policy::BucketPolicy;
 use crate::s3::vault::CloudVault;
-
-/// Largest policy document AWS accepts (20 KB).
-const MAX_POLICY_BYTES: usize = 20 * 1024;
 
 /// PutBucketPolicy: validated (`MalformedPolicy`), stored verbatim, effective on this replica at once and
 /// on the others within the authorizer's cache lifetime.

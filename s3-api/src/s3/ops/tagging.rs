@@ -8,14 +8,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::{BucketSetting, ObjectRecord};
 
+use crate::limits::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::attributes::ObjectAttributes;
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// Most tags on one object (AWS's limit).
-const MAX_OBJECT_TAGS: usize = 10;
-/// Most tags on one bucket (AWS's limit).
-const MAX_BUCKET_TAGS: usize = 50;
 
 /// Validates a tag set against AWS's rules (`InvalidTag`): keys 1..=128 characters, values up to 256,
 /// no duplicate keys, at most `max` tags.

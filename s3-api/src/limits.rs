@@ -1,0 +1,25 @@
+//! The protocol limits, in one place: each is AWS's (so clients written against AWS behave the same
+//! here) unless it says otherwise. Settings a deployment may change live in `config` instead.
+
+/// Most keys (objects plus common prefixes) one listing page returns, and the default `max-keys`.
+pub const MAX_KEYS_PER_PAGE: u32 = 1000;
+/// Most keys one DeleteObjects request (or one console delete-many call) may name.
+pub const MAX_DELETE_KEYS: usize = 1000;
+/// Highest multipart part number.
+pub const MAX_PART_NUMBER: i32 = 10_000;
+/// Most parts or uploads one ListParts / ListMultipartUploads page returns.
+pub const MAX_PARTS_PER_PAGE: i32 = 1000;
+/// Smallest part of a multipart upload other than the last.
+pub const MIN_PART_SIZE: i64 = 5 * 1024 * 1024;
+/// Largest object CopyObject copies in one request (larger ones need UploadPartCopy).
+pub const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+/// Largest bucket policy document.
+pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Most tags on one object.
+pub const MAX_OBJECT_TAGS: usize = 10;
+/// Most tags on one bucket.
+pub const MAX_BUCKET_TAGS: usize = 50;
+/// The console API's default listing page (ours; its maximum is [`MAX_KEYS_PER_PAGE`]).
+pub const CONSOLE_DEFAULT_PAGE: u32 = 100;
+/// Most presigned part URLs the console API mints in one call (ours).
+pub const MAX_PART_URLS: usize = 1000;
