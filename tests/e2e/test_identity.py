@@ -74,11 +74,14 @@ def test_users_own_their_buckets_and_keys_can_be_disabled(server):
         lambda: bob_s3.put_object(Bucket=bucket, Key="intruder", Body=b"x"),
         lambda: bob_s3.delete_object(Bucket=bucket, Key="report.txt"),
         lambda: bob_s3.put_bucket_policy(Bucket=bucket, Policy="{}"),
-        lambda: bob_s3.copy_object(Bucket=unique("nope"), Key="k", CopySource={"Bucket": bucket, "Key": "report.txt"}),
     ):
         with pytest.raises(ClientError) as e:
             call()
         assert client_error(e.value)[0] == 403, e.value.response
+    # A destination bucket that does not exist answers NoSuchBucket (as AWS does), never a copy.
+    with pytest.raises(ClientError) as e:
+        bob_s3.copy_object(Bucket=unique("nope"), Key="k", CopySource={"Bucket": bucket, "Key": "report.txt"})
+    assert_client_error(e, 404, "NoSuchBucket")
     # Bob can still copy into his own bucket, but not from Alice's.
     bob_bucket = unique("bob-data")
     bob_s3.create_bucket(Bucket=bob_bucket)
