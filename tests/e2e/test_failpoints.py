@@ -11,14 +11,15 @@ collection time, so a new step gets a case (and fails until this module has a sc
 
 One case per (backend, step, action), each on a fresh data dir and database, janitor grace and
 interval 1 s:
-  1. seed, in a process without failpoints: three objects that are never touched again, the
-     ``target`` key (old bytes) and, for the part and complete steps, a multipart upload on
-     ``target`` with part 1 (5 MiB; and part 2 for complete) acknowledged; then SIGTERM;
-  2. restart armed with ``<step>=exit`` (or ``error-once``) and do the operation that reaches the
-     step: PutObject over ``target`` (put.*), UploadPart 2 (part.*), CompleteMultipartUpload
-     (complete.*), DeleteObject (delete.*), an acknowledged overwrite whose old blob the janitor
-     sweeps (janitor.removed), a PutObject cut at put.placed and a restart for the janitor to claim
-     its stale intent (janitor.claimed);
+  1. seed three objects that are never touched again, the ``target`` key (old bytes) and, for the
+     part and complete steps, a multipart upload on ``target`` with part 1 (5 MiB; and part 2 for
+     complete) acknowledged. The process is armed with ``<step>=exit`` (or ``error-once``) from
+     the start and the seed reaches no armed step (put.*: the objects are one-part multipart
+     uploads), except for part.*: seeded without failpoints, SIGTERM, restarted armed;
+  2. do the operation that reaches the step: PutObject over ``target`` (put.*), UploadPart 2
+     (part.*), CompleteMultipartUpload (complete.*), DeleteObject (delete.*), an acknowledged
+     overwrite whose old blob the janitor sweeps (janitor.removed), a PutObject cut at put.placed
+     then a restart armed at janitor.claimed for the janitor to claim its stale intent;
      ``exit``: the client gets no answer (no success), the process exits with 86 having logged the
      step, and what is left on disk and in the database is what protocol.rs says a crash there
      leaves; then a restart WITHOUT failpoints;
@@ -51,16 +52,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REPO_ROOT, CloudVaultServer, _mysql_connect, _mysql_server_url, md5_hex
+from conftest import REGION, REPO_ROOT, CloudVaultServer, _mysql_connect, _mysql_server_url, md5_hex
 from test_faults import (
     ABSENT,
     BUCKET,
     Metadata,
     observe,
-    one_shot_client,
     orphan_files,
     parse_manifest,
     rows_without_blob,
@@ -200,6 +202,29 @@ def test_unknown_failpoint_refuses_to_start(tmp_path, failpoints_bin):
         )
 
 
+_SESSION = boto3.session.Session()   # one session: its loaded service model makes clients cheap
+
+
+def one_shot_client(srv: CloudVaultServer, *, read_timeout: float, connect_timeout: float = 2):
+    """test_faults.one_shot_client, from one shared session: every request is sent exactly once
+    (``total_max_attempts=1``; conftest's ``max_attempts=1`` still retries once), so a request cut
+    off by an exit is never re-sent to the restarted server."""
+    return _SESSION.client(
+        "s3",
+        endpoint_url=srv.endpoint,
+        region_name=REGION,
+        aws_access_key_id=srv.access_key,
+        aws_secret_access_key=srv.secret_key,
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=2,
+        ),
+    )
+
+
 # ------------------------------------------------------------------------------------------------
 # One case
 # ------------------------------------------------------------------------------------------------
@@ -309,6 +334,13 @@ class Case:
     def put(self, key: str, data: bytes) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
 
+    def put_multipart(self, key: str, data: bytes) -> None:
+        """``key`` written by a one-part multipart upload (reaches no put.* step)."""
+        upload = self.s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        etag = self.s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=data)["ETag"]
+        self.s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload,
+                                          MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+
     def upload_part(self, n: int) -> None:
         self.s3.upload_part(Bucket=BUCKET, Key="target", UploadId=self.upload, PartNumber=n, Body=self.parts[n])
 
@@ -347,13 +379,17 @@ class Case:
         t0 = time.monotonic()
         not_before = t_last_write + GRACE_S + JANITOR_S + 0.3
         deadline = max(not_before, t0) + SWEEP_TIMEOUT_S
+        had_work = False
         while True:
             snap = self.snapshot()
             queued = [f"pending {b}" for b in snap["pending"]] + [f"garbage {b}" for b in snap["garbage"]]
             queued += [f"staging/{f}" for f in staging_files(self.srv.data_dir)]
             clean = not queued and not self.strict_orphans(snap)
+            had_work = had_work or not clean
             now = time.monotonic()
-            if (clean and now >= not_before) or now > deadline:
+            # Clean after there was something to sweep: a pass past the grace period did it. Clean
+            # from the start: still wait for such a pass (it must not remove anything live).
+            if (clean and (had_work or now >= not_before)) or now > deadline:
                 return snap, queued, now - t0
             assert self.srv.proc.poll() is None, f"{self.label}: the server exited during the sweep\n{self.srv.log_tail()}"
             time.sleep(0.1)
@@ -398,15 +434,23 @@ def test_failpoint(server, step, action):
 def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
     srv, step, action = c.srv, c.step, c.action
 
-    # 1. Seed, without failpoints.
-    c.start(None)
+    # 1. Seed. UploadPart reaches the part.* steps, so their seed runs in a process without
+    # failpoints (then SIGTERM); every other case seeds in the armed process, in a way that reaches
+    # no armed step: single-part multipart uploads for put.* (and for janitor.claimed, armed with
+    # put.placed first), PutObject otherwise (a fresh key leaves nothing for the janitor).
+    first_armed = "put.placed=exit" if family == "janitor.claimed" else armed
+    seed_unarmed = family == "part"
+    seed_multipart = family in ("put", "janitor.claimed")
+    c.start(None if seed_unarmed else first_armed)
     c.s3.create_bucket(Bucket=BUCKET)
-    for i, size in enumerate((0, 1500, 70_000)):
+    for i, size in enumerate((1 if seed_multipart else 0, 1500, 70_000)):
         c.keep[f"keep/{i}"] = c.body(size)
-    for key, data in c.keep.items():
-        c.put(key, data)
     c.old = c.body(40_000)
-    c.put("target", c.old)
+    for key, data in [*c.keep.items(), ("target", c.old)]:
+        if seed_multipart:
+            c.put_multipart(key, data)
+        else:
+            c.put(key, data)
     if family in ("part", "complete"):
         c.upload = c.s3.create_multipart_upload(Bucket=BUCKET, Key="target")["UploadId"]
         c.parts = {1: c.body(PART1), 2: c.body(30_000)}
@@ -420,33 +464,33 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
         c.new = None
     else:
         c.new = c.body(60_000)
-    c.stop()
+    if seed_unarmed:
+        c.stop()
+        c.start(armed)
 
     # 2. Armed: reach the step.
     residue: list[str] = []
-    if family == "janitor.claimed":
-        # A stale intent first: a PutObject cut at put.placed (blob placed, intent recorded).
-        c.start("put.placed=exit")
+    if family == "put":
+        c.expect_crash("PutObject target", lambda: c.put("target", c.new))
+    elif family == "part":
+        c.expect_crash("UploadPart 2", lambda: c.upload_part(2))
+    elif family == "complete":
+        c.expect_crash("CompleteMultipartUpload", c.complete)
+    elif family == "delete":
+        c.expect_crash("DeleteObject target", lambda: c.s3.delete_object(Bucket=BUCKET, Key="target"))
+    elif family == "janitor.removed":
+        c.put("target", c.new)       # acknowledged: its old blob is garbage for the janitor
+        c.wait_janitor_hit()
+    elif family == "janitor.claimed":
+        # A stale intent first: a PutObject cut at put.placed (blob placed, intent recorded), then a
+        # process armed at janitor.claimed, whose janitor claims the intent once it is past the grace.
         saved, c.step = c.step, "put.placed"
         c.expect_crash("PutObject target (to leave a stale intent)", lambda: c.put("target", c.new))
         c.step = saved
         c.start(armed)
         c.wait_janitor_hit()
     else:
-        c.start(armed)
-        if family == "put":
-            c.expect_crash("PutObject target", lambda: c.put("target", c.new))
-        elif family == "part":
-            c.expect_crash("UploadPart 2", lambda: c.upload_part(2))
-        elif family == "complete":
-            c.expect_crash("CompleteMultipartUpload", c.complete)
-        elif family == "delete":
-            c.expect_crash("DeleteObject target", lambda: c.s3.delete_object(Bucket=BUCKET, Key="target"))
-        elif family == "janitor.removed":
-            c.put("target", c.new)       # acknowledged: its old blob is garbage for the janitor
-            c.wait_janitor_hit()
-        else:
-            raise AssertionError(family)
+        raise AssertionError(family)
     t_crash = time.monotonic()
     if action == "exit":
         residue = crash_residue(c, family)
