@@ -366,8 +366,11 @@ async function flow(browser) {
   // refuses it): the part is retried with a fresh URL and the file still completes. (page.route does
   // not see XHRs with Blob bodies, so the failure is injected in the page.)
   await page.evaluate(() => { window.__failPart = { number: "2", failed: 0 }; });
+  // The first upload of this file is listed as done too: wait for one more done item (the retried one).
+  const bigDone = `${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="done"]`;
+  const doneBefore = await page.locator(bigDone).count();
   await page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="cancelled"] ${T("upload-retry")}`).click();
-  await page.locator(`${T("upload-item")}[data-name=${css(cfg.big_name)}][data-state="done"]`).last().waitFor({ timeout: 120000 });
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length > n, [bigDone, doneBefore], { timeout: 120000 });
   const failPart = await page.evaluate(() => window.__failPart);
   assert(failPart.failed === 1, `the injected part failure did not happen: ${JSON.stringify(failPart)}`);
   result.part_retried = true;
