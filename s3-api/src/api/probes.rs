@@ -44,8 +44,7 @@ async fn check_volume(state: &ApiState) -> Result<u64, String> {
         Ok(Err(e)) => return Err(format!("not writable: {e}")),
         Err(_) => return Err("write timed out".to_owned()),
     }
-    let stats = rustix::fs::statvfs(&state.data_dir).map_err(|e| format!("statvfs: {e}"))?;
-    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    let free = crate::engine::space::free_bytes(&state.data_dir).map_err(|e| format!("statvfs: {e}"))?;
     if free < state.min_free_bytes {
         return Err(format!("only {free} bytes free (need {})", state.min_free_bytes));
     }

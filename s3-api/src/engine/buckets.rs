@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloudvault_metadata::{Bucket, BucketId, BucketSetting, UserId};
+use cloudvault_metadata::{Bucket, BucketSetting, UserId};
 
 use super::{Engine, EngineResult, now_ms};
 
@@ -117,10 +117,3 @@ impl Engine {
 /// operation acts on exactly that bucket (by id) and does not look it up a second time.
 #[derive(Debug, Clone)]
 pub struct AuthorizedBucket(pub Arc<Bucket>);
-
-impl AuthorizedBucket {
-    /// The bucket's id.
-    pub fn id(&self) -> BucketId {
-        self.0.id
-    }
-}

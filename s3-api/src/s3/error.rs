@@ -62,6 +62,13 @@ impl From<EngineError> for S3Error {
                     ),
                 )
             }
+            EngineError::Io(e) if crate::engine::space::is_storage_full(&e) => {
+                tracing::warn!(error = %e, "data volume full");
+                S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The data volume is full; retry after space is freed.",
+                )
+            }
             EngineError::Io(e) => {
                 tracing::error!(error = %e, "data volume error");
                 S3Error::internal_error(e)
