@@ -8,10 +8,10 @@ use clap::Subcommand;
 
 use cloudvault_metadata::{KeyPurpose, MetaStore};
 
+use crate::auth::mint_access_key;
+use crate::auth::secrets::{MasterKey, hash_password, random_alphanumeric};
 use crate::config::Config;
 use crate::engine::now_ms;
-use crate::s3::identity::mint_access_key;
-use crate::secrets::{MasterKey, hash_password, random_alphanumeric};
 
 /// Administrative commands.
 #[derive(Debug, Subcommand)]

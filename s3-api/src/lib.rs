@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod console;
 pub mod engine;
@@ -13,7 +14,6 @@ pub mod limits;
 pub mod metrics;
 pub mod presign;
 pub mod s3;
-pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -3,6 +3,8 @@
 
 /// Most keys (objects plus common prefixes) one listing page returns, and the default `max-keys`.
 pub const MAX_KEYS_PER_PAGE: u32 = 1000;
+/// Longest object key, in bytes (AWS: 1024).
+pub const MAX_KEY_LENGTH: usize = 1024;
 /// Most keys one DeleteObjects request (or one console delete-many call) may name.
 pub const MAX_DELETE_KEYS: usize = 1000;
 /// Highest multipart part number.

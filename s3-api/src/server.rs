@@ -18,30 +18,55 @@ use tracing::Instrument;
 use crate::api::ApiState;
 use crate::api::session::Sessions;
 use crate::config::Config;
-use crate::engine::{Engine, janitor};
+use cloudvault_metadata::MetaStore;
+
+use crate::auth::Authorizer;
+use crate::auth::KeyStore;
+use crate::auth::secrets::MasterKey;
+use crate::engine::{BlobStore, Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
 use crate::presign::Presigner;
-use crate::s3::access::Authorizer;
-use crate::s3::vault::CloudVault;
-use crate::s3::{build_service, cors, identity::KeyStore};
-use crate::secrets::MasterKey;
+use crate::s3::{build_service, cors};
 
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts CloudVault with `config` and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_until(config, shutdown_signal(), |_| {}).await
+}
+
+/// Where a started server listens (its configured addresses with the ports the OS picked for `:0`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The S3 endpoint.
+    pub s3: std::net::SocketAddr,
+    /// The API listener (probes, metrics, console API, console).
+    pub api: std::net::SocketAddr,
+}
+
+/// Starts CloudVault with `config`, reports where it listens to `on_bound` once both listeners accept,
+/// and serves until `shutdown` resolves; then drains in-flight requests as [`serve`] does. The
+/// in-process test tier (`tests/s3_inprocess.rs`) runs the real service this way on `127.0.0.1:0`.
+pub async fn serve_until(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
     crate::engine::failpoint::validate().map_err(anyhow::Error::msg)?;
-    let engine = Engine::open(&config.database_url, config.db_max_connections, &config.data_dir)
+    tokio::fs::create_dir_all(&config.data_dir).await.context("creating the data directory")?;
+    let meta = MetaStore::connect(&config.database_url, config.db_max_connections)
         .await
-        .context("opening the storage engine")?
+        .context("opening the metadata store")?;
+    let blobs = BlobStore::open(&config.data_dir).await.context("opening the blob store")?;
+    let engine = Engine::new(meta.clone(), blobs)
         .with_volume_limits(&config.data_dir, config.min_free_bytes, config.reserve_bytes)
         .await;
-    for warning in engine.meta.durability_warnings().await.context("reading the database's durability settings")? {
+    for warning in meta.durability_warnings().await.context("reading the database's durability settings")? {
         tracing::warn!("DURABILITY: {warning}");
     }
     let master = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
-    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, config.root_credentials.clone()).await?);
+    let keys = Arc::new(KeyStore::bootstrap(meta.clone(), master, config.root_credentials.clone()).await?);
     let authorizer = Arc::new(Authorizer::new(engine.clone(), keys.clone()));
     let service = build_service(&config, engine.clone(), keys.clone(), authorizer.clone())?;
     let cors = Arc::new(CorsLayer {
@@ -49,7 +74,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         console: cors::console_rules(&config.cors_origins),
         domain: config.domain.clone(),
     });
-    let metrics = Metrics::new(engine.meta.clone());
+    let metrics = Metrics::new(meta.clone());
     let policy = janitor::Policy {
         grace: Duration::from_secs(config.staging_grace_secs),
         multipart_expiry: Duration::from_secs(config.multipart_expiry_secs),
@@ -81,7 +106,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         authorizer: authorizer.clone(),
         sessions: Arc::new(Sessions::new(&jwt_key, Duration::from_secs(config.jwt_ttl_secs))),
         region: config.region.clone(),
-        vault: Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config)),
+        max_object_size: config.max_object_size,
         presigner: Presigner::new(&config.public_s3_url, &config.region),
         console_dir: crate::console::bundle_dir(&config.console_dir),
         trusted_proxies: config.trusted_proxies.clone(),
@@ -107,11 +132,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!(s3 = %s3_url, "CloudVault is up: S3 endpoint (no console bundle, so no web console; see scripts/build-console)")
         }
     }
-    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?engine.meta.backend(), "CloudVault S3 endpoint listening");
+    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?meta.backend(), "CloudVault S3 endpoint listening");
+    on_bound(Bound { s3: listener.local_addr()?, api: api_addr });
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -171,7 +197,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         _ => {}
     }
     janitor.abort();
-    engine.meta.close().await;
+    engine.close().await;
     Ok(())
 }
 

@@ -7,27 +7,27 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use cloudvault_metadata::MetaStore;
 use cloudvault_s3_api::api::session::Sessions;
 use cloudvault_s3_api::api::{ApiState, router};
+use cloudvault_s3_api::auth::Authorizer;
+use cloudvault_s3_api::auth::KeyStore;
+use cloudvault_s3_api::auth::secrets::MasterKey;
 use cloudvault_s3_api::config::Config;
-use cloudvault_s3_api::engine::Engine;
+use cloudvault_s3_api::engine::{BlobStore, Engine};
 use cloudvault_s3_api::metrics::Metrics;
 use cloudvault_s3_api::presign::Presigner;
-use cloudvault_s3_api::s3::access::Authorizer;
-use cloudvault_s3_api::s3::identity::KeyStore;
-use cloudvault_s3_api::s3::vault::CloudVault;
-use cloudvault_s3_api::secrets::MasterKey;
 
 async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-    let engine = Engine::open(&url, 2, dir.path()).await.expect("engine");
-    let metrics = Metrics::new(engine.meta.clone());
+    let meta = MetaStore::connect(&url, 2).await.expect("metadata store");
+    let engine = Engine::new(meta.clone(), BlobStore::open(dir.path()).await.expect("blob store"));
+    let metrics = Metrics::new(meta.clone());
     let master = MasterKey::load(Some("api-probes-test-master-key"), dir.path()).expect("master");
-    let keys = Arc::new(KeyStore::bootstrap(engine.meta.clone(), master, None).await.expect("keys"));
+    let keys = Arc::new(KeyStore::bootstrap(meta.clone(), master, None).await.expect("keys"));
     let authorizer = Arc::new(Authorizer::new(engine.clone(), keys.clone()));
     let sessions = Arc::new(Sessions::new(&[7u8; 32], std::time::Duration::from_secs(60)));
     let config = Config::from_env().expect("default configuration");
-    let vault = Arc::new(CloudVault::new(engine.clone(), keys.clone(), authorizer.clone(), &config));
     ApiState {
         metrics,
         data_dir: dir.path().to_owned(),
@@ -36,7 +36,7 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
         authorizer,
         sessions,
         region: "us-east-1".into(),
-        vault,
+        max_object_size: config.max_object_size,
         presigner: Presigner::new("http://127.0.0.1:9000", "us-east-1"),
         console_dir: None,
         trusted_proxies: Vec::new(),
@@ -66,7 +66,7 @@ async fn healthz_and_readyz_report_the_replica_state() {
     assert!(body.contains("bytes free"), "{body}");
 
     // Database gone: not ready, while liveness stays up.
-    ready.engine.meta.close().await;
+    ready.engine.close().await;
     let (status, body) = get(ready.clone(), "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(!body.contains(r#""database":"ok""#), "{body}");

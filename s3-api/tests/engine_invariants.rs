@@ -9,25 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use cloudvault_metadata::{BlobRef, Manifest, MetaError, ObjectRecord, Upload, WriteCondition};
 use cloudvault_s3_api::engine::janitor::{Policy, sweep_once};
-use cloudvault_s3_api::engine::{Engine, EngineError, now_ms};
+use cloudvault_s3_api::engine::{EngineError, now_ms};
 use futures::StreamExt;
 
 const NOW: Policy = Policy { grace: Duration::ZERO, multipart_expiry: Duration::from_secs(3600) };
 
-struct Fixture {
-    engine: Engine,
-    dir: tempfile::TempDir,
-    bucket_id: i64,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-    let engine = Engine::open(&url, 4, dir.path()).await.expect("engine");
-    let owner = engine.meta.ensure_user("root", "admin", 0).await.expect("user").id;
-    let bucket_id = engine.create_bucket("bucket", owner, "us-east-1").await.expect("bucket").id;
-    Fixture { engine, dir, bucket_id }
-}
+mod common;
+use common::fixture;
 
 fn stream_of(data: Vec<u8>) -> impl futures::Stream<Item = Result<Bytes, EngineError>> + Unpin {
     let chunks: Vec<_> = data.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
@@ -62,17 +50,17 @@ fn files_under(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn a_commit_whose_intent_was_swept_fails_and_leaves_nothing() {
     let f = fixture().await;
-    let staged = f.engine.blobs.stage(stream_of(b"stalled write".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"stalled write".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
     // The intent is recorded "long ago": a sweeper whose clock runs ahead, or a commit stalled past the
     // grace period, sees it as stale.
-    f.engine.meta.register_pending_blob(&staged.blob_id, now_ms() - 10_000).await.expect("intent");
-    let blob = f.engine.blobs.place(staged).await.expect("place");
+    f.meta.register_pending_blob(&staged.blob_id, now_ms() - 10_000).await.expect("intent");
+    let blob = f.blobs.place(staged).await.expect("place");
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1, "the janitor claims and removes the blob");
-    assert!(!f.engine.blobs.blob_path(&blob.blob_id).exists());
+    assert!(!f.blobs.blob_path(&blob.blob_id).exists());
     let object = record(b"k", Manifest::single(blob.clone()));
-    let err = f.engine.meta.commit_object(f.bucket_id, &object, &WriteCondition::None, now_ms()).await;
+    let err = f.meta.commit_object(f.bucket_id, &object, &WriteCondition::None, now_ms()).await;
     assert!(matches!(err, Err(MetaError::IntentLost(ref id)) if *id == blob.blob_id), "got {err:?}");
-    assert!(f.engine.meta.object(f.bucket_id, b"k").await.expect("lookup").is_none(), "no row without its blob");
+    assert!(f.meta.object(f.bucket_id, b"k").await.expect("lookup").is_none(), "no row without its blob");
     assert_eq!(files_under(&f.dir.path().join("blobs")), 0);
 }
 
@@ -87,29 +75,29 @@ async fn a_read_opened_before_an_overwrite_and_a_full_sweep_returns_every_byte()
         owner_id: 1,
         attributes: "{}".into(),
     };
-    f.engine.meta.create_upload(&upload).await.expect("upload");
+    f.meta.create_upload(&upload).await.expect("upload");
     let mut parts: Vec<BlobRef> = Vec::new();
     let mut expected = Vec::new();
     for n in 1..=3u8 {
         let data = pattern(1 << 20, n);
         expected.extend_from_slice(&data);
-        let staged = f.engine.blobs.stage(stream_of(data), 1 << 30, &mut |_| {}).await.expect("stage");
+        let staged = f.blobs.stage(stream_of(data), 1 << 30, &mut |_| {}).await.expect("stage");
         parts.push(f.engine.commit_part("u", i64::from(n), staged, None).await.expect("part"));
     }
     let object = record(b"big", Manifest(parts.clone()));
-    f.engine.meta.complete_upload("u", f.bucket_id, &object, &WriteCondition::None, now_ms()).await.expect("complete");
+    f.meta.complete_upload("u", f.bucket_id, &object, &WriteCondition::None, now_ms()).await.expect("complete");
 
     let mut reader = f.engine.open_read(&object.manifest, 0..expected.len() as u64).await.expect("open");
     let mut got = reader.next().await.expect("first chunk").expect("bytes").to_vec();
     // Overwrite the object and let the janitor remove every old part file while the reader pauses.
-    let staged = f.engine.blobs.stage(stream_of(b"new".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"new".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
     f.engine
         .commit_single(f.bucket_id, staged, record(b"big", Manifest::default()), &WriteCondition::None)
         .await
         .expect("overwrite");
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 3, "all three old parts are swept");
-    assert!(parts.iter().all(|p| !f.engine.blobs.blob_path(&p.blob_id).exists()));
+    assert!(parts.iter().all(|p| !f.blobs.blob_path(&p.blob_id).exists()));
     while let Some(chunk) = reader.next().await {
         got.extend_from_slice(&chunk.expect("a swept part is still readable"));
     }
@@ -121,10 +109,10 @@ async fn a_read_opened_before_an_overwrite_and_a_full_sweep_returns_every_byte()
 async fn a_paused_upload_keeps_its_staging_file_through_sweeps() {
     let f = fixture().await;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, EngineError>>(1);
-    let engine = f.engine.clone();
+    let blobs = f.blobs.clone();
     let upload = tokio::spawn(async move {
         let body = tokio_stream::wrappers::ReceiverStream::new(rx);
-        engine.blobs.stage(body, 1 << 20, &mut |_| {}).await
+        blobs.stage(body, 1 << 20, &mut |_| {}).await
     });
     tx.send(Ok(Bytes::from_static(b"first half, "))).await.expect("send");
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -140,7 +128,7 @@ async fn a_paused_upload_keeps_its_staging_file_through_sweeps() {
         .commit_single(f.bucket_id, staged, record(b"p", Manifest::default()), &WriteCondition::None)
         .await
         .expect("commit");
-    let live = f.engine.meta.object(f.bucket_id, b"p").await.expect("lookup").expect("present");
+    let live = f.meta.object(f.bucket_id, b"p").await.expect("lookup").expect("present");
     let mut body = Vec::new();
     let mut reader = f.engine.open_read(&live.manifest, 0..live.manifest.total_size() as u64).await.expect("open");
     while let Some(chunk) = reader.next().await {
@@ -153,7 +141,7 @@ async fn a_paused_upload_keeps_its_staging_file_through_sweeps() {
 async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     let f = fixture().await;
     assert!(f.engine.bucket_cached("fresh").await.expect("lookup").is_none());
-    let owner = f.engine.meta.ensure_user("alice", "user", 0).await.expect("user").id;
+    let owner = f.meta.ensure_user("alice", "user", 0).await.expect("user").id;
     let created = f.engine.create_bucket("fresh", owner, "us-east-1").await.expect("create");
     let cached = f.engine.bucket_cached("fresh").await.expect("lookup").expect("the new bucket, not a cached miss");
     assert_eq!((cached.id, cached.owner_id), (created.id, owner));
@@ -167,7 +155,7 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     assert_eq!((cached.id, cached.owner_id), (again.id, 1));
     assert_ne!(again.id, created.id, "a re-created name is a new bucket id");
     // A write through a stale view of the old bucket names the old id and fails.
-    let staged = f.engine.blobs.stage(stream_of(b"x".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"x".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
     let err =
         f.engine.commit_single(created.id, staged, record(b"k", Manifest::default()), &WriteCondition::None).await;
     assert!(matches!(err, Err(EngineError::Meta(MetaError::NoSuchBucket))), "got {err:?}");

@@ -9,20 +9,8 @@ use cloudvault_s3_api::engine::janitor::{Policy, sweep_once};
 use cloudvault_s3_api::engine::{Engine, EngineError, now_ms};
 use futures::StreamExt;
 
-struct Fixture {
-    engine: Engine,
-    dir: tempfile::TempDir,
-    bucket_id: i64,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-    let engine = Engine::open(&url, 4, dir.path()).await.expect("engine");
-    let owner = engine.meta.ensure_user("root", "admin", 0).await.expect("user").id;
-    let bucket_id = engine.meta.create_bucket("bucket", owner, "us-east-1", 0).await.expect("bucket").id;
-    Fixture { engine, dir, bucket_id }
-}
+mod common;
+use common::fixture;
 
 fn body(data: &'static [u8]) -> impl futures::Stream<Item = Result<Bytes, EngineError>> + Unpin {
     futures::stream::iter(data.chunks(3).map(|c| Ok(Bytes::from_static(c))))
@@ -65,18 +53,18 @@ fn files_under(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn crash_between_rename_and_commit_is_invisible_and_swept() {
     let f = fixture().await;
-    let staged = f.engine.blobs.stage(body(b"half-written object"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(body(b"half-written object"), 1 << 20, &mut |_| {}).await.expect("stage");
     let blob_id = staged.blob_id.clone();
-    f.engine.meta.register_pending_blob(&blob_id, now_ms()).await.expect("intent");
-    let placed = f.engine.blobs.place(staged).await.expect("place");
+    f.meta.register_pending_blob(&blob_id, now_ms()).await.expect("intent");
+    let placed = f.blobs.place(staged).await.expect("place");
     // The process "dies" here: no commit.
-    assert!(f.engine.meta.object(f.bucket_id, b"k").await.expect("lookup").is_none(), "nothing visible");
-    assert!(f.engine.blobs.blob_path(&placed.blob_id).exists());
+    assert!(f.meta.object(f.bucket_id, b"k").await.expect("lookup").is_none(), "nothing visible");
+    assert!(f.blobs.blob_path(&placed.blob_id).exists());
     assert_eq!(sweep_once(&f.engine, LATER).await.expect("sweep"), 0, "young intents are left alone");
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1);
-    assert!(!f.engine.blobs.blob_path(&placed.blob_id).exists(), "the orphan blob is deleted");
-    assert!(f.engine.meta.stale_pending_blobs(i64::MAX, 10).await.expect("intents").is_empty());
+    assert!(!f.blobs.blob_path(&placed.blob_id).exists(), "the orphan blob is deleted");
+    assert!(f.meta.stale_pending_blobs(i64::MAX, 10).await.expect("intents").is_empty());
 }
 
 #[tokio::test]
@@ -86,9 +74,9 @@ async fn failed_or_cancelled_staging_leaves_no_file() {
         Ok(Bytes::from_static(b"some bytes")),
         Err(EngineError::Body { code: "IncompleteBody".into(), message: "client went away".into() }),
     ]);
-    let err = f.engine.blobs.stage(failing, 1 << 20, &mut |_| {}).await.expect_err("must fail");
+    let err = f.blobs.stage(failing, 1 << 20, &mut |_| {}).await.expect_err("must fail");
     assert!(matches!(err, EngineError::Body { .. }));
-    let too_big = f.engine.blobs.stage(body(b"0123456789"), 4, &mut |_| {}).await.expect_err("too large");
+    let too_big = f.blobs.stage(body(b"0123456789"), 4, &mut |_| {}).await.expect_err("too large");
     assert!(matches!(too_big, EngineError::TooLarge { limit: 4 }));
     assert_eq!(files_under(&f.dir.path().join("staging")), 0, "a failed write removes its staging file");
     // A staging file left by a crash (no StagedBlob to drop it) is swept once older than the grace period.
@@ -102,15 +90,15 @@ async fn failed_or_cancelled_staging_leaves_no_file() {
 #[tokio::test]
 async fn overwrite_retires_old_blob_and_keeps_the_live_one() {
     let f = fixture().await;
-    let first = f.engine.blobs.stage(body(b"version one"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let first = f.blobs.stage(body(b"version one"), 1 << 20, &mut |_| {}).await.expect("stage");
     let first_id = first.blob_id.clone();
     f.engine.commit_single(f.bucket_id, first, record(b"k"), &WriteCondition::None).await.expect("commit 1");
-    let second = f.engine.blobs.stage(body(b"version two!"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let second = f.blobs.stage(body(b"version two!"), 1 << 20, &mut |_| {}).await.expect("stage");
     f.engine.commit_single(f.bucket_id, second, record(b"k"), &WriteCondition::None).await.expect("commit 2");
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1, "only the replaced blob goes");
-    assert!(!f.engine.blobs.blob_path(&first_id).exists());
-    let live = f.engine.meta.object(f.bucket_id, b"k").await.expect("lookup").expect("present");
+    assert!(!f.blobs.blob_path(&first_id).exists());
+    let live = f.meta.object(f.bucket_id, b"k").await.expect("lookup").expect("present");
     assert_eq!(read_all(&f.engine, &live.manifest).await, b"version two!");
     assert_eq!(files_under(&f.dir.path().join("blobs")), 1, "no gaps, no orphans");
 }
@@ -118,13 +106,13 @@ async fn overwrite_retires_old_blob_and_keeps_the_live_one() {
 #[tokio::test]
 async fn failed_precondition_removes_its_blob_at_once() {
     let f = fixture().await;
-    let first = f.engine.blobs.stage(body(b"winner"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let first = f.blobs.stage(body(b"winner"), 1 << 20, &mut |_| {}).await.expect("stage");
     f.engine.commit_single(f.bucket_id, first, record(b"k"), &WriteCondition::IfAbsent).await.expect("create");
-    let loser = f.engine.blobs.stage(body(b"loser"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let loser = f.blobs.stage(body(b"loser"), 1 << 20, &mut |_| {}).await.expect("stage");
     let err = f.engine.commit_single(f.bucket_id, loser, record(b"k"), &WriteCondition::IfAbsent).await;
     assert!(matches!(err, Err(EngineError::Meta(cloudvault_metadata::MetaError::PreconditionFailed))));
     assert_eq!(files_under(&f.dir.path().join("blobs")), 1, "the losing blob is gone without waiting for the janitor");
-    assert!(f.engine.meta.stale_pending_blobs(i64::MAX, 10).await.expect("intents").is_empty());
+    assert!(f.meta.stale_pending_blobs(i64::MAX, 10).await.expect("intents").is_empty());
 }
 
 #[tokio::test]
@@ -138,16 +126,16 @@ async fn idle_multipart_uploads_expire_with_their_parts() {
         owner_id: 1,
         attributes: "{}".into(),
     };
-    f.engine.meta.create_upload(&upload).await.expect("upload");
-    let part = f.engine.blobs.stage(body(b"part one"), 1 << 20, &mut |_| {}).await.expect("stage");
+    f.meta.create_upload(&upload).await.expect("upload");
+    let part = f.blobs.stage(body(b"part one"), 1 << 20, &mut |_| {}).await.expect("stage");
     let blob = f.engine.commit_part("abandoned", 1, part, None).await.expect("part");
     assert_eq!(sweep_once(&f.engine, LATER).await.expect("sweep"), 0, "an active upload is kept");
-    assert!(f.engine.meta.upload("abandoned").await.expect("get").is_some());
+    assert!(f.meta.upload("abandoned").await.expect("get").is_some());
     tokio::time::sleep(Duration::from_millis(5)).await;
     // One pass aborts the upload and queues its part; the next deletes the part's blob.
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1);
-    assert!(f.engine.meta.upload("abandoned").await.expect("get").is_none());
+    assert!(f.meta.upload("abandoned").await.expect("get").is_none());
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1);
-    assert!(!f.engine.blobs.blob_path(&blob.blob_id).exists());
+    assert!(!f.blobs.blob_path(&blob.blob_id).exists());
 }

@@ -14,7 +14,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{authorized_bucket, delete_prefix};
 use super::session::Session;
-use crate::s3::policy::BucketPolicy;
+use crate::auth::policy::BucketPolicy;
 
 /// Whether the bucket's policy lets anyone read its objects, and list it.
 fn public_flags(name: &str, policy: Option<&str>) -> (bool, bool) {
@@ -29,7 +29,7 @@ fn public_flags(name: &str, policy: Option<&str>) -> (bool, bool) {
 
 /// `GET /api/buckets`: the caller's own buckets (as S3 ListBuckets answers), with their counters.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
-    let buckets = state.engine.meta.list_buckets(Some(me.user_id)).await?;
+    let buckets = state.engine.list_buckets(Some(me.user_id)).await?;
     let items: Vec<Value> = buckets
         .into_iter()
         .map(|b| {
@@ -153,7 +153,7 @@ pub async fn set_public(
 /// totals, from the counters every write keeps.
 pub async fn usage(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
     let owner = (!me.is_admin).then_some(me.user_id);
-    let buckets = state.engine.meta.list_buckets(owner).await?;
+    let buckets = state.engine.list_buckets(owner).await?;
     let (mut objects, mut bytes) = (0i64, 0i64);
     let items: Vec<Value> = buckets
         .iter()

@@ -87,7 +87,7 @@ impl From<s3s::S3Error> for ApiError {
 
 impl From<cloudvault_metadata::MetaError> for ApiError {
     fn from(e: cloudvault_metadata::MetaError) -> Self {
-        crate::s3::error::meta_error(e).into()
+        crate::engine::EngineError::from(e).into()
     }
 }
 

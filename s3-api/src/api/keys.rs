@@ -12,8 +12,8 @@ use cloudvault_metadata::{AccessKey, KeyPurpose};
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
+use crate::auth::{KeyAccess, KeyScope};
 use crate::engine::now_ms;
-use crate::s3::access::{KeyAccess, KeyScope};
 
 /// Longest key lifetime that can be asked for (10 years).
 const MAX_EXPIRY_DAYS: u32 = 3650;
@@ -41,7 +41,7 @@ fn key_json(k: &AccessKey) -> Value {
 
 /// `GET /api/keys`: ids, state, expiry and restriction; never secrets.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
-    let keys = state.engine.meta.list_access_keys(me.user_id).await?;
+    let keys = state.keys.list_access_keys(me.user_id).await?;
     Ok(Json(json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
 
@@ -91,7 +91,7 @@ pub async fn create(
     };
     let expires_at = body.expires_in_days.map(|d| now_ms() + i64::from(d) * 86_400_000);
     let (key, secret) = state.keys.mint(me.user_id, KeyPurpose::User, expires_at, scope.as_ref());
-    state.engine.meta.insert_access_key(&key).await?;
+    state.keys.insert_access_key(&key).await?;
     let (buckets, access) = scope_json(scope.as_ref());
     Ok((
         StatusCode::CREATED,
@@ -107,8 +107,8 @@ pub async fn create(
 
 /// The key `id` if it is a user key of the caller (admins: anyone's), else 404 (no probing of other
 /// users' ids; console keys are the server's, not the user's to manage).
-async fn own_key(state: &ApiState, me: &crate::s3::identity::Principal, id: &str) -> ApiResult<()> {
-    match state.engine.meta.access_key(id).await? {
+async fn own_key(state: &ApiState, me: &crate::auth::Principal, id: &str) -> ApiResult<()> {
+    match state.keys.access_key(id).await? {
         Some(k) if k.purpose == KeyPurpose::User && (k.user_id == me.user_id || me.is_admin) => Ok(()),
         _ => Err(ApiError::not_found("No such access key.")),
     }
@@ -121,7 +121,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     own_key(&state, &me, &id).await?;
-    state.engine.meta.delete_access_key(&id).await?;
+    state.keys.delete_access_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -132,7 +132,7 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     own_key(&state, &me, &id).await?;
-    state.engine.meta.set_access_key_enabled(&id, false).await?;
+    state.keys.set_access_key_enabled(&id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,6 +143,6 @@ pub async fn enable(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     own_key(&state, &me, &id).await?;
-    state.engine.meta.set_access_key_enabled(&id, true).await?;
+    state.keys.set_access_key_enabled(&id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,8 @@
 //! - probes and metrics (`probes`): `/healthz`, `/readyz`, `/metrics`;
 //! - the console's JSON API under `/api` (`session`, `buckets`, `objects`, `presign`, `keys`, `users`,
 //!   `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
-//!   the S3 endpoint; object bytes go through the S3 operations themselves ([`s3_call`]). Errors are JSON
+//!   the S3 endpoint, then calls the engine, as the S3 operations do (no S3 requests are built here; a
+//!   test in `tests/architecture.rs` keeps it so). Errors are JSON
 //!   `{"code": "...", "message": "..."}` (`error`). The contract is `docs/console-api.md` and
 //!   `/api/openapi.json`;
 //! - the console bundle at `/` when one is built (`crate::console`).
@@ -22,14 +23,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
-use s3s::S3Request;
 
+use crate::auth::Authorizer;
+use crate::auth::KeyStore;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::presign::Presigner;
-use crate::s3::access::Authorizer;
-use crate::s3::identity::{KeyStore, Principal};
-use crate::s3::vault::CloudVault;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -50,32 +49,14 @@ pub struct ApiState {
     pub sessions: Arc<session::Sessions>,
     /// The region new buckets get (`CLOUDVAULT_REGION`).
     pub region: String,
-    /// The S3 operations, for the calls that move object bytes.
-    pub vault: Arc<CloudVault>,
+    /// Largest single upload (`CLOUDVAULT_MAX_OBJECT_SIZE`).
+    pub max_object_size: u64,
     /// Mints presigned URLs on the public S3 address.
     pub presigner: Presigner,
     /// The console bundle served at `/`, when one is built.
     pub console_dir: Option<PathBuf>,
     /// Peers whose `X-Forwarded-For` is believed (`CLOUDVAULT_TRUSTED_PROXIES`), for sign-in throttling.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-/// An S3 operation call on behalf of the session's user: the operation reads the caller from the
-/// request's extensions (see `CloudVault::principal`). The caller must have been authorized already.
-pub fn s3_call<T>(me: &Principal, input: T) -> S3Request<T> {
-    let mut extensions = http::Extensions::new();
-    extensions.insert(me.clone());
-    S3Request {
-        input,
-        method: http::Method::POST,
-        uri: http::Uri::from_static("/"),
-        headers: http::HeaderMap::new(),
-        extensions,
-        credentials: None,
-        region: None,
-        service: None,
-        trailing_headers: None,
-    }
 }
 
 /// The API router: probes at the root, the console API under `/api`.

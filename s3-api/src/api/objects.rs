@@ -2,29 +2,28 @@
 //! metadata store), totals of a prefix, metadata, delete one / many / a whole prefix (with the count
 //! confirmed), and streamed upload and download.
 //!
-//! Reads and writes of object bytes go through the same S3 operations as the S3 endpoint (see
-//! [`super::s3_call`]), after the same authorizer allowed them.
+//! Every handler asks the shared authorizer, then calls the engine: the same operations the S3
+//! endpoint translates to, so every invariant holds for both.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use s3s::S3;
-use s3s::dto::{GetObjectInput, PutObjectInput, StreamingBlob};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{Bucket, ListBound, ListedObject, key_successor};
+use cloudvault_metadata::{Bucket, ListedObject, WriteCondition};
 
+use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
-use super::{ApiState, s3_call};
-use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_DELETE_KEYS, MAX_KEYS_PER_PAGE};
-use crate::s3::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
-use crate::s3::identity::Principal;
-use crate::s3::ops::list::scan;
+use crate::auth::Principal;
+use crate::engine::attributes::ObjectAttributes;
+use crate::engine::{EngineError, ListParams, NewObject};
+use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_DELETE_KEYS, MAX_KEY_LENGTH, MAX_KEYS_PER_PAGE};
 
 /// Authorizes `action` on `bucket` (and `key`) for the session's user and returns the bucket.
 pub(super) async fn authorized_bucket(
@@ -43,7 +42,7 @@ pub(super) async fn authorized_bucket(
 
 /// Refuses keys S3 would refuse (empty, or over 1024 bytes) before any body is read.
 pub(super) fn check_key(key: &str) -> ApiResult<()> {
-    if key.is_empty() || key.len() > 1024 {
+    if key.is_empty() || key.len() > MAX_KEY_LENGTH {
         return Err(ApiError::bad_request("Object keys are 1 to 1024 bytes."));
     }
     Ok(())
@@ -56,10 +55,7 @@ pub(super) fn quoted(etag: &str) -> String {
 
 /// The stored Content-Type of an object (S3's default when none was given).
 fn content_type(attributes: &str) -> String {
-    ObjectAttributes::decode(attributes)
-        .ok()
-        .and_then(|a| a.content_type)
-        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned())
+    ObjectAttributes::decode(attributes).unwrap_or_default().content_type_or_default()
 }
 
 fn key_text(key: &[u8]) -> String {
@@ -113,7 +109,7 @@ pub async fn list(
     let after = q.after.as_deref().filter(|a| !a.is_empty()).map(str::as_bytes);
     let (objects, prefixes, next_after) = match q.search.as_deref().filter(|s| !s.is_empty()) {
         Some(needle) => {
-            let mut found = state.engine.meta.search_objects(b.id, prefix, after, needle, limit + 1).await?;
+            let mut found = state.engine.search_objects(b.id, prefix, after, needle, limit + 1).await?;
             let more = found.len() > limit as usize;
             found.truncate(limit as usize);
             let next = more.then(|| found.last().map(|o| key_text(&o.key))).flatten();
@@ -121,9 +117,10 @@ pub async fn list(
         }
         None => {
             let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty()).map(str::as_bytes);
-            let page = scan(&state.engine.meta, b.id, prefix, delimiter, after, limit as usize).await?;
+            let params = ListParams { prefix, delimiter, marker: after, marker_id: None, max: limit as usize };
+            let page = state.engine.list_objects(b.id, params).await?;
             let next = page.truncated.then(|| page.last.as_deref().map(key_text)).flatten();
-            (page.objects, page.prefixes, next)
+            (page.items, page.prefixes, next)
         }
     };
     Ok(Json(json!({
@@ -150,7 +147,7 @@ pub async fn count(
     Query(q): Query<PrefixQuery>,
 ) -> ApiResult<Json<Value>> {
     let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
-    let (count, bytes) = state.engine.meta.prefix_totals(b.id, q.prefix.as_bytes()).await?;
+    let (count, bytes) = state.engine.prefix_totals(b.id, q.prefix.as_bytes()).await?;
     Ok(Json(json!({ "count": count, "bytes": bytes })))
 }
 
@@ -181,7 +178,7 @@ pub(super) async fn delete_prefix(
     prefix: &[u8],
     confirm_count: i64,
 ) -> ApiResult<i64> {
-    let (count, _) = state.engine.meta.prefix_totals(bucket.id, prefix).await?;
+    let (count, _) = state.engine.prefix_totals(bucket.id, prefix).await?;
     if count != confirm_count {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -189,20 +186,7 @@ pub(super) async fn delete_prefix(
             format!("The prefix holds {count} objects now, not {confirm_count}; confirm again."),
         ));
     }
-    let end = key_successor(prefix).filter(|_| !prefix.is_empty());
-    let mut deleted = 0;
-    loop {
-        let start = if prefix.is_empty() { ListBound::Unbounded } else { ListBound::From(prefix) };
-        let batch = state.engine.meta.list_objects(bucket.id, start, end.as_deref(), MAX_KEYS_PER_PAGE).await?;
-        if batch.is_empty() {
-            return Ok(deleted);
-        }
-        for o in batch {
-            if state.engine.delete_object(bucket.id, &o.key).await? {
-                deleted += 1;
-            }
-        }
-    }
+    Ok(state.engine.delete_prefix(bucket.id, prefix).await?)
 }
 
 /// `POST /api/buckets/{bucket}/objects/delete`: `{"deleted": n}`.
@@ -248,19 +232,14 @@ pub async fn metadata(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<Json<Value>> {
     let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&q.key)).await?;
-    let o = state
-        .engine
-        .meta
-        .object(b.id, q.key.as_bytes())
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such object."))?;
+    let o = state.engine.object(b.id, q.key.as_bytes()).await?.ok_or_else(|| ApiError::not_found("No such object."))?;
     let a = ObjectAttributes::decode(&o.attributes)?;
     Ok(Json(json!({
         "key": q.key,
         "size": o.size,
         "etag": quoted(&o.etag),
         "last_modified": o.last_modified,
-        "content_type": a.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+        "content_type": a.content_type_or_default(),
         "metadata": a.user_metadata,
         "tags": a.tags,
         "parts_count": o.parts_count,
@@ -287,39 +266,36 @@ pub(super) fn attachment(key: &str) -> String {
     format!("attachment; filename*=UTF-8''{}", utf8_percent_encode(name, ESCAPED))
 }
 
-/// `GET /api/buckets/{bucket}/object/content?key=`: the bytes, streamed, as a download.
+/// `GET /api/buckets/{bucket}/object/content?key=`: the bytes, streamed, as a download (every blob
+/// opened before the first byte, as for an S3 GET).
 pub async fn download(
     State(state): State<ApiState>,
     Session(me): Session,
     Path(bucket): Path<String>,
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<Response> {
-    state.authorizer.authorize(Some(&me), "s3:GetObject", Some(&bucket), Some(&q.key)).await?;
-    let input = GetObjectInput { bucket, key: q.key.clone(), ..Default::default() };
-    let out = state.vault.get_object(s3_call(&me, input)).await?.output;
+    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&q.key)).await?;
+    let o = state.engine.object(b.id, q.key.as_bytes()).await?.ok_or_else(|| ApiError::not_found("No such object."))?;
+    let size = o.size.max(0) as u64;
+    let body = state.engine.open_read(&o.manifest, 0..size).await?;
     let mut headers = HeaderMap::new();
     let text = |v: &str| HeaderValue::from_str(v).ok();
-    let content_type = out.content_type.as_deref().unwrap_or(DEFAULT_CONTENT_TYPE);
     for (name, value) in [
-        (header::CONTENT_TYPE, text(content_type)),
+        (header::CONTENT_TYPE, text(&content_type(&o.attributes))),
         (header::CONTENT_DISPOSITION, text(&attachment(&q.key))),
-        (header::ETAG, out.e_tag.as_ref().and_then(|e| text(&quoted(e.value())))),
-        (header::CONTENT_LENGTH, out.content_length.and_then(|n| text(&n.to_string()))),
+        (header::ETAG, text(&quoted(&o.etag))),
+        (header::CONTENT_LENGTH, text(&size.to_string())),
         (header::X_CONTENT_TYPE_OPTIONS, text("nosniff")),
     ] {
         if let Some(value) = value {
             headers.insert(name, value);
         }
     }
-    let body = match out.body {
-        Some(blob) => Body::from_stream(blob),
-        None => Body::empty(),
-    };
-    Ok((StatusCode::OK, headers, body).into_response())
+    Ok((StatusCode::OK, headers, Body::from_stream(body)).into_response())
 }
 
-/// `PUT /api/buckets/{bucket}/object/content?key=`: the request body becomes the object (streamed;
-/// `Content-Type` is stored). 201 `{"key", "etag", "size"}`.
+/// `PUT /api/buckets/{bucket}/object/content?key=`: the request body becomes the object (streamed and
+/// staged by the engine, like an S3 PUT; `Content-Type` is stored). 201 `{"key", "etag", "size"}`.
 pub async fn upload(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -331,22 +307,16 @@ pub async fn upload(
     check_key(&q.key)?;
     let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&q.key)).await?;
     let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
-    let content_length = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<i64>().ok());
-    let input = PutObjectInput {
-        bucket,
-        key: q.key.clone(),
-        body: Some(StreamingBlob::from(s3s::Body::http_body_unsync(body))),
-        content_length,
-        content_type: header_text(header::CONTENT_TYPE),
-        ..Default::default()
-    };
-    state.vault.put_object(s3_call(&me, input)).await?;
-    // Read back what was committed (a concurrent overwrite may already have replaced it: then that).
-    let o = state
-        .engine
-        .meta
-        .object(b.id, q.key.as_bytes())
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such object."))?;
-    Ok((StatusCode::CREATED, Json(json!({ "key": q.key, "etag": quoted(&o.etag), "size": o.size }))))
+    let announced = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    let stream = body.into_data_stream().map_err(|e| EngineError::Body {
+        code: "IncompleteBody".to_owned(),
+        message: format!("the upload was interrupted: {e}"),
+    });
+    let staged = state.engine.stage(stream, announced, state.max_object_size, &mut |_| {}).await?;
+    staged.check_length(announced)?;
+    let attributes = ObjectAttributes { content_type: header_text(header::CONTENT_TYPE), ..Default::default() };
+    let new = NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes };
+    let committed = state.engine.put_object(b.id, new, staged, &WriteCondition::None).await?;
+    let reply = json!({ "key": q.key, "etag": quoted(&committed.etag), "size": committed.size });
+    Ok((StatusCode::CREATED, Json(reply)))
 }

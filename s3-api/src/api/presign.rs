@@ -10,22 +10,20 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use s3s::S3;
-use s3s::dto::{
-    AbortMultipartUploadInput, CompleteMultipartUploadInput, CompletedMultipartUpload, CompletedPart,
-    CreateMultipartUploadInput, ETag,
-};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{KeyQuery, attachment, authorized_bucket, check_key, quoted};
 use super::session::Session;
 use super::session::now_secs;
-use super::{ApiState, s3_call};
+use crate::auth::Principal;
+use crate::engine::attributes::ObjectAttributes;
+use crate::engine::{RequestedPart, UploadState};
 use crate::limits::{MAX_PART_NUMBER, MAX_PART_URLS};
 use crate::presign::{MAX_EXPIRY, Presign, PresignError};
-use crate::s3::identity::Principal;
+use cloudvault_metadata::WriteCondition;
 
 /// How long a browser upload URL is valid.
 const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
@@ -83,7 +81,7 @@ pub async fn share(
         return Err(PresignError::InvalidExpiry.into());
     }
     let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&body.key)).await?;
-    if state.engine.meta.object(b.id, body.key.as_bytes()).await?.is_none() {
+    if state.engine.object(b.id, body.key.as_bytes()).await?.is_none() {
         return Err(ApiError::not_found("No such object."));
     }
     let mut query = Vec::new();
@@ -138,11 +136,11 @@ pub async fn create_multipart(
     Json(body): Json<UploadRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_key(&body.key)?;
-    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&body.key)).await?;
-    let input =
-        CreateMultipartUploadInput { bucket, key: body.key, content_type: body.content_type, ..Default::default() };
-    let out = state.vault.create_multipart_upload(s3_call(&me, input)).await?.output;
-    Ok((StatusCode::CREATED, Json(json!({ "upload_id": out.upload_id }))))
+    let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let attributes = ObjectAttributes { content_type: body.content_type, ..Default::default() };
+    let upload_state = UploadState { attributes, checksum: None };
+    let upload_id = state.engine.create_upload(b.id, body.key.as_bytes(), me.user_id, &upload_state).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "upload_id": upload_id }))))
 }
 
 /// Body of `POST /api/buckets/{bucket}/multipart/{upload_id}/parts`.
@@ -203,26 +201,20 @@ pub async fn complete_multipart(
     Path((bucket, upload_id)): Path<(String, String)>,
     Json(body): Json<CompleteRequest>,
 ) -> ApiResult<Json<Value>> {
-    state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&body.key)).await?;
-    let parts = body
-        .parts
-        .into_iter()
-        .map(|p| CompletedPart {
-            part_number: Some(p.part_number),
-            e_tag: Some(ETag::Strong(p.etag.trim_matches('"').to_owned())),
-            ..Default::default()
-        })
-        .collect();
-    let input = CompleteMultipartUploadInput {
-        bucket,
-        key: body.key.clone(),
-        upload_id,
-        multipart_upload: Some(CompletedMultipartUpload { parts: Some(parts) }),
-        ..Default::default()
-    };
-    let out = state.vault.complete_multipart_upload(s3_call(&me, input)).await?.output;
-    let etag = out.e_tag.map(|e| quoted(e.value())).unwrap_or_default();
-    Ok(Json(json!({ "key": body.key, "etag": etag })))
+    let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let upload = state.engine.upload(b.id, body.key.as_bytes(), &upload_id).await?;
+    let upload_state = UploadState::of(&upload)?;
+    if upload_state.checksum.is_some() {
+        return Err(ApiError::bad_request(
+            "This upload was started with a checksum algorithm; complete it through the S3 endpoint.",
+        ));
+    }
+    let requested: Vec<RequestedPart> =
+        body.parts.into_iter().map(|p| RequestedPart { number: p.part_number, etag: Some(p.etag) }).collect();
+    let assembly = state.engine.assemble(&upload, &requested).await?;
+    let record = assembly.record(&upload, &upload_state.attributes);
+    state.engine.complete_upload(&upload.upload_id, b.id, &record, &WriteCondition::None).await?;
+    Ok(Json(json!({ "key": body.key, "etag": quoted(&assembly.etag) })))
 }
 
 /// `DELETE /api/buckets/{bucket}/multipart/{upload_id}?key=`: abandons the upload and its parts. 204.
@@ -232,8 +224,8 @@ pub async fn abort_multipart(
     Path((bucket, upload_id)): Path<(String, String)>,
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<StatusCode> {
-    state.authorizer.authorize(Some(&me), "s3:AbortMultipartUpload", Some(&bucket), Some(&q.key)).await?;
-    let input = AbortMultipartUploadInput { bucket, key: q.key, upload_id, ..Default::default() };
-    state.vault.abort_multipart_upload(s3_call(&me, input)).await?;
+    let b = authorized_bucket(&state, &me, "s3:AbortMultipartUpload", &bucket, Some(&q.key)).await?;
+    let upload = state.engine.upload(b.id, q.key.as_bytes(), &upload_id).await?;
+    state.engine.abort_upload(&upload.upload_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

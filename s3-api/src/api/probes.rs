@@ -25,7 +25,7 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 async fn check_database(state: &ApiState) -> Result<(), String> {
-    match tokio::time::timeout(CHECK_TIMEOUT, state.engine.meta.ping()).await {
+    match tokio::time::timeout(CHECK_TIMEOUT, state.engine.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("timed out".to_owned()),

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
-use crate::s3::identity::Principal;
-use crate::secrets::verify_password;
+use crate::auth::Principal;
+use crate::auth::secrets::verify_password;
 
 /// Failed sign-ins allowed per name and address within [`THROTTLE_WINDOW`].
 const MAX_FAILURES: i64 = 5;
@@ -35,7 +35,9 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY
-        .get_or_init(|| crate::secrets::hash_password(&crate::secrets::random_alphanumeric(24)).unwrap_or_default())
+        .get_or_init(|| {
+            crate::auth::secrets::hash_password(&crate::auth::secrets::random_alphanumeric(24)).unwrap_or_default()
+        })
         .clone()
 }
 
@@ -118,7 +120,7 @@ pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[
 async fn throttled(state: &ApiState, name: &str, address: &str) -> ApiResult<Option<u64>> {
     let window = THROTTLE_WINDOW.as_millis() as i64;
     let now = crate::engine::now_ms();
-    let (count, oldest) = state.engine.meta.login_failures(name, address, now - window).await?;
+    let (count, oldest) = state.keys.login_failures(name, address, now - window).await?;
     if count < MAX_FAILURES {
         return Ok(None);
     }
@@ -142,7 +144,7 @@ impl FromRequestParts<ApiState> for Session {
             .ok_or_else(ApiError::unauthorized)?;
         let claims = state.sessions.verify(token.trim()).ok_or_else(ApiError::unauthorized)?;
         let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::unauthorized())?;
-        let (user, version) = state.engine.meta.user_session(user_id).await?.ok_or_else(ApiError::unauthorized)?;
+        let (user, version) = state.keys.user_session(user_id).await?.ok_or_else(ApiError::unauthorized)?;
         if !user.enabled || version != claims.ver {
             return Err(ApiError::unauthorized());
         }
@@ -176,12 +178,12 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
         e.retry_after = Some(retry_after);
         return Err(e);
     }
-    let found = state.engine.meta.user_credentials(&username).await?;
+    let found = state.keys.user_credentials(&username).await?;
     let hash = found.as_ref().and_then(|(_, h, _)| h.clone()).unwrap_or_else(dummy_hash);
     let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     match found {
         Some((user, Some(_), version)) if password_ok && user.enabled => {
-            state.engine.meta.clear_login_failures(&name_key, &address).await?;
+            state.keys.clear_login_failures(&name_key, &address).await?;
             let (token, expires_at) = state.sessions.issue(user.id, version)?;
             tracing::info!(user = %user.name, "console sign-in");
             Ok(Json(json!({
@@ -191,7 +193,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
             })))
         }
         _ => {
-            state.engine.meta.record_login_failure(&name_key, &address, crate::engine::now_ms()).await?;
+            state.keys.record_login_failure(&name_key, &address, crate::engine::now_ms()).await?;
             tracing::info!(user = %username, %ip, "console sign-in refused");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong user name or password."))
         }
@@ -200,7 +202,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
 
 /// `POST /api/logout`: ends every session of the user (bumps the token version). 204.
 pub async fn logout(State(state): State<ApiState>, Session(me): Session) -> ApiResult<StatusCode> {
-    state.engine.meta.bump_token_version(me.user_id).await?;
+    state.keys.bump_token_version(me.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

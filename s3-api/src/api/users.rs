@@ -13,9 +13,9 @@ use cloudvault_metadata::{UserDeletion, UserId};
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
+use crate::auth::Principal;
+use crate::auth::secrets::{hash_password, verify_password};
 use crate::engine::now_ms;
-use crate::s3::identity::Principal;
-use crate::secrets::{hash_password, verify_password};
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -46,7 +46,7 @@ async fn hash(password: String) -> ApiResult<String> {
 /// `GET /api/users`.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
     require_admin(&me)?;
-    let users = state.engine.meta.list_users().await?;
+    let users = state.keys.list_users().await?;
     let items: Vec<Value> = users
         .into_iter()
         .map(
@@ -92,8 +92,7 @@ pub async fn create(
     let role = if body.role == Role::Admin { "admin" } else { "user" };
     let hash = hash(body.password).await?;
     let user = state
-        .engine
-        .meta
+        .keys
         .create_user(name, role, Some(&hash), now_ms())
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "already_exists", "A user with this name exists."))?;
@@ -106,7 +105,7 @@ async fn set_enabled(state: &ApiState, me: &Principal, id: UserId, enabled: bool
     if id == me.user_id && !enabled {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "You cannot disable yourself."));
     }
-    if !state.engine.meta.set_user_enabled(id, enabled).await? {
+    if !state.keys.set_user_enabled(id, enabled).await? {
         return Err(ApiError::not_found("No such user."));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -148,7 +147,7 @@ pub async fn reset_password(
     require_admin(&me)?;
     check_password(&body.password)?;
     let hash = hash(body.password).await?;
-    if !state.engine.meta.set_password_hash(id, &hash).await? {
+    if !state.keys.set_password_hash(id, &hash).await? {
         return Err(ApiError::not_found("No such user."));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -164,7 +163,7 @@ pub async fn remove(
     if id == me.user_id {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "You cannot delete yourself."));
     }
-    match state.engine.meta.delete_user(id).await? {
+    match state.keys.delete_user(id).await? {
         UserDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
         UserDeletion::NotFound => Err(ApiError::not_found("No such user.")),
         UserDeletion::OwnsBuckets => Err(ApiError::new(
@@ -192,7 +191,7 @@ pub async fn change_own(
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<Json<Value>> {
     check_password(&body.new_password)?;
-    let (_, stored, _) = state.engine.meta.user_credentials(&me.name).await?.ok_or_else(ApiError::unauthorized)?;
+    let (_, stored, _) = state.keys.user_credentials(&me.name).await?.ok_or_else(ApiError::unauthorized)?;
     let current = body.current_password;
     let ok = match stored {
         Some(h) => tokio::task::spawn_blocking(move || verify_password(&current, &h)).await.unwrap_or(false),
@@ -202,8 +201,8 @@ pub async fn change_own(
         return Err(ApiError::forbidden("The current password is wrong."));
     }
     let hash = hash(body.new_password).await?;
-    state.engine.meta.set_password_hash(me.user_id, &hash).await?;
-    let (_, version) = state.engine.meta.user_session(me.user_id).await?.ok_or_else(ApiError::unauthorized)?;
+    state.keys.set_password_hash(me.user_id, &hash).await?;
+    let (_, version) = state.keys.user_session(me.user_id).await?.ok_or_else(ApiError::unauthorized)?;
     let (token, expires_at) = state.sessions.issue(me.user_id, version)?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at })))
 }

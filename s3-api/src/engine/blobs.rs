@@ -135,6 +135,11 @@ impl BlobStore {
         Ok(BlobStore { staging, blobs, live: Arc::default() })
     }
 
+    /// The data directory the store lives in.
+    pub fn root(&self) -> &Path {
+        self.staging.parent().unwrap_or(&self.staging)
+    }
+
     /// Where a placed blob lives.
     pub fn blob_path(&self, blob_id: &str) -> PathBuf {
         self.blobs.join(blob_id.get(..2).unwrap_or("00")).join(blob_id)

@@ -30,12 +30,32 @@ pub enum EngineError {
         /// Bytes the write needed to leave the minimum free.
         needed: u64,
     },
+    /// The request breaks a rule the engine enforces (a multipart completion with parts out of order,
+    /// missing, or too small; a stored object that changed under an update). Carries the S3 error code's
+    /// name (the protocol's vocabulary for these, which the console maps too) and a message.
+    #[error("{code}: {message}")]
+    Rejected {
+        /// The error code's name, e.g. `InvalidPartOrder`.
+        code: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// A stored value does not parse (an attributes or upload-state column): a bug or a damaged row.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// The body was longer than the configured maximum object size.
     #[error("object larger than the {limit}-byte limit")]
     TooLarge {
         /// The configured limit.
         limit: u64,
     },
+}
+
+impl EngineError {
+    /// A [`EngineError::Rejected`] with `code` and `message`.
+    pub fn rejected(code: &'static str, message: impl Into<String>) -> Self {
+        EngineError::Rejected { code, message: message.into() }
+    }
 }
 
 /// Result alias of the engine.

@@ -7,11 +7,16 @@
 //! The S3 layer and the console API translate requests into engine calls and engine errors into their
 //! answers.
 
+pub mod attributes;
 pub mod blobs;
 pub mod buckets;
+pub mod checksum;
 pub mod error;
 pub mod failpoint;
 pub mod janitor;
+pub mod listing;
+pub mod multipart;
+pub mod objects;
 pub mod protocol;
 pub mod space;
 
@@ -28,6 +33,9 @@ use cloudvault_metadata::{BlobRef, BucketId, Manifest, MetaError, MetaStore, Obj
 
 pub use blobs::{BlobStore, StagedBlob};
 pub use error::{EngineError, EngineResult};
+pub use listing::{ListParams, Page};
+pub use multipart::{Assembly, RequestedPart, UploadState};
+pub use objects::{Committed, NewObject};
 pub use space::Volume;
 
 /// Milliseconds since the Unix epoch, the unit every stored time uses.
@@ -35,13 +43,14 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The metadata store and the blob store, and the protocol that ties them together.
+/// The metadata store and the blob store, and the protocol that ties them together. Both stay private:
+/// every caller goes through the engine's operations, so each invariant is enforced here once.
 #[derive(Debug, Clone)]
 pub struct Engine {
     /// Buckets, object rows, keys, intents.
-    pub meta: MetaStore,
+    meta: MetaStore,
     /// Object bytes.
-    pub blobs: BlobStore,
+    blobs: BlobStore,
     /// Free-space policy of the data volume.
     volume: Volume,
     /// The one bucket cache (see [`buckets`]).
@@ -54,7 +63,24 @@ impl Engine {
         tokio::fs::create_dir_all(data_dir).await?;
         let blobs = BlobStore::open(data_dir).await?;
         let meta = MetaStore::connect(database_url, max_connections).await?;
-        Ok(Engine { meta, blobs, volume: Volume::new(data_dir, 0, 0), buckets: Default::default() })
+        Ok(Engine::new(meta, blobs))
+    }
+
+    /// The engine over an open metadata store and blob store (the server wires the same store into the
+    /// key store; tests keep handles to replay protocol steps by hand).
+    pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {
+        let volume = Volume::new(blobs.root(), 0, 0);
+        Engine { meta, blobs, volume, buckets: Default::default() }
+    }
+
+    /// Checks that the metadata database answers (readiness).
+    pub async fn ping(&self) -> EngineResult<()> {
+        Ok(self.meta.ping().await?)
+    }
+
+    /// Closes the metadata store's connections (at shutdown, after the last request).
+    pub async fn close(&self) {
+        self.meta.close().await;
     }
 
     /// Sets the volume's free-space policy (`CLOUDVAULT_MIN_FREE_BYTES`, `CLOUDVAULT_RESERVE_BYTES`)

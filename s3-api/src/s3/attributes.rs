@@ -1,58 +1,13 @@
-//! The HTTP attributes and user metadata stored with an object (JSON in the `attributes` column), and
-//! the conversions between them, s3s DTOs and stored times.
+//! Conversions between the attributes stored with an object ([`crate::engine::attributes`]), s3s
+//! DTOs and stored times.
 
 use std::collections::BTreeMap;
 
 use s3s::dto::{ETag, Metadata, Timestamp};
-use s3s::{S3Result, s3_error};
-use serde::{Deserialize, Serialize};
 
-/// The Content-Type S3 answers for an object stored without one.
-pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
-
-/// What a PUT (or a copy with `REPLACE`) sets besides the bytes, returned on every GET and HEAD.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectAttributes {
-    /// `Content-Type`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    /// `Content-Encoding`, without the `aws-chunked` transfer framing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_encoding: Option<String>,
-    /// `Content-Disposition`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_disposition: Option<String>,
-    /// `Content-Language`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_language: Option<String>,
-    /// `Cache-Control`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_control: Option<String>,
-    /// `Expires`, verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
-    /// The flexible checksum the object was written with, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<super::checksums::Stored>,
-    /// `x-amz-meta-*` pairs (names lower-case, without the prefix).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub user_metadata: BTreeMap<String, String>,
-    /// Object tags (`x-amz-tagging`, PutObjectTagging).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
-}
+pub use crate::engine::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
 
 impl ObjectAttributes {
-    /// The stored JSON form.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
-    }
-
-    /// Parses the stored JSON form.
-    pub fn decode(json: &str) -> S3Result<Self> {
-        serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt object attributes"))
-    }
-
     /// User metadata as the s3s DTO, or `None` when there is none.
     pub fn metadata_dto(&self) -> Option<Metadata> {
         (!self.user_metadata.is_empty()).then(|| self.user_metadata.clone().into_iter().collect())

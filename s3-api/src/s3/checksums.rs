@@ -7,37 +7,13 @@
 //! suffixed `-N`) or, for the CRCs, a FULL_OBJECT checksum (the parts' CRCs combined arithmetically, so
 //! completing never re-reads the data). CRC64NVME is FULL_OBJECT only, as on AWS.
 
+pub use crate::engine::checksum::{ALL, Algorithm, Kind, Stored};
 use base64::Engine as _;
 use http::HeaderMap;
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::Checksum as _;
 use s3s::dto::{Checksum, ChecksumAlgorithm, ChecksumType};
 use s3s::{S3Result, s3_error};
-use serde::{Deserialize, Serialize};
-
-/// A supported checksum algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Algorithm {
-    /// CRC-32 (ISO-HDLC), `x-amz-checksum-crc32`.
-    Crc32,
-    /// CRC-32C (Castagnoli), `x-amz-checksum-crc32c`.
-    Crc32c,
-    /// CRC-64/NVME, `x-amz-checksum-crc64nvme`.
-    Crc64Nvme,
-    /// SHA-1, `x-amz-checksum-sha1`.
-    Sha1,
-    /// SHA-256, `x-amz-checksum-sha256`.
-    Sha256,
-}
-
-/// How a multipart object's checksum relates to its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Kind {
-    /// The checksum of the whole object's bytes.
-    FullObject,
-    /// The checksum of the parts' checksums, with a `-N` suffix.
-    Composite,
-}
 
 impl Kind {
     /// The s3s DTO.
@@ -58,26 +34,7 @@ impl Kind {
     }
 }
 
-const ALL: [Algorithm; 5] =
-    [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme, Algorithm::Sha1, Algorithm::Sha256];
-
 impl Algorithm {
-    /// The AWS name (`CRC32`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Crc32 => "CRC32",
-            Algorithm::Crc32c => "CRC32C",
-            Algorithm::Crc64Nvme => "CRC64NVME",
-            Algorithm::Sha1 => "SHA1",
-            Algorithm::Sha256 => "SHA256",
-        }
-    }
-
-    /// Parses an AWS algorithm name, case-insensitively.
-    pub fn parse(name: &str) -> Option<Self> {
-        ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(name))
-    }
-
     /// Parses `x-amz-sdk-checksum-algorithm` / `x-amz-checksum-algorithm`.
     pub fn from_dto(a: &ChecksumAlgorithm) -> S3Result<Self> {
         Self::parse(a.as_str())
@@ -87,17 +44,6 @@ impl Algorithm {
     /// The header (and trailer) name carrying this checksum.
     pub fn header(self) -> String {
         format!("x-amz-checksum-{}", self.name().to_ascii_lowercase())
-    }
-
-    /// Whether the checksum is a CRC (which can be combined into a FULL_OBJECT checksum).
-    pub fn is_crc(self) -> bool {
-        matches!(self, Algorithm::Crc32 | Algorithm::Crc32c | Algorithm::Crc64Nvme)
-    }
-
-    /// The type a multipart upload gets when the client names none: FULL_OBJECT for CRC64NVME (its only
-    /// type), COMPOSITE otherwise.
-    pub fn default_kind(self) -> Kind {
-        if self == Algorithm::Crc64Nvme { Kind::FullObject } else { Kind::Composite }
     }
 
     /// A streaming hasher that computes this algorithm only.
@@ -202,32 +148,10 @@ fn unb64(value: &str) -> S3Result<Vec<u8>> {
         .map_err(|_| s3_error!(InvalidRequest, "Checksum value {value:?} is not valid base64."))
 }
 
-/// A checksum stored with an object or a part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stored {
-    /// The algorithm.
-    pub algorithm: Algorithm,
-    /// Base64 value (with `-N` for COMPOSITE multipart checksums).
-    pub value: String,
-    /// FULL_OBJECT or COMPOSITE.
-    pub kind: Kind,
-}
-
 impl Stored {
     /// The DTO returned on PUT, and on GET/HEAD with checksum mode enabled.
     pub fn dto(&self) -> Checksum {
         self.algorithm.dto(self.value.clone(), Some(self.kind))
-    }
-
-    /// The compact form kept in a part row: `ALGORITHM:value`.
-    pub fn encode_part(&self) -> String {
-        format!("{}:{}", self.algorithm.name(), self.value)
-    }
-
-    /// Parses [`Stored::encode_part`].
-    pub fn decode_part(text: &str) -> Option<Self> {
-        let (name, value) = text.split_once(':')?;
-        Some(Stored { algorithm: Algorithm::parse(name)?, value: value.to_owned(), kind: Kind::FullObject })
     }
 }
 

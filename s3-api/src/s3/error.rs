@@ -48,6 +48,14 @@ impl From<EngineError> for S3Error {
                 let code = S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::IncompleteBody);
                 S3Error::with_message(code, message)
             }
+            EngineError::Rejected { code, message } => {
+                let code = S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::InvalidRequest);
+                S3Error::with_message(code, message)
+            }
+            EngineError::Corrupt(what) => {
+                tracing::error!(what, "corrupt stored data");
+                S3Error::with_message(S3ErrorCode::InternalError, "corrupt stored data")
+            }
             EngineError::TooLarge { limit } => S3Error::with_message(
                 S3ErrorCode::EntityTooLarge,
                 format!("Your proposed upload exceeds the maximum allowed object size ({limit} bytes)."),

@@ -8,7 +8,6 @@ pub mod cors;
 pub mod error;
 pub mod identity;
 pub mod ops;
-pub mod policy;
 pub mod vault;
 
 use std::sync::Arc;
@@ -19,13 +18,13 @@ use crate::config::Config;
 use crate::engine::Engine;
 
 /// Builds the s3s service: authentication is always on (`set_auth`), every request is authorized by
-/// `access::Authorizer` (`set_access`: owners, admins, and anonymous reads a bucket policy grants), path style always works and virtual-hosted style is added when a domain is set
+/// `crate::auth::Authorizer` (`set_access`: owners, admins, and anonymous reads a bucket policy grants), path style always works and virtual-hosted style is added when a domain is set
 /// (without the CNAME fallback, which would turn unknown Host headers into bucket names).
 pub fn build_service(
     config: &Config,
     engine: Engine,
-    keys: Arc<identity::KeyStore>,
-    authorizer: Arc<access::Authorizer>,
+    keys: Arc<crate::auth::KeyStore>,
+    authorizer: Arc<crate::auth::Authorizer>,
 ) -> anyhow::Result<S3Service> {
     let vault = vault::CloudVault::new(engine, keys.clone(), authorizer.clone(), config);
     let mut builder = S3ServiceBuilder::new(vault);

@@ -8,10 +8,9 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::{Bucket, ObjectRecord};
 
-use super::access::Authorizer;
-use super::error::meta_error;
-use super::identity::{KeyStore, Principal};
 use super::ops;
+use crate::auth::Authorizer;
+use crate::auth::{KeyStore, Principal};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::buckets::AuthorizedBucket;
@@ -39,9 +38,9 @@ impl CloudVault {
 
     /// The user who signed `req`, for operations that record an owner. s3s has verified the signature
     /// and the authorizer the access before any operation runs; an anonymous request that a bucket
-    /// policy let through cannot perform these (they are writes) and is refused here. Calls from the
-    /// console API carry the session's user as an extension instead (only server code sets extensions),
-    /// after the API asked the same authorizer.
+    /// policy let through cannot perform these (they are writes) and is refused here. The access hook
+    /// has already resolved the signer and left it in the request's extensions, so this is no second
+    /// lookup.
     pub async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
         if let Some(me) = req.extensions.get::<Principal>() {
             return Ok(me.clone());
@@ -54,18 +53,13 @@ impl CloudVault {
 
     /// The current object under `key`, or `NoSuchKey`.
     pub async fn object(&self, bucket_id: i64, key: &str) -> S3Result<ObjectRecord> {
-        self.engine
-            .meta
-            .object(bucket_id, key.as_bytes())
-            .await
-            .map_err(meta_error)?
-            .ok_or_else(|| s3_error!(NoSuchKey))
+        self.engine.object(bucket_id, key.as_bytes()).await?.ok_or_else(|| s3_error!(NoSuchKey))
     }
 
     /// The bucket called `name` that the request was authorized against (carried in `ext` by the
     /// access hook), so the operation acts on exactly that bucket, by id, with no second lookup; for a
-    /// call that carries none (the console API's), the bucket as the database has it now. `NoSuchBucket`
-    /// when there is none.
+    /// bucket the hook did not resolve (CopyObject's source, a root-level request), the bucket as the
+    /// database has it now. `NoSuchBucket` when there is none.
     pub async fn bucket(&self, ext: &http::Extensions, name: &str) -> S3Result<Arc<Bucket>> {
         if let Some(AuthorizedBucket(b)) = ext.get::<AuthorizedBucket>()
             && b.name == name

@@ -5,7 +5,6 @@ use s3s::{S3Request, S3Response, S3Result};
 
 use super::owner;
 use crate::s3::attributes::timestamp;
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// ListBuckets: the caller's buckets, by name; a key restricted to named buckets sees only those.
@@ -14,7 +13,7 @@ use crate::s3::vault::CloudVault;
 pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let me = v.principal(&req).await?;
     let prefix = req.input.prefix.clone();
-    let buckets = v.engine.meta.list_buckets(Some(me.user_id)).await.map_err(meta_error)?;
+    let buckets = v.engine.list_buckets(Some(me.user_id)).await?;
     let buckets = buckets
         .into_iter()
         .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))

@@ -4,15 +4,15 @@ use futures::TryStreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Manifest, ObjectRecord};
+use cloudvault_metadata::ObjectRecord;
 
 use super::put::write_condition;
-use crate::engine::{EngineError, StagedBlob, now_ms};
+use crate::auth::Principal;
+use crate::engine::{EngineError, NewObject, StagedBlob, now_ms};
 use crate::limits::MAX_COPY_SIZE;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
-use crate::s3::identity::Principal;
 use crate::s3::vault::CloudVault;
 
 /// Resolves `x-amz-copy-source` to the current object, checks that `caller` may read it (the access
@@ -143,23 +143,12 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
     attributes.checksum = checksum;
-    let etag_hex = hex::encode(staged.md5);
-    let last_modified = now_ms();
-    let record = ObjectRecord {
-        key: i.key.into_bytes(),
-        size: source.size,
-        etag: etag_hex.clone(),
-        last_modified,
-        owner_id: me.user_id,
-        attributes: attributes.encode(),
-        manifest: Manifest::default(),
-        parts_count: None,
-    };
-    v.engine.commit_single(target_bucket.id, staged, record, &condition).await?;
+    let new = NewObject { key: i.key.into_bytes(), owner_id: me.user_id, attributes };
+    let committed = v.engine.put_object(target_bucket.id, new, staged, &condition).await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(etag(&etag_hex)),
-            last_modified: Some(timestamp(last_modified)),
+            e_tag: Some(etag(&committed.etag)),
+            last_modified: Some(timestamp(committed.last_modified)),
             ..Default::default()
         }),
         ..Default::default()

@@ -1,124 +1,21 @@
 //! ListObjects (V1) and ListObjectsV2.
 //!
-//! Both are served by [`scan`]: index range scans over `(bucket, key)` in byte order that start after
-//! a marker, stop at the end of the prefix range, and jump over a whole common prefix in one seek when
-//! a delimiter rolls keys up. A page costs O(page), never O(bucket).
-//!
-//! Resuming: V1's `marker`/`NextMarker`, V2's `start-after` and its continuation token all mean "after
-//! this key". When the marker is a common prefix that was already returned (or lies inside one), the
-//! keys under it are skipped, so a prefix is never returned twice across pages.
+//! All are served by the engine's one keyset scan ([`crate::engine::listing`]); V1's
+//! `marker`/`NextMarker`, V2's `start-after` and its continuation token, and ListObjectVersions' key
+//! marker all mean "after this key".
 
 use base64::Engine as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Bucket, BucketId, ListBound, ListedObject, MetaStore, key_successor};
+use cloudvault_metadata::{Bucket, ListedObject};
 
 use super::owner;
+use crate::engine::{ListParams, Page};
 use crate::limits::MAX_KEYS_PER_PAGE;
 use crate::s3::attributes::{etag, timestamp};
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// One page of a listing.
-#[derive(Debug, Default)]
-pub struct Page {
-    /// Objects, in key order.
-    pub objects: Vec<ListedObject>,
-    /// Common prefixes, in order.
-    pub prefixes: Vec<Vec<u8>>,
-    /// Whether more entries follow.
-    pub truncated: bool,
-    /// The last key or common prefix returned: where the next page resumes.
-    pub last: Option<Vec<u8>>,
-}
-
-enum Entry {
-    Object(ListedObject),
-    Prefix(Vec<u8>),
-}
-
-/// Lists up to `max_keys` entries (objects plus common prefixes) of `bucket_id` under `prefix`, after
-/// `marker`, rolling keys up at `delimiter`.
-pub async fn scan(
-    meta: &MetaStore,
-    bucket_id: BucketId,
-    prefix: &[u8],
-    delimiter: Option<&[u8]>,
-    marker: Option<&[u8]>,
-    max_keys: usize,
-) -> S3Result<Page> {
-    let end = key_successor(prefix).filter(|_| !prefix.is_empty());
-    let marker = marker.filter(|m| !m.is_empty());
-    // Where the next query starts. `None` means the range is exhausted.
-    let mut cursor: Option<(Vec<u8>, bool)> = match marker {
-        Some(m) if m >= prefix => Some((m.to_vec(), false)), // strictly after the marker
-        _ => Some((prefix.to_vec(), true)),                  // from the prefix itself
-    };
-    let mut page = Page::default();
-    let mut count = 0usize;
-    while let Some((start, inclusive)) = cursor.take() {
-        let batch = (max_keys - count).clamp(1, 1000) as u32 + 1;
-        let bound = match (start.is_empty(), inclusive) {
-            (true, true) => ListBound::Unbounded,
-            (_, true) => ListBound::From(&start),
-            (_, false) => ListBound::After(&start),
-        };
-        let rows = meta.list_objects(bucket_id, bound, end.as_deref(), batch).await.map_err(meta_error)?;
-        let exhausted = rows.len() < batch as usize;
-        let mut next = None;
-        let mut jumped = false;
-        for row in rows {
-            let cut = delimiter.and_then(|d| find(&row.key[prefix.len()..], d).map(|at| prefix.len() + at + d.len()));
-            let entry = match cut {
-                Some(cut) => Entry::Prefix(row.key[..cut].to_vec()),
-                None => Entry::Object(row),
-            };
-            if let Entry::Prefix(cp) = &entry
-                && marker.is_some_and(|m| m.starts_with(cp))
-            {
-                // Returned on an earlier page (or the marker lies inside it): skip its keys.
-                next = key_successor(cp).map(|n| (n, true));
-                jumped = true;
-                break;
-            }
-            if count == max_keys {
-                page.truncated = true;
-                return Ok(page);
-            }
-            count += 1;
-            match entry {
-                Entry::Prefix(cp) => {
-                    // Jump over every key under this prefix with one new index seek.
-                    next = key_successor(&cp).map(|n| (n, true));
-                    jumped = true;
-                    page.last = Some(cp.clone());
-                    page.prefixes.push(cp);
-                    break;
-                }
-                Entry::Object(obj) => {
-                    next = Some((obj.key.clone(), false));
-                    page.last = Some(obj.key.clone());
-                    page.objects.push(obj);
-                }
-            }
-        }
-        cursor = if jumped || !exhausted { next } else { None };
-        if cursor.as_ref().zip(end.as_ref()).is_some_and(|((c, _), e)| c >= e) {
-            cursor = None;
-        }
-    }
-    Ok(page)
-}
-
-/// Position of `needle` in `haystack` (the delimiter in a key, for rolling keys up).
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
 
 /// Characters `encoding-type=url` leaves as they are: RFC 3986 unreserved ones and `/`.
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
@@ -162,7 +59,7 @@ struct Listing {
     limit: usize,
     prefix: String,
     delimiter: Option<String>,
-    page: Page,
+    page: Page<ListedObject>,
 }
 
 async fn list_page(
@@ -178,15 +75,14 @@ async fn list_page(
     let limit = max_keys(max_keys_requested)?;
     let prefix = prefix.unwrap_or_default();
     let delimiter = delimiter.filter(|d| !d.is_empty());
-    let page = scan(
-        &v.engine.meta,
-        bucket.id,
-        prefix.as_bytes(),
-        delimiter.as_deref().map(str::as_bytes),
-        resume.as_deref(),
-        limit,
-    )
-    .await?;
+    let params = ListParams {
+        prefix: prefix.as_bytes(),
+        delimiter: delimiter.as_deref().map(str::as_bytes),
+        marker: resume.as_deref(),
+        marker_id: None,
+        max: limit,
+    };
+    let page = v.engine.list_objects(bucket.id, params).await?;
     Ok(Listing { url, limit, prefix, delimiter, page })
 }
 
@@ -242,7 +138,7 @@ pub async fn list_objects(v: &CloudVault, req: S3Request<ListObjectsInput>) -> S
         delimiter: delimiter.map(|d| render(d.as_bytes(), url)),
         is_truncated: Some(page.truncated),
         next_marker,
-        contents: Some(contents(v, page.objects, true, url).await?),
+        contents: Some(contents(v, page.items, true, url).await?),
         common_prefixes: Some(common_prefixes(&page.prefixes, url)),
         encoding_type: i.encoding_type,
         ..Default::default()
@@ -261,7 +157,7 @@ pub async fn list_objects_v2(
         None => i.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
     };
     let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
-    let key_count = (page.objects.len() + page.prefixes.len()) as i32;
+    let key_count = (page.items.len() + page.prefixes.len()) as i32;
     let next = if page.truncated { page.last.as_deref().map(encode_token) } else { None };
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(i.bucket),
@@ -273,7 +169,7 @@ pub async fn list_objects_v2(
         next_continuation_token: next,
         start_after: i.start_after.map(|s| render(s.as_bytes(), url)),
         is_truncated: Some(page.truncated),
-        contents: Some(contents(v, page.objects, i.fetch_owner.unwrap_or(false), url).await?),
+        contents: Some(contents(v, page.items, i.fetch_owner.unwrap_or(false), url).await?),
         common_prefixes: Some(common_prefixes(&page.prefixes, url)),
         encoding_type: i.encoding_type,
         ..Default::default()
@@ -290,8 +186,8 @@ pub async fn list_object_versions(
     let i = req.input;
     let resume = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
     let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
-    let mut versions = Vec::with_capacity(page.objects.len());
-    for o in page.objects {
+    let mut versions = Vec::with_capacity(page.items.len());
+    for o in page.items {
         let name = v.keys.user_name(o.owner_id).await?;
         versions.push(ObjectVersion {
             key: Some(render(&o.key, url)),

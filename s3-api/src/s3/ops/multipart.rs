@@ -3,35 +3,18 @@
 //! Completing copies no data: the object's manifest is the ordered list of its part blobs, and GET,
 //! ranged GET across part boundaries and `partNumber` GET stream straight from them.
 
-use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Manifest, ObjectRecord, Upload};
+use cloudvault_metadata::Upload;
 
 use super::owner;
 use super::put::{stage_verified, write_condition};
-use crate::engine::now_ms;
-use crate::limits::{MAX_PART_NUMBER, MAX_PARTS_PER_PAGE, MIN_PART_SIZE};
-use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
+use crate::engine::{ListParams, RequestedPart, UploadState};
+use crate::limits::{MAX_PART_NUMBER, MAX_PARTS_PER_PAGE};
+use crate::s3::attributes::{attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, given_checksums, set_checksum_fields};
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// What an upload fixes at creation: the object's attributes and its checksum algorithm and type.
-/// Stored as JSON in the upload row.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-struct UploadState {
-    attributes: ObjectAttributes,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    checksum: Option<(Algorithm, Kind)>,
-}
-
-impl UploadState {
-    fn decode(json: &str) -> S3Result<Self> {
-        serde_json::from_str(json).map_err(|e| s3_error!(e, InternalError, "corrupt upload state"))
-    }
-}
 
 /// The upload named by a request, checked against its bucket and key (`NoSuchUpload` otherwise).
 async fn upload_of(
@@ -42,10 +25,7 @@ async fn upload_of(
     upload_id: &str,
 ) -> S3Result<Upload> {
     let bucket = v.bucket(ext, bucket).await?;
-    match v.engine.meta.upload(upload_id).await.map_err(meta_error)? {
-        Some(u) if u.bucket_id == bucket.id && u.key == key.as_bytes() => Ok(u),
-        _ => Err(s3_error!(NoSuchUpload)),
-    }
+    Ok(v.engine.upload(bucket.id, key.as_bytes(), upload_id).await?)
 }
 
 /// The upload named by a part request, after checking the part number (1..=10000, else
@@ -66,7 +46,7 @@ pub async fn upload_checked(
 
 /// The checksum algorithm and type an upload was created with.
 pub fn upload_checksum(upload: &Upload) -> S3Result<Option<(Algorithm, Kind)>> {
-    Ok(UploadState::decode(&upload.attributes)?.checksum)
+    Ok(UploadState::of(upload)?.checksum)
 }
 
 /// CreateMultipartUpload: fixes the object's attributes and returns a new upload id.
@@ -95,19 +75,11 @@ pub async fn create_multipart_upload(
         (Some(a), Some(k)) => Some((a, k)),
     };
     let state = UploadState { attributes, checksum };
-    let upload = Upload {
-        upload_id: uuid::Uuid::new_v4().simple().to_string(),
-        bucket_id: bucket.id,
-        key: i.key.clone().into_bytes(),
-        initiated_at: now_ms(),
-        owner_id: me.user_id,
-        attributes: serde_json::to_string(&state).map_err(|e| s3_error!(e, InternalError))?,
-    };
-    v.engine.meta.create_upload(&upload).await.map_err(meta_error)?;
+    let upload_id = v.engine.create_upload(bucket.id, i.key.as_bytes(), me.user_id, &state).await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
-        upload_id: Some(upload.upload_id),
+        upload_id: Some(upload_id),
         checksum_algorithm: checksum.map(|(a, _)| ChecksumAlgorithm::from(a.name().to_owned())),
         checksum_type: checksum.map(|(_, k)| k.dto()),
         ..Default::default()
@@ -119,7 +91,7 @@ pub async fn create_multipart_upload(
 pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
     let upload = upload_checked(v, &req.extensions, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
-    let state = UploadState::decode(&upload.attributes)?;
+    let state = UploadState::of(&upload)?;
     let given = given_checksums!(i);
     let fallback = state.checksum.map(|(a, _)| a);
     let expectation = checksums::expectation(&req.headers, &given, i.checksum_algorithm.as_ref(), fallback)?;
@@ -153,9 +125,10 @@ pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3R
     Ok(S3Response::new(output))
 }
 
-/// CompleteMultipartUpload: the listed parts must be ascending (`InvalidPartOrder`), exist with the given
-/// ETags (`InvalidPart`), and all but the last be at least 5 MiB (`EntityTooSmall`). The ETag is the MD5
-/// of the parts' binary MD5s, suffixed with `-<count>`.
+/// CompleteMultipartUpload: the engine checks the part list ([`crate::engine::Engine::assemble`]:
+/// `InvalidPartOrder`, `InvalidPart`, `EntityTooSmall`); with a checksum algorithm, every part must carry
+/// it and match what the client lists (`InvalidPart`), and the combined checksum must match a given
+/// whole-object value (`BadDigest`). The ETag is the MD5 of the parts' binary MD5s, suffixed `-<count>`.
 pub async fn complete_multipart_upload(
     v: &CloudVault,
     req: S3Request<CompleteMultipartUploadInput>,
@@ -163,71 +136,17 @@ pub async fn complete_multipart_upload(
     let i = req.input;
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
-    let requested = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
-    if requested.is_empty() {
-        return Err(s3_error!(MalformedXML, "You must specify at least one part."));
-    }
-    let stored = v.engine.meta.list_parts(&upload.upload_id, 0, MAX_PART_NUMBER as u32).await.map_err(meta_error)?;
-    let state = UploadState::decode(&upload.attributes)?;
-    let mut manifest = Vec::with_capacity(requested.len());
-    let mut part_checksums = Vec::with_capacity(requested.len());
-    let mut previous = 0;
-    for part in &requested {
+    let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    let mut requested = Vec::with_capacity(listed.len());
+    for part in &listed {
         let number = part.part_number.ok_or_else(|| s3_error!(MalformedXML, "A part has no PartNumber."))?;
-        if number <= previous {
-            return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."));
-        }
-        previous = number;
-        let found = stored.iter().find(|p| p.part_number == i64::from(number));
-        let wanted = part.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned());
-        match found {
-            Some(p) if wanted.as_deref().is_none_or(|w| w == p.blob.md5_hex) => {
-                if let Some((algorithm, _)) = state.checksum {
-                    let stored =
-                        p.checksum.as_deref().and_then(Stored::decode_part).filter(|c| c.algorithm == algorithm);
-                    let stored = stored.ok_or_else(|| {
-                        s3_error!(InvalidPart, "Part {number} was uploaded without its {} checksum.", algorithm.name())
-                    })?;
-                    let claimed = Checksum {
-                        checksum_crc32: part.checksum_crc32.clone(),
-                        checksum_crc32c: part.checksum_crc32c.clone(),
-                        checksum_crc64nvme: part.checksum_crc64nvme.clone(),
-                        checksum_sha1: part.checksum_sha1.clone(),
-                        checksum_sha256: part.checksum_sha256.clone(),
-                        ..Default::default()
-                    };
-                    if algorithm.value_in(&claimed).is_some_and(|c| *c != stored.value) {
-                        return Err(s3_error!(InvalidPart, "The checksum of part {number} did not match."));
-                    }
-                    part_checksums.push(PartChecksum { value: stored.value, size: p.blob.size.max(0) as u64 });
-                }
-                manifest.push(p.blob.clone());
-            }
-            _ => {
-                // A concurrent Complete or Abort may have just removed the parts: report that, not the part.
-                if v.engine.meta.upload(&upload.upload_id).await.map_err(meta_error)?.is_none() {
-                    return Err(s3_error!(NoSuchUpload));
-                }
-                return Err(s3_error!(
-                    InvalidPart,
-                    "One or more of the specified parts could not be found, or its entity tag did not match."
-                ));
-            }
-        }
+        requested.push(RequestedPart { number, etag: part.e_tag.as_ref().map(|e| e.value().to_owned()) });
     }
-    if manifest[..manifest.len() - 1].iter().any(|b| b.size < MIN_PART_SIZE) {
-        return Err(s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size."));
-    }
-    let mut md5s = Md5::new();
-    for blob in &manifest {
-        let raw = hex::decode(&blob.md5_hex).map_err(|_| s3_error!(InternalError, "corrupt part ETag"))?;
-        md5s.update(&raw);
-    }
-    let etag_value = format!("{}-{}", hex::encode(md5s.finalize()), manifest.len());
+    let assembly = v.engine.assemble(&upload, &requested).await?;
+    let state = UploadState::of(&upload)?;
     let checksum = match state.checksum {
         Some((algorithm, kind)) => {
-            let value = checksums::combine(algorithm, kind, &part_checksums)?;
-            let full = Checksum {
+            let whole = Checksum {
                 checksum_crc32: i.checksum_crc32.clone(),
                 checksum_crc32c: i.checksum_crc32c.clone(),
                 checksum_crc64nvme: i.checksum_crc64nvme.clone(),
@@ -235,35 +154,18 @@ pub async fn complete_multipart_upload(
                 checksum_sha256: i.checksum_sha256.clone(),
                 ..Default::default()
             };
-            if algorithm.value_in(&full).is_some_and(|claimed| claimed.split('-').next() != value.split('-').next()) {
-                return Err(s3_error!(
-                    BadDigest,
-                    "The {} you specified did not match the calculated checksum.",
-                    algorithm.name()
-                ));
-            }
-            Some(Stored { algorithm, value, kind })
+            Some(combined_checksum(algorithm, kind, &listed, &assembly.parts, &whole)?)
         }
         None => None,
     };
     let mut attributes = state.attributes;
     attributes.checksum = checksum.clone();
-    let manifest = Manifest(manifest);
-    let record = ObjectRecord {
-        key: upload.key.clone(),
-        size: manifest.total_size(),
-        etag: etag_value.clone(),
-        last_modified: now_ms(),
-        owner_id: upload.owner_id,
-        attributes: attributes.encode(),
-        parts_count: Some(manifest.0.len() as i64),
-        manifest,
-    };
+    let record = assembly.record(&upload, &attributes);
     v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
     let mut output = CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
-        e_tag: Some(etag(&etag_value)),
+        e_tag: Some(etag(&assembly.etag)),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
         ..Default::default()
     };
@@ -274,6 +176,47 @@ pub async fn complete_multipart_upload(
     Ok(S3Response::new(output))
 }
 
+/// The object's checksum combined from its parts' (`parts`, in the order of `listed`): each part must
+/// have been stored with `algorithm` and match the value the client lists for it (`InvalidPart`), and
+/// the result must match the whole-object value in `whole`, when given (`BadDigest`).
+fn combined_checksum(
+    algorithm: Algorithm,
+    kind: Kind,
+    listed: &[CompletedPart],
+    parts: &[cloudvault_metadata::Part],
+    whole: &Checksum,
+) -> S3Result<Stored> {
+    let mut part_checksums = Vec::with_capacity(parts.len());
+    for (claimed, p) in listed.iter().zip(parts) {
+        let number = p.part_number;
+        let stored = p.checksum.as_deref().and_then(Stored::decode_part).filter(|c| c.algorithm == algorithm);
+        let stored = stored.ok_or_else(|| {
+            s3_error!(InvalidPart, "Part {number} was uploaded without its {} checksum.", algorithm.name())
+        })?;
+        let claimed = Checksum {
+            checksum_crc32: claimed.checksum_crc32.clone(),
+            checksum_crc32c: claimed.checksum_crc32c.clone(),
+            checksum_crc64nvme: claimed.checksum_crc64nvme.clone(),
+            checksum_sha1: claimed.checksum_sha1.clone(),
+            checksum_sha256: claimed.checksum_sha256.clone(),
+            ..Default::default()
+        };
+        if algorithm.value_in(&claimed).is_some_and(|c| *c != stored.value) {
+            return Err(s3_error!(InvalidPart, "The checksum of part {number} did not match."));
+        }
+        part_checksums.push(PartChecksum { value: stored.value, size: p.blob.size.max(0) as u64 });
+    }
+    let value = checksums::combine(algorithm, kind, &part_checksums)?;
+    if algorithm.value_in(whole).is_some_and(|claimed| claimed.split('-').next() != value.split('-').next()) {
+        return Err(s3_error!(
+            BadDigest,
+            "The {} you specified did not match the calculated checksum.",
+            algorithm.name()
+        ));
+    }
+    Ok(Stored { algorithm, value, kind })
+}
+
 /// AbortMultipartUpload: 204; the parts' blobs go to the janitor.
 pub async fn abort_multipart_upload(
     v: &CloudVault,
@@ -281,7 +224,7 @@ pub async fn abort_multipart_upload(
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let i = req.input;
     let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
-    v.engine.meta.abort_upload(&upload.upload_id, now_ms()).await.map_err(meta_error)?;
+    v.engine.abort_upload(&upload.upload_id).await?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
@@ -314,7 +257,7 @@ pub async fn list_parts(v: &CloudVault, req: S3Request<ListPartsInput>) -> S3Res
     let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
     let limit = page_size(i.max_parts)?;
     let after = i64::from(i.part_number_marker.unwrap_or(0));
-    let mut parts = v.engine.meta.list_parts(&upload.upload_id, after, limit + 1).await.map_err(meta_error)?;
+    let mut parts = v.engine.list_parts(&upload.upload_id, after, limit + 1).await?;
     let truncated = parts.len() > limit as usize;
     parts.truncate(limit as usize);
     let next = if truncated { parts.last().map(|p| p.part_number as i32) } else { None };
@@ -346,62 +289,19 @@ pub async fn list_multipart_uploads(
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let limit = page_size(i.max_uploads)?;
-    let prefix = i.prefix.clone().unwrap_or_default();
-    let key_marker = i.key_marker.clone().unwrap_or_default();
-    // Without an upload-id marker, the key marker itself is excluded: start after every upload of it.
-    let (from_key, after_id) = match (&i.key_marker, &i.upload_id_marker) {
-        (Some(k), Some(id)) => (k.clone().into_bytes(), id.clone()),
-        (Some(k), None) => (k.clone().into_bytes(), "\u{10FFFF}".to_owned()),
-        (None, _) => (Vec::new(), String::new()),
+    let params = ListParams {
+        prefix: i.prefix.as_deref().unwrap_or_default().as_bytes(),
+        delimiter: i.delimiter.as_deref().filter(|d| !d.is_empty()).map(str::as_bytes),
+        marker: i.key_marker.as_deref().map(str::as_bytes),
+        marker_id: i.upload_id_marker.as_deref(),
+        max: limit as usize,
     };
-    let from_key = if from_key.as_slice() < prefix.as_bytes() { prefix.clone().into_bytes() } else { from_key };
-    let end = cloudvault_metadata::key_successor(prefix.as_bytes()).filter(|_| !prefix.is_empty());
-    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
-    let marker = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
-    // Same scan as ListObjects: uploads in (key, upload id) order, keys rolled up at the delimiter, and
-    // one seek past each common prefix.
-    let (mut uploads, mut prefixes) = (Vec::new(), Vec::new());
-    let (mut truncated, mut last) = (false, None::<(Vec<u8>, String)>);
-    let mut cursor = Some((from_key, after_id));
-    'scan: while let Some((key, id)) = cursor.take() {
-        let want = (limit as usize - uploads.len() - prefixes.len()).clamp(1, 1000) as u32 + 1;
-        let batch = v.engine.meta.list_uploads(bucket.id, &key, &id, end.as_deref(), want).await.map_err(meta_error)?;
-        let exhausted = batch.len() < want as usize;
-        let mut next = None;
-        let mut jumped = false;
-        for u in batch {
-            let cut = delimiter.as_deref().and_then(|d| {
-                super::list::find(&u.key[prefix.len()..], d.as_bytes()).map(|at| prefix.len() + at + d.len())
-            });
-            let cp = cut.map(|c| u.key[..c].to_vec());
-            let returned_before = cp.as_ref().is_some_and(|cp| marker.as_ref().is_some_and(|m| m.starts_with(cp)));
-            if !returned_before && uploads.len() + prefixes.len() == limit as usize {
-                truncated = true;
-                break 'scan;
-            }
-            match cp {
-                Some(cp) => {
-                    next = cloudvault_metadata::key_successor(&cp).map(|s| (s, String::new()));
-                    jumped = true;
-                    if !returned_before {
-                        last = Some((cp.clone(), String::new()));
-                        prefixes.push(cp);
-                    }
-                    break;
-                }
-                None => {
-                    next = Some((u.key.clone(), u.upload_id.clone()));
-                    last = Some((u.key.clone(), u.upload_id.clone()));
-                    uploads.push(u);
-                }
-            }
-        }
-        cursor = if jumped || !exhausted { next } else { None };
-    }
-    let (next_key, next_id) = match (truncated, last) {
-        (true, Some((key, id))) => (Some(String::from_utf8_lossy(&key).into_owned()), Some(id)),
+    let page = v.engine.list_uploads(bucket.id, params).await?;
+    let (next_key, next_id) = match (page.truncated, &page.last) {
+        (true, Some(key)) => (Some(String::from_utf8_lossy(key).into_owned()), Some(page.last_id.clone())),
         _ => (None, None),
     };
+    let (uploads, prefixes, truncated) = (page.items, page.prefixes, page.truncated);
     let mut listed = Vec::with_capacity(uploads.len());
     for u in uploads {
         let who = owner(u.owner_id, v.keys.user_name(u.owner_id).await?);
@@ -418,7 +318,7 @@ pub async fn list_multipart_uploads(
         bucket: Some(i.bucket),
         prefix: i.prefix,
         delimiter: i.delimiter,
-        key_marker: Some(key_marker),
+        key_marker: Some(i.key_marker.clone().unwrap_or_default()),
         upload_id_marker: i.upload_id_marker,
         next_key_marker: next_key,
         next_upload_id_marker: next_id,

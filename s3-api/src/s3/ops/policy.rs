@@ -5,8 +5,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::BucketSetting;
 
+use crate::auth::policy::BucketPolicy;
 use crate::limits::MAX_POLICY_BYTES;
-use crate::s3::policy::BucketPolicy;
 use crate::s3::vault::CloudVault;
 
 /// PutBucketPolicy: validated (`MalformedPolicy`), stored verbatim, effective on this replica at once and

@@ -5,9 +5,9 @@ use futures::TryStreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, TrailingHeaders, s3_error};
 
-use cloudvault_metadata::{Manifest, ObjectRecord, WriteCondition};
+use cloudvault_metadata::WriteCondition;
 
-use crate::engine::{EngineError, StagedBlob, now_ms};
+use crate::engine::{EngineError, NewObject, StagedBlob};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag};
 use crate::s3::checksums::{self, Algorithm, Expectation, Kind, given_checksums, set_checksum_fields};
 use crate::s3::error::body_error;
@@ -76,11 +76,7 @@ pub async fn stage_verified(
             v.engine.stage(empty, Some(0), 0, &mut observe).await?
         }
     };
-    if let Some(declared) = content_length
-        && u64::try_from(declared).ok() != Some(staged.size)
-    {
-        return Err(s3_error!(IncompleteBody, "The request body length does not match Content-Length."));
-    }
+    staged.check_length(content_length.map(|n| u64::try_from(n).unwrap_or(u64::MAX)))?;
     if expected_md5.is_some_and(|md5| md5 != staged.md5) {
         return Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."));
     }
@@ -96,7 +92,7 @@ pub async fn stage_verified(
 
 /// PutObject: stream the body to a staging blob while hashing it, verify Content-MD5 and any flexible
 /// checksum (`BadDigest`: nothing stored, the previous object untouched), then commit (see
-/// `Engine::commit_single`). `aws-chunked` never reaches the stored Content-Encoding, and the size is the
+/// `Engine::put_object`). `aws-chunked` never reaches the stored Content-Encoding, and the size is the
 /// decoded length.
 pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let me = v.principal(&req).await?;
@@ -117,19 +113,9 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     let checksum =
         body.checksum.map(|(algorithm, value)| checksums::Stored { algorithm, value, kind: Kind::FullObject });
     let attributes = ObjectAttributes { checksum: checksum.clone(), ..attributes_from_input!(input) };
-    let etag_hex = hex::encode(body.staged.md5);
-    let record = ObjectRecord {
-        key: input.key.into_bytes(),
-        size: body.staged.size as i64,
-        etag: etag_hex.clone(),
-        last_modified: now_ms(),
-        owner_id: me.user_id,
-        attributes: attributes.encode(),
-        manifest: Manifest::default(),
-        parts_count: None,
-    };
-    v.engine.commit_single(bucket.id, body.staged, record, &condition).await?;
-    let mut output = PutObjectOutput { e_tag: Some(etag(&etag_hex)), ..Default::default() };
+    let new = NewObject { key: input.key.into_bytes(), owner_id: me.user_id, attributes };
+    let committed = v.engine.put_object(bucket.id, new, body.staged, &condition).await?;
+    let mut output = PutObjectOutput { e_tag: Some(etag(&committed.etag)), ..Default::default() };
     if let Some(c) = checksum {
         set_checksum_fields!(output, c.dto());
         output.checksum_type = Some(c.kind.dto());

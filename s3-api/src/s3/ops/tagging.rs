@@ -10,7 +10,6 @@ use cloudvault_metadata::{BucketSetting, ObjectRecord};
 
 use crate::limits::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::attributes::ObjectAttributes;
-use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// Validates a tag set against AWS's rules (`InvalidTag`): keys 1..=128 characters, values up to 256,
@@ -75,13 +74,7 @@ async fn current(
 /// Stores new attributes for the object read by [`current`], guarded by its ETag (an overwrite racing the
 /// tag update makes the update fail rather than tag the wrong version).
 async fn store(v: &CloudVault, bucket_id: i64, object: &ObjectRecord, attributes: &ObjectAttributes) -> S3Result<()> {
-    let done = v
-        .engine
-        .meta
-        .update_object_attributes(bucket_id, &object.key, &object.etag, &attributes.encode())
-        .await
-        .map_err(meta_error)?;
-    if done { Ok(()) } else { Err(s3_error!(NoSuchKey, "The object changed while its tags were being updated.")) }
+    Ok(v.engine.update_attributes(bucket_id, object, attributes).await?)
 }
 
 /// GetObjectTagging (an object without tags has an empty TagSet).

@@ -1,0 +1,22 @@
+//! Authentication and authorization, shared by both fronts (the S3 endpoint and the console API):
+//!
+//! - [`keys`]: the key store (access keys resolved to users, cached), the [`Principal`] behind a
+//!   request, and minting keys;
+//! - [`accounts`]: user and access-key management and sign-in bookkeeping, for the console API and the
+//!   admin commands;
+//! - [`authorizer`]: the one decision of whether a caller may perform an action on a bucket or object,
+//!   with access-key scopes;
+//! - [`policy`]: the bucket policies that grant anonymous reads;
+//! - [`secrets`]: the master key, sealed secrets and password hashes.
+//!
+//! The principal is resolved once per request (by the S3 access hook from the signed key, by the console
+//! API from its session token) and carried in the request's extensions.
+
+pub mod accounts;
+pub mod authorizer;
+pub mod keys;
+pub mod policy;
+pub mod secrets;
+
+pub use authorizer::{Authorizer, KeyAccess, KeyScope, action_of, is_read_action};
+pub use keys::{KEY_CACHE_TTL, KeyStore, Principal, mint_access_key};

@@ -1,0 +1,114 @@
+//! Object operations both fronts call: look up, write (around [`Engine::commit_single`]), update the
+//! stored attributes, delete by prefix, and the buckets a user sees.
+
+use cloudvault_metadata::{Bucket, BucketId, ListBound, Manifest, ObjectRecord, UserId, WriteCondition, key_successor};
+
+use super::attributes::ObjectAttributes;
+use super::{Engine, EngineError, EngineResult, StagedBlob, now_ms};
+use crate::limits::MAX_KEYS_PER_PAGE;
+
+/// What a single-blob write stores besides its bytes.
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The writing user.
+    pub owner_id: UserId,
+    /// HTTP attributes, user metadata, tags and checksum.
+    pub attributes: ObjectAttributes,
+}
+
+/// What a committed write answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The ETag (hex MD5, unquoted).
+    pub etag: String,
+    /// The size in bytes.
+    pub size: u64,
+    /// The commit time (ms since the epoch).
+    pub last_modified: i64,
+}
+
+impl StagedBlob {
+    /// Checks the staged length against the length the client announced (`IncompleteBody` otherwise;
+    /// dropping the staged blob then deletes its file).
+    pub fn check_length(&self, announced: Option<u64>) -> EngineResult<()> {
+        match announced {
+            Some(n) if n != self.size => {
+                Err(EngineError::rejected("IncompleteBody", "The request body length does not match Content-Length."))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Engine {
+    /// The current object under `key`, if any.
+    pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> EngineResult<Option<ObjectRecord>> {
+        Ok(self.meta.object(bucket_id, key).await?)
+    }
+
+    /// Makes `staged` the object `new.key` under `condition` (the write protocol's steps 2–4, see
+    /// [`Engine::commit_single`]).
+    pub async fn put_object(
+        &self,
+        bucket_id: BucketId,
+        new: NewObject,
+        staged: StagedBlob,
+        condition: &WriteCondition,
+    ) -> EngineResult<Committed> {
+        let committed = Committed { etag: hex::encode(staged.md5), size: staged.size, last_modified: now_ms() };
+        let record = ObjectRecord {
+            key: new.key,
+            size: staged.size as i64,
+            etag: committed.etag.clone(),
+            last_modified: committed.last_modified,
+            owner_id: new.owner_id,
+            attributes: new.attributes.encode(),
+            manifest: Manifest::default(),
+            parts_count: None,
+        };
+        self.commit_single(bucket_id, staged, record, condition).await?;
+        Ok(committed)
+    }
+
+    /// Replaces the attributes of `object` (as read before), guarded by its ETag: an overwrite racing
+    /// the update makes it fail (`NoSuchKey`) rather than change the newer object.
+    pub async fn update_attributes(
+        &self,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        attributes: &ObjectAttributes,
+    ) -> EngineResult<()> {
+        let encoded = attributes.encode();
+        if self.meta.update_object_attributes(bucket_id, &object.key, &object.etag, &encoded).await? {
+            Ok(())
+        } else {
+            Err(EngineError::rejected("NoSuchKey", "The object changed while its attributes were being updated."))
+        }
+    }
+
+    /// Deletes every object under `prefix` (empty: the whole bucket), in key order, one commit each;
+    /// objects written under the prefix meanwhile may be deleted too. Returns how many were deleted.
+    pub async fn delete_prefix(&self, bucket_id: BucketId, prefix: &[u8]) -> EngineResult<i64> {
+        let end = key_successor(prefix).filter(|_| !prefix.is_empty());
+        let mut deleted = 0;
+        loop {
+            let start = if prefix.is_empty() { ListBound::Unbounded } else { ListBound::From(prefix) };
+            let batch = self.meta.list_objects(bucket_id, start, end.as_deref(), MAX_KEYS_PER_PAGE).await?;
+            if batch.is_empty() {
+                return Ok(deleted);
+            }
+            for o in batch {
+                if self.delete_object(bucket_id, &o.key).await? {
+                    deleted += 1;
+                }
+            }
+        }
+    }
+
+    /// The buckets of `owner` (every bucket for `None`), by name.
+    pub async fn list_buckets(&self, owner: Option<UserId>) -> EngineResult<Vec<Bucket>> {
+        Ok(self.meta.list_buckets(owner).await?)
+    }
+}
