@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+use crate::listener::ConnLimits;
 
 /// Everything `cloudvault serve` needs to start.
 #[derive(Debug, Clone)]
@@ -71,6 +74,13 @@ pub struct Config {
     /// frontend, the router) whose `X-Forwarded-For` names the client for sign-in throttling. Default:
     /// none (the peer address is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection limits of the S3 and API listeners (`CLOUDVAULT_HEADER_TIMEOUT_SECS`,
+    /// `CLOUDVAULT_IDLE_TIMEOUT_SECS`, `CLOUDVAULT_MAX_CONNECTIONS`, `CLOUDVAULT_MAX_HEADER_BYTES`; see
+    /// [`ConnLimits`]).
+    pub conn_limits: ConnLimits,
+    /// `CLOUDVAULT_BODY_TIMEOUT_SECS`: a request body that sends no byte for this long is cut
+    /// (`RequestTimeout`) and its staging file removed. Default 30.
+    pub body_timeout_secs: u64,
 }
 
 /// Everything `cloudvault console` (the frontend process) needs.
@@ -84,6 +94,29 @@ pub struct ConsoleConfig {
     pub api_url: String,
     /// `CLOUDVAULT_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for in-flight requests. Default 30.
     pub shutdown_grace_secs: u64,
+    /// Connection limits of the console listener (the same settings as the server's).
+    pub conn_limits: ConnLimits,
+    /// `CLOUDVAULT_PROXY_TIMEOUT_SECS`: how long the `/api` proxy waits for the backend's response
+    /// headers before answering 504. Default 60.
+    pub proxy_timeout_secs: u64,
+}
+
+/// Reads the connection limits shared by every listener from the environment.
+fn conn_limits() -> anyhow::Result<ConnLimits> {
+    let d = ConnLimits::default();
+    let secs = |name, default: Duration| -> anyhow::Result<Duration> {
+        Ok(Duration::from_secs(parsed(name, default.as_secs())?.max(1)))
+    };
+    let max_header_bytes: usize = parsed("CLOUDVAULT_MAX_HEADER_BYTES", d.max_header_bytes)?;
+    if max_header_bytes < 8192 {
+        bail!("CLOUDVAULT_MAX_HEADER_BYTES must be at least 8192");
+    }
+    Ok(ConnLimits {
+        header_timeout: secs("CLOUDVAULT_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+        idle_timeout: secs("CLOUDVAULT_IDLE_TIMEOUT_SECS", d.idle_timeout)?,
+        max_connections: parsed("CLOUDVAULT_MAX_CONNECTIONS", d.max_connections)?.max(1),
+        max_header_bytes,
+    })
 }
 
 impl ConsoleConfig {
@@ -98,6 +131,8 @@ impl ConsoleConfig {
             dir: PathBuf::from(var("CLOUDVAULT_CONSOLE_DIR").unwrap_or_else(|| "console/dist".into())),
             api_url: api_url.trim_end_matches('/').to_owned(),
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
+            conn_limits: conn_limits()?,
+            proxy_timeout_secs: parsed("CLOUDVAULT_PROXY_TIMEOUT_SECS", 60)?.max(1),
         })
     }
 }
@@ -200,6 +235,8 @@ impl Config {
             janitor_interval_secs: parsed("CLOUDVAULT_JANITOR_INTERVAL_SECS", 60)?.max(1),
             log_json,
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
+            conn_limits: conn_limits()?,
+            body_timeout_secs: parsed("CLOUDVAULT_BODY_TIMEOUT_SECS", 30)?.max(1),
         })
     }
 }

@@ -55,6 +55,14 @@ pub fn static_files(dir: &Path) -> Router {
 struct Upstream {
     client: Client<HttpConnector, Body>,
     api_url: String,
+    /// How long to wait for the backend's response headers (`CLOUDVAULT_PROXY_TIMEOUT_SECS`).
+    timeout: Duration,
+}
+
+/// The proxy's JSON error answer (the API's error shape).
+fn proxy_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Forwards one `/api` request to the backend, streaming both bodies. An unreachable backend is 502
@@ -82,18 +90,21 @@ async fn proxy(State(up): State<Upstream>, mut request: Request) -> Response {
         headers.remove(name);
     }
     headers.remove(header::HOST);
-    match up.client.request(request).await {
-        Ok(response) => {
+    match tokio::time::timeout(up.timeout, up.client.request(request)).await {
+        Err(_) => {
+            tracing::warn!(timeout = ?up.timeout, "console API proxy: backend did not answer in time");
+            proxy_error(StatusCode::GATEWAY_TIMEOUT, "timeout", "The backend did not answer in time; retry shortly.")
+        }
+        Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             for name in HOP_BY_HOP {
                 parts.headers.remove(name);
             }
             Response::from_parts(parts, Body::new(body))
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "console API proxy: backend unreachable");
-            let body = r#"{"code":"unavailable","message":"The backend is not reachable; retry shortly."}"#;
-            (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            proxy_error(StatusCode::BAD_GATEWAY, "unavailable", "The backend is not reachable; retry shortly.")
         }
     }
 }
@@ -114,8 +125,11 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    let upstream =
-        Upstream { client: Client::builder(TokioExecutor::new()).build(connector), api_url: config.api_url.clone() };
+    let upstream = Upstream {
+        client: Client::builder(TokioExecutor::new()).build(connector),
+        api_url: config.api_url.clone(),
+        timeout: Duration::from_secs(config.proxy_timeout_secs),
+    };
     let app = Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route("/api", axum::routing::any(proxy))
@@ -126,20 +140,8 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %listener.local_addr()?, api = %config.api_url, dir = %config.dir.display(), "CloudVault console listening");
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
-    crate::server::shutdown_signal().await;
-    tracing::info!("shutting down the console");
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, server).await {
-        Ok(joined) => joined.context("console server task")?.context("console server")?,
-        Err(_) => tracing::warn!("in-flight console requests did not finish within the grace period"),
-    }
+    let app = crate::listener::axum_service(app);
+    crate::listener::serve(listener, None, config.conn_limits, app, crate::server::shutdown_signal(), grace).await;
+    tracing::info!("console stopped");
     Ok(())
 }

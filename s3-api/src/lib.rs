@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod engine;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod presign;
 pub mod s3;

@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
 use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -27,9 +24,6 @@ use crate::engine::{BlobStore, Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
 use crate::presign::Presigner;
 use crate::s3::{build_service, cors};
-
-/// How long a client may take to complete the TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts CloudVault with `config` and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -58,7 +52,10 @@ pub async fn serve_until(
     let meta = MetaStore::connect(&config.database_url, config.db_max_connections)
         .await
         .context("opening the metadata store")?;
-    let blobs = BlobStore::open(&config.data_dir).await.context("opening the blob store")?;
+    let blobs = BlobStore::open(&config.data_dir)
+        .await
+        .context("opening the blob store")?
+        .with_body_timeout(Duration::from_secs(config.body_timeout_secs));
     let engine = Engine::new(meta.clone(), blobs)
         .with_volume_limits(&config.data_dir, config.min_free_bytes, config.reserve_bytes)
         .await;
@@ -111,17 +108,19 @@ pub async fn serve_until(
         console_dir: crate::console::bundle_dir(&config.console_dir),
         trusted_proxies: config.trusted_proxies.clone(),
     };
+    let limits = config.conn_limits;
+    let drain = Duration::from_secs(config.shutdown_grace_secs);
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(
-        axum::serve(
-            api_listener,
-            crate::api::router(api_state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+    let api = tokio::spawn(crate::listener::serve(
+        api_listener,
+        None,
+        limits,
+        crate::listener::axum_service(crate::api::router(api_state)),
+        async move {
             let _ = api_stop.wait_for(|stop| *stop).await;
-        })
-        .into_future(),
-    );
+        },
+        drain,
+    ));
     let scheme = if tls.is_some() { "https" } else { "http" };
     let s3_url = format!("{scheme}://{}", listener.local_addr()?);
     match crate::console::bundle_dir(&config.console_dir) {
@@ -135,66 +134,13 @@ pub async fn serve_until(
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?meta.backend(), "CloudVault S3 endpoint listening");
     on_bound(Bound { s3: listener.local_addr()?, api: api_addr });
 
-    let http = ConnBuilder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Without TCP_NODELAY small responses wait for the peer's delayed ACK (tens of ms each).
-                let _ = socket.set_nodelay(true);
-                let svc = RequestIds { inner: service.clone(), metrics: metrics.clone(), cors: cors.clone() };
-                match &tls {
-                    None => {
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(socket), svc).into_owned());
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(%peer, error = %e, "connection ended with an error");
-                            }
-                        });
-                    }
-                    Some(acceptor) => {
-                        // The handshake runs in the connection's task so a slow client cannot stall accepts.
-                        let acceptor = acceptor.clone();
-                        let http = http.clone();
-                        let watcher = graceful.watcher();
-                        tokio::spawn(async move {
-                            let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                            };
-                            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc).into_owned());
-                            if let Err(e) = conn.await {
-                                tracing::debug!(%peer, error = %e, "connection ended with an error");
-                            }
-                        });
-                    }
-                }
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
+    let s3 = move |_peer| RequestIds { inner: service.clone(), metrics: metrics.clone(), cors: cors.clone() };
+    crate::listener::serve(listener, tls, limits, s3, shutdown, drain).await;
     let _ = stop_tx.send(true);
     drop(stop_rx);
-    tracing::info!("shutting down: finishing in-flight requests");
-    let deadline = Duration::from_secs(config.shutdown_grace_secs);
-    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
-        tracing::warn!("in-flight requests did not finish within {deadline:?}; closing them");
-    }
-    match tokio::time::timeout(Duration::from_secs(5), api).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API listener ended with an error"),
-        Err(_) => tracing::warn!("API listener did not stop in time"),
-        _ => {}
+    tracing::info!("shut down the S3 endpoint; stopping the API listener");
+    if tokio::time::timeout(drain + Duration::from_secs(5), api).await.is_err() {
+        tracing::warn!("API listener did not stop in time");
     }
     janitor.abort();
     engine.close().await;

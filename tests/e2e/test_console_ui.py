@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Mapping, Optional
 
 import boto3
 import pytest
@@ -83,8 +84,10 @@ class ConsoleBackend(CloudVaultServer):
 class ConsoleProcess:
     """One ``cloudvault console`` serving console/dist and proxying /api to the backend."""
 
-    def __init__(self, binary: Path, workdir: Path, api_url: str, port: int):
+    def __init__(self, binary: Path, workdir: Path, api_url: str, port: int,
+                 extra_env: Optional[Mapping[str, str]] = None):
         self.url = f"http://127.0.0.1:{port}"
+        self.port = port
         self.log_path = workdir / "console.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDVAULT_")}
         env.update(
@@ -93,6 +96,7 @@ class ConsoleProcess:
             CLOUDVAULT_API_URL=api_url,
             RUST_LOG="info",
         )
+        env.update(extra_env or {})
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(binary), "console"], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

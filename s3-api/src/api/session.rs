@@ -9,7 +9,7 @@
 //! Passwords are never logged.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Sessions {
 
 /// Seconds since the Unix epoch (token and URL expiries).
 pub(super) fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    u64::try_from(crate::engine::now_ms() / 1000).unwrap_or(0)
 }
 
 impl Sessions {

@@ -49,7 +49,13 @@ pub struct BlobStore {
     /// Ids of the staging files this process is writing right now. INVARIANT: the staging sweep never
     /// removes one of them, whatever its age (a paused upload keeps its file).
     live: Arc<Mutex<HashSet<String>>>,
+    /// A body that sends no byte for this long is cut (see [`BlobStore::with_body_timeout`]).
+    body_timeout: Duration,
 }
+
+/// How long a request body may send nothing before it is cut, unless configured
+/// (`CLOUDVAULT_BODY_TIMEOUT_SECS`).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A fully written, fsynced staging file that no one references yet. Dropping it deletes the file.
 #[derive(Debug)]
@@ -132,7 +138,15 @@ impl BlobStore {
         }
         fsync_dir(&blobs).await?;
         fsync_dir(data_dir).await?;
-        Ok(BlobStore { staging, blobs, live: Arc::default() })
+        Ok(BlobStore { staging, blobs, live: Arc::default(), body_timeout: DEFAULT_BODY_TIMEOUT })
+    }
+
+    /// Sets how long a body being staged may send nothing before it is cut with `RequestTimeout` (its
+    /// staging file removed): a client that stalls mid-upload cannot hold a connection, a task and a
+    /// file forever. AWS answers `RequestTimeout` the same way.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout.max(Duration::from_millis(100));
+        self
     }
 
     /// The data directory the store lives in.
@@ -176,18 +190,28 @@ impl BlobStore {
         staged.path = Some(path.clone());
         let mut out = BufWriter::with_capacity(IO_CHUNK, file);
         let mut md5 = Md5::new();
-        let mut touched = Instant::now();
+        let (mut touched, mut last_data) = (Instant::now(), Instant::now());
         loop {
-            let next = tokio::time::timeout(STAGING_HEARTBEAT, body.next()).await;
+            let next = tokio::time::timeout(STAGING_HEARTBEAT.min(self.body_timeout), body.next()).await;
             if touched.elapsed() >= STAGING_HEARTBEAT {
                 let _ = touch(&path);
                 touched = Instant::now();
             }
             let chunk = match next {
+                Err(_paused) if last_data.elapsed() >= self.body_timeout => {
+                    return Err(EngineError::Body {
+                        code: "RequestTimeout".to_owned(),
+                        message: format!(
+                            "The request body sent nothing for {:?}; the upload was cut.",
+                            self.body_timeout
+                        ),
+                    });
+                }
                 Err(_paused) => continue,
                 Ok(None) => break,
                 Ok(Some(chunk)) => chunk.map_err(Into::into)?,
             };
+            last_data = Instant::now();
             staged.size += chunk.len() as u64;
             if staged.size > max_size {
                 return Err(EngineError::TooLarge { limit: max_size });
