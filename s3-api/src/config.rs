@@ -81,6 +81,12 @@ pub struct Config {
     /// `CLOUDVAULT_BODY_TIMEOUT_SECS`: a request body that sends no byte for this long is cut
     /// (`RequestTimeout`) and its staging file removed. Default 30.
     pub body_timeout_secs: u64,
+    /// `CLOUDVAULT_PASSWORD_HASH_CONCURRENCY`: password hashes and checks (argon2id, 19 MiB each) run
+    /// at once; a few more wait, the rest answer 503. Default 2.
+    pub password_hash_concurrency: usize,
+    /// `CLOUDVAULT_MAX_POST_OBJECT_SIZE`: largest file of a browser-form upload (POST object), which s3s
+    /// may hold in memory while checking the form. Default 16 MiB.
+    pub max_post_object_size: u64,
 }
 
 /// Everything `cloudvault console` (the frontend process) needs.
@@ -237,6 +243,8 @@ impl Config {
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
             conn_limits: conn_limits()?,
             body_timeout_secs: parsed("CLOUDVAULT_BODY_TIMEOUT_SECS", 30)?.max(1),
+            password_hash_concurrency: parsed("CLOUDVAULT_PASSWORD_HASH_CONCURRENCY", 2)?.max(1),
+            max_post_object_size: parsed("CLOUDVAULT_MAX_POST_OBJECT_SIZE", 16 * 1024 * 1024)?,
         })
     }
 }

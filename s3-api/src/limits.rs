@@ -3,6 +3,8 @@
 
 /// Most keys (objects plus common prefixes) one listing page returns, and the default `max-keys`.
 pub const MAX_KEYS_PER_PAGE: u32 = 1000;
+/// Largest user metadata set (`x-amz-meta-*` names and values, UTF-8 bytes; AWS: 2 KB).
+pub const MAX_USER_METADATA_BYTES: usize = 2048;
 /// Longest object key, in bytes (AWS: 1024).
 pub const MAX_KEY_LENGTH: usize = 1024;
 /// Most keys one DeleteObjects request (or one console delete-many call) may name.
@@ -25,3 +27,6 @@ pub const MAX_BUCKET_TAGS: usize = 50;
 pub const CONSOLE_DEFAULT_PAGE: u32 = 100;
 /// Most presigned part URLs the console API mints in one call (ours).
 pub const MAX_PART_URLS: usize = 1000;
+/// Largest signed aws-chunked chunk (buffered until its signature is checked). AWS SDKs and the CLI
+/// send chunks of 64 KiB to 8 MiB.
+pub const MAX_AWS_CHUNK_SIZE: usize = 16 * 1024 * 1024;

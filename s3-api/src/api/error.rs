@@ -97,6 +97,14 @@ impl From<crate::engine::EngineError> for ApiError {
     }
 }
 
+impl From<crate::auth::passwords::Busy> for ApiError {
+    fn from(e: crate::auth::passwords::Busy) -> Self {
+        let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());
+        error.retry_after = Some(1);
+        error
+    }
+}
+
 /// Result alias of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -112,7 +120,10 @@ pub async fn json_rejections(response: Response) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     let rejected = matches!(
         status,
-        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+            | StatusCode::PAYLOAD_TOO_LARGE
     );
     if is_json || !(rejected || status == StatusCode::METHOD_NOT_ALLOWED) {
         return response;
@@ -123,6 +134,9 @@ pub async fn json_rejections(response: Response) -> Response {
             e.headers_mut().insert(header::ALLOW, allow.clone());
         }
         return e;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, "too_large", "The request body is too large.").into_response();
     }
     let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let message = String::from_utf8_lossy(&body).trim().to_owned();

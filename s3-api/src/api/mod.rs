@@ -41,12 +41,16 @@ pub struct ApiState {
     pub data_dir: PathBuf,
     /// Least free space on the data volume for the replica to be ready.
     pub min_free_bytes: u64,
+    /// The readiness check's cached write probe of the data volume.
+    pub volume_probe: Arc<probes::VolumeProbe>,
     /// Users and access keys.
     pub keys: Arc<KeyStore>,
     /// The authorization decision shared with the S3 endpoint.
     pub authorizer: Arc<Authorizer>,
     /// Token signing and sign-in throttling.
     pub sessions: Arc<session::Sessions>,
+    /// The bounded password hashing pool (`CLOUDVAULT_PASSWORD_HASH_CONCURRENCY`).
+    pub passwords: Arc<crate::auth::passwords::PasswordPool>,
     /// The region new buckets get (`CLOUDVAULT_REGION`).
     pub region: String,
     /// Largest single upload (`CLOUDVAULT_MAX_OBJECT_SIZE`).

@@ -32,18 +32,42 @@ async fn check_database(state: &ApiState) -> Result<(), String> {
     }
 }
 
-async fn check_volume(state: &ApiState) -> Result<u64, String> {
-    let probe = state.data_dir.join("staging").join(format!(".readyz-{}", uuid::Uuid::new_v4().simple()));
-    let write = async {
-        tokio::fs::write(&probe, b"ok").await?;
-        tokio::fs::File::open(&probe).await?.sync_all().await?;
-        tokio::fs::remove_file(&probe).await
-    };
-    match tokio::time::timeout(CHECK_TIMEOUT, write).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("not writable: {e}")),
-        Err(_) => return Err("write timed out".to_owned()),
+/// How long a write probe of the data volume is trusted: `/readyz` is unauthenticated, so at most
+/// one probe file is written and fsynced per this period, however often it is called.
+pub const VOLUME_PROBE_TTL: Duration = Duration::from_secs(2);
+
+/// The last write probe of the data volume and its outcome (see [`VOLUME_PROBE_TTL`]).
+#[derive(Debug, Default)]
+pub struct VolumeProbe(tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>);
+
+impl VolumeProbe {
+    /// Whether the data volume takes a durable write, probed at most once per [`VOLUME_PROBE_TTL`]
+    /// (concurrent callers wait for the one probe in progress).
+    async fn writable(&self, data_dir: &std::path::Path) -> Result<(), String> {
+        let mut last = self.0.lock().await;
+        if let Some((at, outcome)) = last.as_ref()
+            && at.elapsed() < VOLUME_PROBE_TTL
+        {
+            return outcome.clone();
+        }
+        let probe = data_dir.join("staging").join(format!(".readyz-{}", uuid::Uuid::new_v4().simple()));
+        let write = async {
+            tokio::fs::write(&probe, b"ok").await?;
+            tokio::fs::File::open(&probe).await?.sync_all().await?;
+            tokio::fs::remove_file(&probe).await
+        };
+        let outcome = match tokio::time::timeout(CHECK_TIMEOUT, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("not writable: {e}")),
+            Err(_) => Err("write timed out".to_owned()),
+        };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
     }
+}
+
+async fn check_volume(state: &ApiState) -> Result<u64, String> {
+    state.volume_probe.writable(&state.data_dir).await?;
     let free = crate::engine::space::free_bytes(&state.data_dir).map_err(|e| format!("statvfs: {e}"))?;
     if free < state.min_free_bytes {
         return Err(format!("only {free} bytes free (need {})", state.min_free_bytes));

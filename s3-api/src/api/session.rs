@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use crate::auth::Principal;
-use crate::auth::secrets::verify_password;
 
 /// Failed sign-ins allowed per name and address within [`THROTTLE_WINDOW`].
 const MAX_FAILURES: i64 = 5;
@@ -106,26 +105,65 @@ pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map_while(|entry| entry.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+    // From the right: what trusted proxies appended comes first; stop at the first entry that is not an
+    // address (anything left of it was written by someone we do not trust).
+    for entry in entries.into_iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => break,
+        }
+    }
+    peer
 }
 
-/// Seconds until `name` may try again from `address`, if it is throttled.
-async fn throttled(state: &ApiState, name: &str, address: &str) -> ApiResult<Option<u64>> {
+/// The address a request came from (see [`client_address`]), from the peer the listener recorded.
+pub(super) fn request_address(
+    extensions: &http::Extensions,
+    headers: &axum::http::HeaderMap,
+    state: &ApiState,
+) -> IpAddr {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    client_address(peer, headers, &state.trusted_proxies)
+}
+
+/// One throttled password attempt of `name_key` from `address` against `hash`. The attempt is recorded
+/// as a failure *before* the hash is checked, so N parallel guesses check at most [`MAX_FAILURES`]
+/// passwords (each sees its own record and every earlier one); past the limit it answers 429 with
+/// `Retry-After`. A right password clears the failures. Used by sign-in and by password change.
+pub(super) async fn checked_attempt(
+    state: &ApiState,
+    name_key: &str,
+    address: &str,
+    password: String,
+    hash: String,
+) -> ApiResult<bool> {
     let window = THROTTLE_WINDOW.as_millis() as i64;
     let now = crate::engine::now_ms();
-    let (count, oldest) = state.keys.login_failures(name, address, now - window).await?;
-    if count < MAX_FAILURES {
-        return Ok(None);
+    state.keys.record_login_failure(name_key, address, now).await?;
+    let (count, oldest) = state.keys.login_failures(name_key, address, now - window).await?;
+    if count > MAX_FAILURES {
+        let wait_ms = oldest.map_or(window, |t| t + window - now);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many failed password attempts; wait and retry.",
+        );
+        e.retry_after = Some((wait_ms.max(1000) as u64).div_ceil(1000));
+        return Err(e);
     }
-    let wait_ms = oldest.map_or(window, |t| t + window - now);
-    Ok(Some((wait_ms.max(1000) as u64).div_ceil(1000)))
+    let ok = state.passwords.verify(password, hash).await?;
+    if ok {
+        state.keys.clear_login_failures(name_key, address).await?;
+    }
+    Ok(ok)
 }
 
 /// The signed-in user of a console API request (from `Authorization: Bearer <jwt>`).
@@ -160,30 +198,18 @@ struct LoginRequest {
 
 /// `POST /api/login` `{"username", "password"}` -> `{"token", "expires_at", "user"}`.
 pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult<Json<Value>> {
-    let peer =
-        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = client_address(peer, request.headers(), &state.trusted_proxies);
+    let ip = request_address(request.extensions(), request.headers(), &state);
     let body = axum::body::to_bytes(request.into_body(), MAX_LOGIN_BODY)
         .await
         .map_err(|_| ApiError::bad_request("The request body is too large."))?;
     let LoginRequest { username, password } =
         serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("Expected {\"username\", \"password\"}."))?;
     let (name_key, address) = (username.to_lowercase(), ip.to_string());
-    if let Some(retry_after) = throttled(&state, &name_key, &address).await? {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "Too many failed sign-ins; wait and retry.",
-        );
-        e.retry_after = Some(retry_after);
-        return Err(e);
-    }
     let found = state.keys.user_credentials(&username).await?;
     let hash = found.as_ref().and_then(|(_, h, _)| h.clone()).unwrap_or_else(dummy_hash);
-    let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let password_ok = checked_attempt(&state, &name_key, &address, password, hash).await?;
     match found {
         Some((user, Some(_), version)) if password_ok && user.enabled => {
-            state.keys.clear_login_failures(&name_key, &address).await?;
             let (token, expires_at) = state.sessions.issue(user.id, version)?;
             tracing::info!(user = %user.name, "console sign-in");
             Ok(Json(json!({
@@ -193,8 +219,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
             })))
         }
         _ => {
-            state.keys.record_login_failure(&name_key, &address, crate::engine::now_ms()).await?;
-            tracing::info!(user = %username, %ip, "console sign-in refused");
+            tracing::info!(user = %username.escape_debug(), %ip, "console sign-in refused");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong user name or password."))
         }
     }

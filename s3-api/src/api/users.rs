@@ -14,7 +14,6 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use crate::auth::Principal;
-use crate::auth::secrets::{hash_password, verify_password};
 use crate::engine::now_ms;
 
 /// The shortest password accepted.
@@ -35,12 +34,9 @@ fn check_password(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Hashes a password off the async workers (argon2id is deliberately slow).
-async fn hash(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+/// Hashes a password in the bounded pool (argon2id is deliberately slow and memory-hard).
+async fn hash(state: &ApiState, password: String) -> ApiResult<String> {
+    Ok(state.passwords.hash(password).await?)
 }
 
 /// `GET /api/users`.
@@ -90,7 +86,7 @@ pub async fn create(
     }
     check_password(&body.password)?;
     let role = if body.role == Role::Admin { "admin" } else { "user" };
-    let hash = hash(body.password).await?;
+    let hash = hash(&state, body.password).await?;
     let user = state
         .keys
         .create_user(name, role, Some(&hash), now_ms())
@@ -146,7 +142,7 @@ pub async fn reset_password(
 ) -> ApiResult<StatusCode> {
     require_admin(&me)?;
     check_password(&body.password)?;
-    let hash = hash(body.password).await?;
+    let hash = hash(&state, body.password).await?;
     if !state.keys.set_password_hash(id, &hash).await? {
         return Err(ApiError::not_found("No such user."));
     }
@@ -188,19 +184,22 @@ pub struct ChangePassword {
 pub async fn change_own(
     State(state): State<ApiState>,
     Session(me): Session,
+    extensions: http::Extensions,
+    headers: axum::http::HeaderMap,
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<Json<Value>> {
     check_password(&body.new_password)?;
     let (_, stored, _) = state.keys.user_credentials(&me.name).await?.ok_or_else(ApiError::unauthorized)?;
-    let current = body.current_password;
+    let address = super::session::request_address(&extensions, &headers, &state).to_string();
+    let name_key = format!("password-change:{}", me.name.to_lowercase());
     let ok = match stored {
-        Some(h) => tokio::task::spawn_blocking(move || verify_password(&current, &h)).await.unwrap_or(false),
+        Some(h) => super::session::checked_attempt(&state, &name_key, &address, body.current_password, h).await?,
         None => false,
     };
     if !ok {
         return Err(ApiError::forbidden("The current password is wrong."));
     }
-    let hash = hash(body.new_password).await?;
+    let hash = hash(&state, body.new_password).await?;
     state.keys.set_password_hash(me.user_id, &hash).await?;
     let (_, version) = state.keys.user_session(me.user_id).await?.ok_or_else(ApiError::unauthorized)?;
     let (token, expires_at) = state.sessions.issue(me.user_id, version)?;

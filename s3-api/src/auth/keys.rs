@@ -17,6 +17,10 @@ use crate::engine::now_ms;
 
 /// How long a key lookup (hit or miss) is trusted.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Most access keys (and misses) the cache holds.
+pub const KEY_CACHE_MAX: usize = 10_000;
+/// Longest access key id looked up (AWS's limit); longer ids are refused without a lookup.
+pub const MAX_ACCESS_KEY_ID_LEN: usize = 128;
 
 /// The user behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,22 +182,43 @@ impl KeyStore {
         &self.root
     }
 
-    /// The usable key under `access_key_id` (enabled, unexpired, secret opened), cached for
-    /// [`KEY_CACHE_TTL`]; `None` when there is none.
+    /// The usable key under `access_key_id` (enabled, of an enabled user, unexpired, secret opened),
+    /// cached for [`KEY_CACHE_TTL`], misses too; `None` when there is none. Ids longer than
+    /// [`MAX_ACCESS_KEY_ID_LEN`] are refused without a lookup, and the cache holds at most
+    /// [`KEY_CACHE_MAX`] entries, so unknown ids an attacker invents cannot grow it. The root key from
+    /// the environment goes the same way: disabling or deleting the root user stops it, on every
+    /// replica within the TTL.
     pub(crate) async fn lookup(&self, access_key_id: &str) -> S3Result<Option<CachedKey>> {
-        if let Some((id, key)) = &self.root_key
-            && id == access_key_id
-        {
-            return Ok(Some(key.clone()));
+        if access_key_id.len() > MAX_ACCESS_KEY_ID_LEN {
+            return Ok(None);
         }
         if let Some((at, hit)) = self.keys.lock().map_err(|_| s3_error!(InternalError))?.get(access_key_id)
             && at.elapsed() < KEY_CACHE_TTL
         {
             return Ok(hit.clone());
         }
+        let usable = match &self.root_key {
+            Some((id, key)) if id == access_key_id => {
+                let user = self.meta.user(key.user_id).await.map_err(crate::s3::error::meta_error)?;
+                user.filter(|u| u.enabled).map(|_| key.clone())
+            }
+            _ => self.load(access_key_id).await?,
+        };
+        let mut keys = self.keys.lock().map_err(|_| s3_error!(InternalError))?;
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.retain(|_, (at, _)| at.elapsed() < KEY_CACHE_TTL);
+        }
+        if keys.len() < KEY_CACHE_MAX {
+            keys.insert(access_key_id.to_owned(), (Instant::now(), usable.clone()));
+        }
+        Ok(usable)
+    }
+
+    /// Reads a stored key and opens its secret (`None` when it is missing, disabled or expired).
+    async fn load(&self, access_key_id: &str) -> S3Result<Option<CachedKey>> {
         let found = self.meta.access_key(access_key_id).await.map_err(crate::s3::error::meta_error)?;
         let now = now_ms();
-        let usable = found.filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now)).and_then(|k| {
+        Ok(found.filter(|k| k.enabled && k.expires_at.is_none_or(|t| t > now)).and_then(|k| {
             match self.master.open(&k.access_key_id, &k.secret) {
                 Ok(secret) => {
                     let scope = k.scope.as_deref().map(KeyScope::from_json);
@@ -204,12 +229,7 @@ impl KeyStore {
                     None
                 }
             }
-        });
-        self.keys
-            .lock()
-            .map_err(|_| s3_error!(InternalError))?
-            .insert(access_key_id.to_owned(), (Instant::now(), usable.clone()));
-        Ok(usable)
+        }))
     }
 
     /// The user an authenticated access key belongs to.

@@ -6,6 +6,7 @@
 //!   admin commands;
 //! - [`authorizer`]: the one decision of whether a caller may perform an action on a bucket or object,
 //!   with access-key scopes;
+//! - [`passwords`]: the bounded pool that hashes and checks passwords;
 //! - [`policy`]: the bucket policies that grant anonymous reads;
 //! - [`secrets`]: the master key, sealed secrets and password hashes.
 //!
@@ -15,6 +16,7 @@
 pub mod accounts;
 pub mod authorizer;
 pub mod keys;
+pub mod passwords;
 pub mod policy;
 pub mod secrets;
 

@@ -2,8 +2,10 @@
 //! ListMultipartUploads and the console's browser.
 //!
 //! [`scan`] runs index range scans in byte order that start after a marker, stop at the end of the
-//! prefix range, and jump over a whole common prefix in one seek when a delimiter rolls keys up. A page
-//! costs O(page), never O(bucket). The same algorithm serves object rows (ordered by key) and upload
+//! prefix range, and roll keys up into common prefixes at a delimiter: the rows of small folders are
+//! skipped within the batch that holds them, and a folder that runs past the end of a batch is jumped
+//! over with one new index seek. A page costs O(page) rows and at most one query per folder larger
+//! than what is left of its batch, never O(bucket). The same algorithm serves object rows (ordered by key) and upload
 //! rows (ordered by key, then upload id): only the query that fetches a batch differs.
 //!
 //! Resuming: every marker means "after this position". When the marker is a common prefix that was
@@ -150,10 +152,17 @@ pub async fn scan<T: Listed>(engine: &Engine, bucket_id: BucketId, p: ListParams
         let rows = T::fetch(engine, bucket_id, &at, end.as_deref(), batch).await?;
         let exhausted = rows.len() < batch as usize;
         let mut next = None;
-        let mut jumped = false;
+        // The common prefix the previous row rolled into: the rows after it under the same prefix are
+        // skipped within this batch; a new seek jumps past the prefix only when the batch ends in it.
+        let mut rolled: Option<Vec<u8>> = None;
         for row in rows {
             let cut =
                 p.delimiter.and_then(|d| find(&row.key()[prefix.len()..], d).map(|at| prefix.len() + at + d.len()));
+            if let (Some(c), Some(cp)) = (cut, rolled.as_deref())
+                && row.key()[..c] == *cp
+            {
+                continue;
+            }
             let common = cut.map(|c| row.key()[..c].to_vec());
             let returned_before = common.as_ref().is_some_and(|cp| marker.is_some_and(|m| m.starts_with(cp)));
             if !returned_before && page.items.len() + page.prefixes.len() == p.max {
@@ -162,25 +171,24 @@ pub async fn scan<T: Listed>(engine: &Engine, bucket_id: BucketId, p: ListParams
             }
             match common {
                 Some(cp) => {
-                    // Jump over every key under this prefix with one new index seek.
                     next = key_successor(&cp).map(|key| Cursor { key, after: None });
-                    jumped = true;
                     if !returned_before {
                         page.last = Some(cp.clone());
                         page.last_id.clear();
-                        page.prefixes.push(cp);
+                        page.prefixes.push(cp.clone());
                     }
-                    break;
+                    rolled = Some(cp);
                 }
                 None => {
                     next = Some(Cursor { key: row.key().to_vec(), after: Some(row.id().to_owned()) });
                     page.last = Some(row.key().to_vec());
                     page.last_id = row.id().to_owned();
                     page.items.push(row);
+                    rolled = None;
                 }
             }
         }
-        cursor = if jumped || !exhausted { next } else { None };
+        cursor = if exhausted { None } else { next };
         if cursor.as_ref().zip(end.as_ref()).is_some_and(|(c, e)| &c.key >= e) {
             cursor = None;
         }

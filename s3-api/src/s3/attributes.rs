@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 
 use s3s::dto::{ETag, Metadata, Timestamp};
+use s3s::{S3Error, S3ErrorCode, S3Result};
+
+use crate::limits::MAX_USER_METADATA_BYTES;
 
 pub use crate::engine::attributes::{DEFAULT_CONTENT_TYPE, ObjectAttributes};
 
@@ -27,16 +30,30 @@ macro_rules! attributes_from_input {
             cache_control: $input.cache_control,
             expires: $input.expires,
             checksum: None,
-            user_metadata: $crate::s3::attributes::metadata_from_dto($input.metadata),
+            user_metadata: $crate::s3::attributes::metadata_from_dto($input.metadata)?,
             tags: $crate::s3::ops::tagging::parse_tagging_header($input.tagging.as_deref())?,
         }
     };
 }
 pub(crate) use attributes_from_input;
 
-/// Converts s3s user metadata into the stored form.
-pub fn metadata_from_dto(metadata: Option<Metadata>) -> BTreeMap<String, String> {
-    metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+/// Converts s3s user metadata into the stored form. As on AWS, the names and values together are at
+/// most 2 KB (UTF-8 bytes, without the `x-amz-meta-` prefix): `MetadataTooLarge` otherwise.
+pub fn metadata_from_dto(metadata: Option<Metadata>) -> S3Result<BTreeMap<String, String>> {
+    let pairs: BTreeMap<String, String> =
+        metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_USER_METADATA_BYTES {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("MetadataTooLarge".into()),
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size ({MAX_USER_METADATA_BYTES} bytes)."
+            ),
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        return Err(e);
+    }
+    Ok(pairs)
 }
 
 /// Drops the `aws-chunked` coding (the transfer framing of streaming uploads, which s3s has already

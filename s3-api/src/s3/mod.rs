@@ -31,6 +31,11 @@ pub fn build_service(
     let mut s3_config = s3s::config::S3Config::default();
     // s3s enforces the per-request body limit as well; the engine enforces the configured cap exactly.
     s3_config.put_object_max_size = Some(config.max_object_size);
+    // s3s holds a browser-form (POST object) file in memory when its length is not known up front, and
+    // each signed aws-chunked chunk until its signature is checked: both bounded well below s3s's
+    // defaults (5 GiB, 256 MiB), so no request can make the process hold more than that.
+    s3_config.post_object_max_file_size = config.max_post_object_size;
+    s3_config.aws_chunked_stream_max_chunk_size = crate::limits::MAX_AWS_CHUNK_SIZE;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     builder.set_auth(identity::Auth(keys));
     builder.set_access(access::S3Authz(authorizer));

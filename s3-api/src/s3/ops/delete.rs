@@ -3,7 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::limits::MAX_DELETE_KEYS;
+use crate::limits::{MAX_DELETE_KEYS, MAX_KEY_LENGTH};
 use crate::s3::vault::CloudVault;
 
 /// DeleteObject: 204 whether or not the key existed (unversioned bucket semantics).
@@ -29,6 +29,9 @@ pub async fn delete_objects(
     let quiet = delete.quiet.unwrap_or(false);
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
+    if delete.objects.iter().any(|o| o.key.len() > MAX_KEY_LENGTH) {
+        return Err(s3_error!(KeyTooLongError, "Your key is too long (at most {MAX_KEY_LENGTH} bytes)."));
+    }
     for object in delete.objects {
         if object.version_id.as_deref().is_some_and(|v| v != "null") {
             errors.push(Error {

@@ -146,9 +146,24 @@ macro_rules! object_output {
     }};
 }
 
-/// GetObject: the headers, and the selected bytes streamed from the object's blobs.
+/// GetObject: the headers, and the selected bytes streamed from the object's blobs. As on AWS, an
+/// anonymous request may not override response headers (a public text file must not be served as
+/// `text/html`): `InvalidRequest`.
 pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
+    let overrides = [
+        &i.response_content_type,
+        &i.response_content_disposition,
+        &i.response_content_encoding,
+        &i.response_content_language,
+        &i.response_cache_control,
+    ];
+    if req.credentials.is_none() && (overrides.iter().any(|o| o.is_some()) || i.response_expires.is_some()) {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Request specific response headers cannot be used for anonymous GET requests."
+        ));
+    }
     let s = select_for!(v, &req.extensions, i).await?;
     let body = v.engine.open_read(&s.object.manifest, s.range.clone()).await?;
     let tags = s.attributes.tags.len();

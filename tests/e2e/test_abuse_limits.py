@@ -1,0 +1,237 @@
+"""Limits an unauthenticated (or merely signed-in) client hits, each answered as AWS would and each
+leaving nothing behind:
+
+* 24 parallel wrong passwords for one user check at most 5 (401), the rest answer 429 — for sign-in
+  and for ``/api/me/password`` (403 for the checked ones);
+* 64 parallel sign-ins with unknown names: argon2 runs in a bounded pool (the rest 503 with
+  Retry-After) and the server's RSS stays within 64 MiB of its idle figure;
+* user metadata over 2 KB is ``MetadataTooLarge`` and stores nothing; a DeleteObjects key over 1024
+  bytes is ``KeyTooLongError``; access-key ids of 200 KB are refused and do not grow the server;
+* the root user disabled by another admin: the root access key is refused within 5 s on both of two
+  replicas sharing one MariaDB.
+
+Run on SQLite, except the two-replica case (MariaDB).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+import time
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import REGION, client_error, running_server
+from cluster import fresh_mysql_database, new_group, stop_all
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with running_server("sqlite", tmp_path_factory) as server:
+        yield server
+
+
+def _login(srv, user: str, password: str) -> requests.Response:
+    return requests.post(f"{srv.api}/api/login", json={"username": user, "password": password}, timeout=60)
+
+
+def _parallel(n: int, call) -> list:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda i: call(i), range(n)))
+
+
+def _create_user(srv, name: str, password: str, role: str = "user") -> None:
+    token = _login(srv, srv.access_key, srv.secret_key).json()["token"]
+    resp = requests.post(f"{srv.api}/api/users", json={"name": name, "password": password, "role": role},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert resp.status_code == 201, resp.text
+
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(srv):
+    _create_user(srv, "guessed", "the-right-password")
+    statuses = [r.status_code for r in _parallel(24, lambda i: _login(srv, "guessed", f"wrong-{i}"))]
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 19, sorted(statuses)
+    assert set(statuses) <= {401, 429}, sorted(statuses)
+    # The limit holds for the right password too, until the window passes.
+    assert _login(srv, "guessed", "the-right-password").status_code == 429
+
+
+def test_parallel_wrong_current_passwords_are_throttled_too(srv):
+    _create_user(srv, "changer", "changer-password-1")
+    token = _login(srv, "changer", "changer-password-1").json()["token"]
+
+    def change(i):
+        return requests.post(f"{srv.api}/api/me/password", timeout=60, headers={"Authorization": f"Bearer {token}"},
+                             json={"current_password": f"wrong-{i}", "new_password": "changer-password-2"})
+
+    statuses = [r.status_code for r in _parallel(24, change)]
+    assert statuses.count(403) <= 5 and statuses.count(429) >= 19, sorted(statuses)
+    assert set(statuses) <= {403, 429}, sorted(statuses)
+    assert _login(srv, "changer", "changer-password-1").status_code == 200, "the password did not change"
+
+
+def test_a_sign_in_flood_is_bounded_in_memory(srv):
+    time.sleep(1)
+    idle = srv.rss_bytes()
+    responses = _parallel(64, lambda i: _login(srv, f"nobody-{i}-{secrets.token_hex(4)}", "whatever-password"))
+    statuses = [r.status_code for r in responses]
+    peak = srv.rss_bytes()
+    busy = [r for r in responses if r.status_code == 503]
+    print(f"64 parallel unknown sign-ins: {statuses.count(401)} x 401, {len(busy)} x 503; RSS {idle / MiB:.0f} -> "
+          f"{peak / MiB:.0f} MiB")
+    assert set(statuses) <= {401, 503}, sorted(statuses)
+    assert all(r.headers.get("Retry-After") for r in busy), "a busy answer says when to retry"
+    assert peak - idle < 64 * MiB, f"RSS grew by {(peak - idle) / MiB:.0f} MiB"
+
+
+def test_user_metadata_over_2_kb_is_refused_and_stores_nothing(srv):
+    s3 = srv.s3
+    s3.create_bucket(Bucket="meta-limit")
+    s3.put_object(Bucket="meta-limit", Key="fits", Body=b"x", Metadata={"a": "v" * 2000})
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket="meta-limit", Key="too-big", Body=b"x", Metadata={"a": "v" * 2100})
+    assert client_error(excinfo.value) == (400, "MetadataTooLarge")
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket="meta-limit", Key="too-big")
+    assert client_error(excinfo.value)[0] == 404
+    with pytest.raises(ClientError) as excinfo:
+        s3.create_multipart_upload(Bucket="meta-limit", Key="mp", Metadata={"m": "v" * 3000})
+    assert client_error(excinfo.value) == (400, "MetadataTooLarge")
+    assert s3.head_object(Bucket="meta-limit", Key="fits")["Metadata"] == {"a": "v" * 2000}
+
+
+def test_delete_objects_refuses_keys_over_1024_bytes(srv):
+    s3 = srv.s3
+    s3.create_bucket(Bucket="long-keys")
+    s3.put_object(Bucket="long-keys", Key="kept", Body=b"x")
+    with pytest.raises(ClientError) as excinfo:
+        s3.delete_objects(Bucket="long-keys", Delete={"Objects": [{"Key": "kept"}, {"Key": "k" * 2000}]})
+    assert client_error(excinfo.value) == (400, "KeyTooLongError")
+    assert s3.head_object(Bucket="long-keys", Key="kept")["ContentLength"] == 1, "nothing was deleted"
+
+
+def test_huge_unknown_access_key_ids_are_refused_without_growing_the_server(srv):
+    idle = srv.rss_bytes()
+    for i in range(400):
+        key_id = f"{i:04d}" + "A" * 200_000
+        resp = srv.request("GET", "/", access_key=key_id, timeout=30)
+        assert resp.status_code in (400, 403, 431), resp.status_code
+    grown = srv.rss_bytes() - idle
+    print(f"400 access-key ids of 200 KB: RSS +{grown / MiB:.1f} MiB")
+    assert grown < 64 * MiB
+
+
+def _s3(endpoint: str, key: str, secret: str):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                        region_name=REGION, config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+
+
+def test_disabling_the_root_user_stops_its_key_on_every_replica(tmp_path):
+    with fresh_mysql_database() as (_db, url):
+        replicas = new_group(tmp_path, url, 2)
+        try:
+            for r in replicas:
+                r.start()
+            first = replicas[0]
+            token = _login(first, first.access_key, first.secret_key).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            made = requests.post(f"{first.api}/api/users", headers=auth, timeout=60,
+                                 json={"name": "ops", "password": "ops-password-1", "role": "admin"})
+            assert made.status_code == 201, made.text
+            for r in replicas:
+                _s3(r.endpoint, r.access_key, r.secret_key).list_buckets()  # the root key works (and is cached)
+            users = requests.get(f"{first.api}/api/users", headers=auth, timeout=30).json()["users"]
+            root_id = next(u["id"] for u in users if u["name"] == first.access_key)
+            ops = _login(first, "ops", "ops-password-1").json()["token"]
+            off = requests.post(f"{first.api}/api/users/{root_id}/disable", timeout=30,
+                                headers={"Authorization": f"Bearer {ops}"})
+            assert off.status_code in (200, 204), off.text
+            disabled_at = time.monotonic()
+            for r in replicas:
+                refused = None
+                while time.monotonic() - disabled_at < 8:
+                    try:
+                        _s3(r.endpoint, r.access_key, r.secret_key).list_buckets()
+                    except ClientError as e:
+                        refused = client_error(e)
+                        break
+                    time.sleep(0.25)
+                waited = time.monotonic() - disabled_at
+                assert refused is not None and refused[0] == 403, f"{r.name}: root key still works after {waited:.1f} s"
+                assert waited < 6.5, f"{r.name}: refused only after {waited:.1f} s (key cache TTL 5 s)"
+        finally:
+            stop_all(replicas)
+
+
+def test_anonymous_reads_may_not_override_response_headers(srv):
+    s3 = srv.s3
+    s3.create_bucket(Bucket="public-read")
+    s3.put_object(Bucket="public-read", Key="note.txt", Body=b"<script>alert(1)</script>", ContentType="text/plain")
+    policy = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+              '"Action":"s3:GetObject","Resource":"arn:aws:s3:::public-read/*"}]}')
+    s3.put_bucket_policy(Bucket="public-read", Policy=policy)
+    plain = srv.request("GET", "/public-read/note.txt", sign=False)
+    assert plain.status_code == 200 and plain.headers["Content-Type"] == "text/plain"
+    forged = srv.request("GET", "/public-read/note.txt", query={"response-content-type": "text/html"}, sign=False)
+    assert forged.status_code == 400 and b"<Code>InvalidRequest</Code>" in forged.content, forged.content[:300]
+    signed = srv.request("GET", "/public-read/note.txt", query={"response-content-type": "text/html"})
+    assert signed.status_code == 200 and signed.headers["Content-Type"] == "text/html", "signed callers may"
+
+
+class _RssSampler:
+    """Samples a process's RSS every 50 ms in a thread; ``peak`` is the highest figure seen."""
+
+    def __init__(self, srv):
+        import threading
+        self.srv, self.peak, self._stop = srv, srv.rss_bytes(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.srv.rss_bytes())
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def test_an_anonymous_300_mb_form_upload_is_refused_within_bounded_memory(srv):
+    srv.s3.create_bucket(Bucket="forms")
+    boundary = "cloudvaultabuse"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nbig\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(300):
+            yield chunk
+        yield tail
+
+    time.sleep(0.5)
+    idle = srv.rss_bytes()
+    with _RssSampler(srv) as rss:
+        try:
+            resp = requests.post(f"{srv.endpoint}/forms", data=body(), timeout=120,
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            status = resp.status_code
+        except requests.ConnectionError:
+            status = None  # the server refused and closed while the form was still being sent
+    print(f"anonymous 300 MB POST form: status {status}; RSS {idle / MiB:.0f} -> peak {rss.peak / MiB:.0f} MiB")
+    assert status in (None, 400, 403), status
+    assert rss.peak - idle < 64 * MiB, f"RSS peaked {(rss.peak - idle) / MiB:.0f} MiB above idle"
+    with pytest.raises(ClientError):
+        srv.s3.head_object(Bucket="forms", Key="big")
