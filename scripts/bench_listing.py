@@ -23,7 +23,11 @@ import time
 from pathlib import Path
 
 import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,9 +87,20 @@ def main() -> int:
         jobs += [("flat", f"key{i:04d}") for i in range(1000)]
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda job: s3.put_object(Bucket=job[0], Key=job[1], Body=b"x"), jobs))
-        with_delim = timed(lambda: s3.list_objects_v2(Bucket="folders", Delimiter="/", MaxKeys=1000), args.rounds)
-        flat = timed(lambda: s3.list_objects_v2(Bucket="flat", MaxKeys=1000), args.rounds)
-        prefixes = len(with_delim[2].get("CommonPrefixes", []))
+        def raw_list(bucket: str, query: str):
+            """One signed ListObjectsV2 over plain HTTP, timed without any XML parsing on our side."""
+            url = f"http://127.0.0.1:{port}/{bucket}?{query}"
+            request = AWSRequest(method="GET", url=url)
+            request.headers["x-amz-content-sha256"] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+            resp = session.get(url, headers=dict(request.headers), timeout=60)
+            resp.raise_for_status()
+            return resp.content
+
+        session = requests.Session()
+        with_delim = timed(lambda: raw_list("folders", "delimiter=%2F&list-type=2&max-keys=1000"), args.rounds)
+        flat = timed(lambda: raw_list("flat", "list-type=2&max-keys=1000"), args.rounds)
+        prefixes = with_delim[2].count(b"<CommonPrefixes>")
         backend = "MySQL" if args.mysql else "SQLite"
         print(f"backend {backend}, {args.rounds} rounds")
         print(f"1,000 common prefixes (3,000 objects, delimiter /): median {with_delim[0] * 1000:.1f} ms, "

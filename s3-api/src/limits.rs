@@ -30,3 +30,6 @@ pub const MAX_PART_URLS: usize = 1000;
 /// Largest signed aws-chunked chunk (buffered until its signature is checked). AWS SDKs and the CLI
 /// send chunks of 64 KiB to 8 MiB.
 pub const MAX_AWS_CHUNK_SIZE: usize = 16 * 1024 * 1024;
+/// Largest XML (or JSON) document body s3s reads into memory: DeleteObjects, CompleteMultipartUpload,
+/// bucket and object settings (s3s's default, 20 MiB). Larger: 400 `MaxMessageLengthExceeded`.
+pub const MAX_XML_BODY_BYTES: usize = 20 * 1024 * 1024;

@@ -81,7 +81,7 @@ impl Metrics {
         let (pool_connections, pool_idle) = (Gauge::default(), Gauge::default());
         registry.register("s3_requests", "S3 requests by operation and status", requests.clone());
         registry.register("s3_request_duration_seconds", "S3 request latency by operation", duration.clone());
-        registry.register("s3_bytes_received", "Request body bytes received (Content-Length)", bytes_received.clone());
+        registry.register("s3_bytes_received", "Request body bytes received", bytes_received.clone());
         registry.register("s3_bytes_sent", "Response body bytes sent (Content-Length)", bytes_sent.clone());
         registry.register("s3_requests_in_flight", "S3 requests being served", in_flight.clone());
         registry.register("db_pool_connections", "Open metadata database connections", pool_connections.clone());
@@ -100,10 +100,15 @@ impl Metrics {
     }
 
     /// Marks a request as started; the guard records it when dropped (also when the client goes away).
-    pub fn start(self: &Arc<Self>, bytes_in: u64) -> InFlight {
+    pub fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.inc();
-        self.bytes_received.inc_by(bytes_in);
         InFlight { metrics: self.clone(), started: std::time::Instant::now(), outcome: None }
+    }
+
+    /// A request body that adds every byte it actually delivers to `s3_bytes_received` (not what the
+    /// client claimed in Content-Length).
+    pub fn counted<B>(&self, body: B) -> Counted<B> {
+        Counted { inner: body, received: self.bytes_received.clone() }
     }
 
     /// The text exposition of every metric.
@@ -114,6 +119,39 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// A request body counted into the received-bytes metric (see [`Metrics::counted`]).
+#[derive(Debug)]
+pub struct Counted<B> {
+    inner: B,
+    received: Counter,
+}
+
+impl<B: hyper::body::Body<Data = bytes::Bytes> + Unpin> hyper::body::Body for Counted<B> {
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.received.inc_by(data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

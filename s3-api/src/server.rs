@@ -239,6 +239,44 @@ fn xml_error(status: http::StatusCode, code: &str, message: &str) -> s3s::HttpRe
     response
 }
 
+/// Sub-resources whose PUT or POST body is an XML (or JSON) document that s3s reads into memory.
+const DOCUMENT_SUBRESOURCES: [&str; 20] = [
+    "delete",
+    "uploadId",
+    "acl",
+    "cors",
+    "lifecycle",
+    "policy",
+    "tagging",
+    "versioning",
+    "website",
+    "encryption",
+    "replication",
+    "logging",
+    "notification",
+    "accelerate",
+    "requestPayment",
+    "ownershipControls",
+    "publicAccessBlock",
+    "object-lock",
+    "retention",
+    "legal-hold",
+];
+
+/// Whether `req` announces a document body (DeleteObjects, CompleteMultipartUpload, a bucket or object
+/// setting) larger than s3s reads into memory. s3s refuses those as it reads, but with a 500; AWS says
+/// 400 `MaxMessageLengthExceeded`, so they are answered here, before any body byte is read. An
+/// UploadPart (`uploadId` with `partNumber`) carries object bytes, not a document.
+fn xml_body_too_large(req: &http::Request<Incoming>) -> bool {
+    if !matches!(*req.method(), http::Method::PUT | http::Method::POST) {
+        return false;
+    }
+    let query = req.uri().query().unwrap_or("");
+    let names: Vec<&str> = query.split('&').map(|pair| pair.split('=').next().unwrap_or("")).collect();
+    let is_document = names.iter().any(|n| DOCUMENT_SUBRESOURCES.contains(n)) && !names.contains(&"partNumber");
+    is_document && content_length(req.headers()) > crate::limits::MAX_XML_BODY_BYTES as u64
+}
+
 fn content_length(headers: &http::HeaderMap) -> u64 {
     headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0)
 }
@@ -252,7 +290,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
         let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
         let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
         let inner = self.inner.clone();
-        let in_flight = self.metrics.start(content_length(req.headers()));
+        let in_flight = self.metrics.start();
         let announced_body = content_length(req.headers()) > 0
             || req.headers().contains_key(http::header::TRANSFER_ENCODING)
             || req.headers().contains_key(http::header::EXPECT);
@@ -260,6 +298,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
         req.extensions_mut().insert(slot.clone());
         let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let cors = self.cors.clone();
+        let metrics = self.metrics.clone();
         Box::pin(
             async move {
                 let started = Instant::now();
@@ -292,8 +331,22 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     Some(_) => cors.rules(req.uri(), req.headers()).await,
                     None => Vec::new(),
                 };
+                if xml_body_too_large(&req) {
+                    let mut response = xml_error(
+                        http::StatusCode::BAD_REQUEST,
+                        "MaxMessageLengthExceeded",
+                        "Your request was too big.",
+                    );
+                    response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                    if let Ok(value) = http::HeaderValue::from_str(&id) {
+                        response.headers_mut().insert("x-amz-request-id", value);
+                    }
+                    in_flight.finish("unknown".to_owned(), 400, 0);
+                    return Ok(response);
+                }
                 let method = req.method().clone();
-                let mut response = inner.call(req.map(s3s::Body::from)).await?;
+                let counted = req.map(|body| s3s::Body::http_body(metrics.counted(body)));
+                let mut response = inner.call(counted).await?;
                 if let Some(origin) = origin.as_deref()
                     && let Some(allowed) = cors::evaluate(&cors_rules, origin, method.as_str(), &[])
                 {

@@ -81,10 +81,14 @@ async fn metrics_expose_requests_latency_bytes_and_pool() {
     let s = state(&dir, 1).await;
     let metrics: Arc<Metrics> = s.metrics.clone();
     for _ in 0..3 {
-        metrics.start(100).finish("PutObject".into(), 200, 0);
+        metrics.start().finish("PutObject".into(), 200, 0);
     }
-    metrics.start(0).finish("GetObject".into(), 404, 50);
-    let pending = metrics.start(7);
+    metrics.start().finish("GetObject".into(), 404, 50);
+    // Only bytes a body actually delivers count as received (a claimed Content-Length never does).
+    let body = metrics.counted(http_body_util::Full::new(bytes::Bytes::from(vec![7u8; 307])));
+    let delivered = http_body_util::BodyExt::collect(body).await.expect("body").to_bytes();
+    assert_eq!(delivered.len(), 307);
+    let pending = metrics.start();
     let (status, text) = get(s.clone(), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains(r#"cloudvault_s3_requests_total{operation="PutObject",status="200"} 3"#), "{text}");

@@ -6,7 +6,11 @@ leaving nothing behind:
 * 64 parallel sign-ins with unknown names: argon2 runs in a bounded pool (the rest 503 with
   Retry-After) and the server's RSS stays within 64 MiB of its idle figure;
 * user metadata over 2 KB is ``MetadataTooLarge`` and stores nothing; a DeleteObjects key over 1024
-  bytes is ``KeyTooLongError``; access-key ids of 200 KB are refused and do not grow the server;
+  bytes is ``KeyTooLongError``; access-key ids of 200 KB are refused and do not grow the server; an
+  XML body over 20 MiB is 400 ``MaxMessageLengthExceeded``;
+* an anonymous 300 MB browser-form upload and a signed aws-chunked body whose chunk announces 200 MB
+  are refused with the server's RSS within 64 MiB of idle; anonymous reads may not override response
+  headers (``InvalidRequest``);
 * the root user disabled by another admin: the root access key is refused within 5 s on both of two
   replicas sharing one MariaDB.
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import secrets
+import socket
+import threading
 import time
 
 import boto3
@@ -188,7 +194,6 @@ class _RssSampler:
     """Samples a process's RSS every 50 ms in a thread; ``peak`` is the highest figure seen."""
 
     def __init__(self, srv):
-        import threading
         self.srv, self.peak, self._stop = srv, srv.rss_bytes(), threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -235,3 +240,55 @@ def test_an_anonymous_300_mb_form_upload_is_refused_within_bounded_memory(srv):
     assert rss.peak - idle < 64 * MiB, f"RSS peaked {(rss.peak - idle) / MiB:.0f} MiB above idle"
     with pytest.raises(ClientError):
         srv.s3.head_object(Bucket="forms", Key="big")
+
+
+def test_a_200_mb_signed_chunk_is_refused_before_it_is_buffered(srv):
+    """aws-chunked with signed chunks: the chunk is held until its signature can be checked, so its
+    size is bounded (16 MiB). A request whose seed signature is valid and whose first chunk announces
+    200 MB is refused without the server holding it."""
+    srv.s3.create_bucket(Bucket="chunks")
+    size = 200 * MiB
+    url = f"{srv.endpoint}/chunks/big"
+    headers = {
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(size),
+        "Content-Length": str(size + 200),
+    }
+    headers = srv.sign_headers("PUT", url, headers, b"", payload_hash="STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+
+    port = int(srv.endpoint.rsplit(":", 1)[1])
+    head = f"PUT /chunks/big HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    time.sleep(0.5)
+    idle = srv.rss_bytes()
+    answer = b""
+    with _RssSampler(srv) as rss, socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        try:
+            conn.sendall(head.encode() + f"{size:x};chunk-signature={'0' * 64}\r\n".encode())
+            block = b"c" * MiB
+            for _ in range(200):
+                conn.sendall(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed while the body was still being sent
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+    print(f"200 MB signed chunk: status {status}; RSS {idle / MiB:.0f} -> peak {rss.peak / MiB:.0f} MiB")
+    assert status == 400 and b"<Code>IncompleteBody</Code>" in answer, answer[-400:]
+    assert rss.peak - idle < 64 * MiB, f"RSS peaked {(rss.peak - idle) / MiB:.0f} MiB above idle"
+    with pytest.raises(ClientError):
+        srv.s3.head_object(Bucket="chunks", Key="big")
+
+
+def test_an_oversized_xml_body_is_a_400_not_a_500(srv):
+    srv.s3.create_bucket(Bucket="xml-limit")
+    objects = "".join(f"<Object><Key>{'k' * 1000}{i}</Key></Object>" for i in range(22_000))
+    body = f"<Delete>{objects}</Delete>".encode()
+    assert len(body) > 20 * MiB
+    resp = srv.request("POST", "/xml-limit", query="delete", body=body,
+                       headers={"Content-Type": "application/xml"}, timeout=120)
+    assert resp.status_code == 400, (resp.status_code, resp.content[:300])
+    assert b"<Code>MaxMessageLengthExceeded</Code>" in resp.content, resp.content[:300]

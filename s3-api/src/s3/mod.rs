@@ -36,6 +36,7 @@ pub fn build_service(
     // defaults (5 GiB, 256 MiB), so no request can make the process hold more than that.
     s3_config.post_object_max_file_size = config.max_post_object_size;
     s3_config.aws_chunked_stream_max_chunk_size = crate::limits::MAX_AWS_CHUNK_SIZE;
+    s3_config.xml_max_body_size = crate::limits::MAX_XML_BODY_BYTES;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     builder.set_auth(identity::Auth(keys));
     builder.set_access(access::S3Authz(authorizer));
