@@ -102,6 +102,9 @@ pub struct ConsoleConfig {
     pub shutdown_grace_secs: u64,
     /// Connection limits of the console listener (the same settings as the server's).
     pub conn_limits: ConnLimits,
+    /// `CLOUDVAULT_PUBLIC_S3_URL` (optional here): the S3 endpoint's origin as browsers reach it, the
+    /// only other origin the console's Content-Security-Policy lets the page fetch from.
+    pub public_s3_origin: Option<String>,
     /// `CLOUDVAULT_PROXY_TIMEOUT_SECS`: how long the `/api` proxy waits for the backend's response
     /// headers before answering 504. Default 60.
     pub proxy_timeout_secs: u64,
@@ -138,6 +141,7 @@ impl ConsoleConfig {
             api_url: api_url.trim_end_matches('/').to_owned(),
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
             conn_limits: conn_limits()?,
+            public_s3_origin: var("CLOUDVAULT_PUBLIC_S3_URL").as_deref().and_then(crate::console::origin_of),
             proxy_timeout_secs: parsed("CLOUDVAULT_PROXY_TIMEOUT_SECS", 60)?.max(1),
         })
     }

@@ -39,12 +39,36 @@ pub fn bundle_dir(dir: &Path) -> Option<PathBuf> {
     dir.join("index.html").is_file().then(|| dir.to_path_buf())
 }
 
+/// The console's Content-Security-Policy: its own files only (the wasm needs `wasm-unsafe-eval`, nothing
+/// needs inline script or style), plus the S3 endpoint (`s3_origin`, e.g. `https://s3.example.com`),
+/// which the browser uploads to and previews from with presigned URLs. Without a known S3 origin
+/// (`cloudvault console` without `CLOUDVAULT_PUBLIC_S3_URL`), any http(s) origin may be fetched.
+pub fn content_security_policy(s3_origin: Option<&str>) -> String {
+    let s3 = s3_origin.map_or_else(|| "https: http:".to_owned(), str::to_owned);
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob: {s3}; \
+         connect-src 'self' {s3}; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// The scheme, host and port of a URL (`https://h:9000/x` -> `https://h:9000`).
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
 /// The bundle as a service: files from `dir`, `index.html` for any other path, and headers that keep
-/// the console from being framed or its files from being sniffed as another type.
-pub fn static_files(dir: &Path) -> Router {
+/// the console from being framed, its files from being sniffed as another type, and the page from
+/// loading or calling anything but itself and the S3 endpoint (`csp`, see
+/// [`content_security_policy`]).
+pub fn static_files(dir: &Path, csp: &str) -> Router {
     let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+    let csp = HeaderValue::from_str(csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     Router::new()
         .fallback_service(files)
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -135,7 +159,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
         .route("/api", axum::routing::any(proxy))
         .route("/api/{*rest}", axum::routing::any(proxy))
         .with_state(upstream)
-        .merge(static_files(&config.dir));
+        .merge(static_files(&config.dir, &content_security_policy(config.public_s3_origin.as_deref())));
     let listener =
         tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %listener.local_addr()?, api = %config.api_url, dir = %config.dir.display(), "CloudVault console listening");
@@ -144,4 +168,19 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
     crate::listener::serve(listener, None, config.conn_limits, app, crate::server::shutdown_signal(), grace).await;
     tracing::info!("console stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_the_s3_origin_and_nothing_inline() {
+        assert_eq!(origin_of("https://s3.example.com:9443/base?x").as_deref(), Some("https://s3.example.com:9443"));
+        assert_eq!(origin_of("not a url"), None);
+        let csp = content_security_policy(Some("https://s3.example.com"));
+        assert!(csp.contains("connect-src 'self' https://s3.example.com;"), "{csp}");
+        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval';"), "{csp}");
+        assert!(!csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    }
 }

@@ -108,6 +108,7 @@ pub async fn serve_until(
         max_object_size: config.max_object_size,
         presigner: Presigner::new(&config.public_s3_url, &config.region),
         console_dir: crate::console::bundle_dir(&config.console_dir),
+        s3_origin: crate::console::origin_of(&config.public_s3_url),
         trusted_proxies: config.trusted_proxies.clone(),
     };
     let limits = config.conn_limits;

@@ -41,6 +41,7 @@ async fn state(dir: &tempfile::TempDir, min_free_bytes: u64) -> ApiState {
         max_object_size: config.max_object_size,
         presigner: Presigner::new("http://127.0.0.1:9000", "us-east-1"),
         console_dir: None,
+        s3_origin: None,
         trusted_proxies: Vec::new(),
         engine,
     }

@@ -292,3 +292,12 @@ def test_an_oversized_xml_body_is_a_400_not_a_500(srv):
                        headers={"Content-Type": "application/xml"}, timeout=120)
     assert resp.status_code == 400, (resp.status_code, resp.content[:300])
     assert b"<Code>MaxMessageLengthExceeded</Code>" in resp.content, resp.content[:300]
+
+
+def test_an_oversized_api_body_is_the_apis_json_413(srv):
+    token = _login(srv, srv.access_key, srv.secret_key).json()["token"]
+    resp = requests.post(f"{srv.api}/api/buckets", data=b'{"name": "' + b"x" * (3 * MiB) + b'"}', timeout=60,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert resp.status_code == 413, resp.status_code
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.json()["code"] == "too_large"

@@ -49,6 +49,11 @@ def test_the_bundle_is_served_with_protective_headers(where, console, backend):
         assert r.headers["x-frame-options"] == "DENY"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer"
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self' 'wasm-unsafe-eval';" in csp and "unsafe-inline" not in csp, csp
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, csp
+        if where == "serve":
+            assert f"connect-src 'self' {backend.endpoint};" in csp, "the S3 endpoint is the one other origin"
     wasm = requests.get(base + "/cloudvault_console_bg.wasm", timeout=30)
     assert wasm.status_code == 200
     assert wasm.headers["content-type"] == "application/wasm", "browsers stream-compile only application/wasm"

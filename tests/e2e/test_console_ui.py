@@ -287,6 +287,7 @@ def test_console_user_journey(stack, tmp_path):
     assert result["injected_imgs"] == 0
     assert result["dialogs"] == [], result["dialogs"]
     assert result["page_errors"] == [], result["page_errors"]
+    assert result["csp_violations"] == [], result["csp_violations"]
 
     # The folder delete named its count and removed exactly the folder.
     assert result["folder_delete_count"] == len(folder_files)

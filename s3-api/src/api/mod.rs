@@ -59,6 +59,9 @@ pub struct ApiState {
     pub presigner: Presigner,
     /// The console bundle served at `/`, when one is built.
     pub console_dir: Option<PathBuf>,
+    /// The S3 endpoint's origin as browsers reach it (`CLOUDVAULT_PUBLIC_S3_URL`), for the console's
+    /// Content-Security-Policy.
+    pub s3_origin: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed (`CLOUDVAULT_TRUSTED_PROXIES`), for sign-in throttling.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -104,7 +107,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(probes::metrics))
         .nest("/api", api);
     let router = match &state.console_dir {
-        Some(dir) => router.fallback_service(crate::console::static_files(dir)),
+        Some(dir) => {
+            let csp = crate::console::content_security_policy(state.s3_origin.as_deref());
+            router.fallback_service(crate::console::static_files(dir, &csp))
+        }
         None => router,
     };
     router.with_state(state)

@@ -91,6 +91,11 @@ async function flow(browser) {
   });
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
+  // Anything the Content-Security-Policy blocks is reported on the console as an error.
+  const cspViolations = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   let token = null;
   page.on("request", (r) => {
     const auth = r.headers()["authorization"];
@@ -505,6 +510,7 @@ async function flow(browser) {
 
   result.dialogs = dialogs;
   result.page_errors = pageErrors;
+  result.csp_violations = cspViolations;
   await context.close();
 }
 
