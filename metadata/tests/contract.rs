@@ -282,6 +282,13 @@ async fn listing_ranges(db: &TestDb) {
     assert_eq!(keys(s.list_objects(b.id, ListBound::From(b"a/2"), None, 1).await.expect("list")), ["a/2"]);
     assert_eq!(keys(s.list_objects(b.id, ListBound::After(b"b"), None, 10).await.expect("list")), ["c/\u{ff}"]);
     assert!(s.list_objects(b.id, ListBound::After(b"c/\xc3\xbf"), None, 10).await.expect("list").is_empty());
+    // A plain listing does not read the attributes; the console's asks for them.
+    let bare = s.list_objects(b.id, ListBound::From(b"b"), None, 1).await.expect("list");
+    assert_eq!((bare[0].key.as_slice(), bare[0].attributes.as_str()), (&b"b"[..], ""));
+    let full = s.list_objects_with_attributes(b.id, ListBound::From(b"b"), None, 1).await.expect("list");
+    let stored = s.object(b.id, b"b").await.expect("get").expect("present").attributes;
+    assert!(!stored.is_empty());
+    assert_eq!(full[0].attributes, stored);
 }
 
 async fn access_keys_and_users(db: &TestDb) {

@@ -117,7 +117,14 @@ pub async fn list(
         }
         None => {
             let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty()).map(str::as_bytes);
-            let params = ListParams { prefix, delimiter, marker: after, marker_id: None, max: limit as usize };
+            let params = ListParams {
+                prefix,
+                delimiter,
+                marker: after,
+                marker_id: None,
+                max: limit as usize,
+                with_attributes: true,
+            };
             let page = state.engine.list_objects(b.id, params).await?;
             let next = page.truncated.then(|| page.last.as_deref().map(key_text)).flatten();
             (page.items, page.prefixes, next)

@@ -31,6 +31,9 @@ pub struct ListParams<'a> {
     pub marker_id: Option<&'a str>,
     /// Most entries (items plus common prefixes) in the page.
     pub max: usize,
+    /// Whether object rows carry their stored attributes (the console shows the content type; an S3
+    /// listing returns none, so it does not read them).
+    pub with_attributes: bool,
 }
 
 /// One page of a listing.
@@ -63,10 +66,12 @@ pub trait Listed: Sized + Send {
     fn id(&self) -> &str {
         ""
     }
-    /// Up to `batch` rows of `bucket_id` at or after `at` and before `end`, in order.
+    /// Up to `batch` rows of `bucket_id` at or after `at` and before `end`, in order (`p` says which
+    /// columns).
     fn fetch(
         engine: &Engine,
         bucket_id: BucketId,
+        p: &ListParams<'_>,
         at: &Cursor,
         end: Option<&[u8]>,
         batch: u32,
@@ -81,6 +86,7 @@ impl Listed for ListedObject {
     async fn fetch(
         engine: &Engine,
         bucket_id: BucketId,
+        p: &ListParams<'_>,
         at: &Cursor,
         end: Option<&[u8]>,
         batch: u32,
@@ -90,7 +96,11 @@ impl Listed for ListedObject {
             (_, None) => ListBound::From(&at.key),
             (_, Some(_)) => ListBound::After(&at.key),
         };
-        Ok(engine.meta.list_objects(bucket_id, bound, end, batch).await?)
+        Ok(if p.with_attributes {
+            engine.meta.list_objects_with_attributes(bucket_id, bound, end, batch).await?
+        } else {
+            engine.meta.list_objects(bucket_id, bound, end, batch).await?
+        })
     }
 }
 
@@ -106,6 +116,7 @@ impl Listed for Upload {
     async fn fetch(
         engine: &Engine,
         bucket_id: BucketId,
+        _p: &ListParams<'_>,
         at: &Cursor,
         end: Option<&[u8]>,
         batch: u32,
@@ -149,7 +160,7 @@ pub async fn scan<T: Listed>(engine: &Engine, bucket_id: BucketId, p: ListParams
     while let Some(at) = cursor.take() {
         let count = page.items.len() + page.prefixes.len();
         let batch = (p.max - count).clamp(1, MAX_KEYS_PER_PAGE as usize) as u32 + 1;
-        let rows = T::fetch(engine, bucket_id, &at, end.as_deref(), batch).await?;
+        let rows = T::fetch(engine, bucket_id, &p, &at, end.as_deref(), batch).await?;
         let exhausted = rows.len() < batch as usize;
         let mut next = None;
         // The common prefix the previous row rolled into: the rows after it under the same prefix are

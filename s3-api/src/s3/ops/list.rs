@@ -81,6 +81,7 @@ async fn list_page(
         marker: resume.as_deref(),
         marker_id: None,
         max: limit,
+        with_attributes: false,
     };
     let page = v.engine.list_objects(bucket.id, params).await?;
     Ok(Listing { url, limit, prefix, delimiter, page })

@@ -295,6 +295,7 @@ pub async fn list_multipart_uploads(
         marker: i.key_marker.as_deref().map(str::as_bytes),
         marker_id: i.upload_id_marker.as_deref(),
         max: limit as usize,
+        with_attributes: false,
     };
     let page = v.engine.list_uploads(bucket.id, params).await?;
     let (next_key, next_id) = match (page.truncated, &page.last) {
