@@ -29,5 +29,5 @@ pub use model::{
     UserId, WriteCondition,
 };
 pub use multipart::{Part, Upload};
-pub use objects::{ListBound, key_successor};
+pub use objects::{ListBound, ListColumns, key_successor};
 pub use store::{Backend, MetaStore, OPERATION_TIMEOUT};

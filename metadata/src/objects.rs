@@ -52,9 +52,26 @@ fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
 
 /// The columns [`listed_from_row`] reads.
 pub(crate) const LISTED_COLUMNS: &str = "object_key, size, etag, last_modified, owner_id, attributes";
-/// [`LISTED_COLUMNS`] without the attributes (an S3 listing returns none of them), which can be kilobytes
-/// per row.
-const LISTED_COLUMNS_BARE: &str = "object_key, size, etag, last_modified, owner_id, '' AS attributes";
+
+/// Which columns [`MetaStore::list_objects`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListColumns {
+    /// Key, size, ETag, time and owner; `attributes` is left empty. An S3 listing returns no attributes,
+    /// which can be kilobytes per row.
+    #[default]
+    Bare,
+    /// Also each object's stored attributes (the console shows the content type).
+    WithAttributes,
+}
+
+impl ListColumns {
+    fn sql(self) -> &'static str {
+        match self {
+            ListColumns::Bare => "object_key, size, etag, last_modified, owner_id, '' AS attributes",
+            ListColumns::WithAttributes => LISTED_COLUMNS,
+        }
+    }
+}
 
 /// One listing row.
 pub(crate) fn listed_from_row(row: &AnyRow) -> MetaResult<ListedObject> {
@@ -286,38 +303,18 @@ impl MetaStore {
         .await
     }
 
-    /// Up to `limit` objects in key order, starting at `start` and stopping before `end` (exclusive).
-    /// An index range scan on the primary key: the cost is the page, never the bucket. The rows'
-    /// `attributes` are left empty (see [`MetaStore::list_objects_with_attributes`]).
+    /// Up to `limit` objects in key order, starting at `start` and stopping before `end` (exclusive),
+    /// with the `columns` asked for. An index range scan on the primary key: the cost is the page, never
+    /// the bucket.
     pub async fn list_objects(
         &self,
         bucket_id: BucketId,
         start: ListBound<'_>,
         end: Option<&[u8]>,
         limit: u32,
+        columns: ListColumns,
     ) -> MetaResult<Vec<ListedObject>> {
-        self.list_objects_selecting(LISTED_COLUMNS_BARE, bucket_id, start, end, limit).await
-    }
-
-    /// [`MetaStore::list_objects`] with each object's attributes (the console shows its content type).
-    pub async fn list_objects_with_attributes(
-        &self,
-        bucket_id: BucketId,
-        start: ListBound<'_>,
-        end: Option<&[u8]>,
-        limit: u32,
-    ) -> MetaResult<Vec<ListedObject>> {
-        self.list_objects_selecting(LISTED_COLUMNS, bucket_id, start, end, limit).await
-    }
-
-    async fn list_objects_selecting(
-        &self,
-        columns: &str,
-        bucket_id: BucketId,
-        start: ListBound<'_>,
-        end: Option<&[u8]>,
-        limit: u32,
-    ) -> MetaResult<Vec<ListedObject>> {
+        let columns = columns.sql();
         self.timed(async move {
             let mut sql = format!("SELECT {columns} FROM objects WHERE bucket_id = ?");
             match start {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use cloudvault_metadata::{
-    AccessKey, BlobRef, BucketSetting, KeyPurpose, ListBound, Manifest, MetaError, MetaStore, ObjectRecord, Upload,
-    UserDeletion, WriteCondition, key_successor,
+    AccessKey, BlobRef, BucketSetting, KeyPurpose, ListBound, ListColumns, Manifest, MetaError, MetaStore,
+    ObjectRecord, Upload, UserDeletion, WriteCondition, key_successor,
 };
 
 /// A store on a fresh database, and what to drop afterwards.
@@ -163,8 +163,13 @@ async fn keys_are_exact_bytes(db: &TestDb) {
         assert_eq!(got.key, *k);
         assert_eq!(got.etag, format!("e{i}"), "key {k:?} must be its own row");
     }
-    let listed: Vec<Vec<u8>> =
-        s.list_objects(b.id, ListBound::Unbounded, None, 100).await.expect("list").into_iter().map(|o| o.key).collect();
+    let listed: Vec<Vec<u8>> = s
+        .list_objects(b.id, ListBound::Unbounded, None, 100, ListColumns::Bare)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(listed, sorted, "listing is in byte order");
@@ -275,17 +280,31 @@ async fn listing_ranges(db: &TestDb) {
     };
     let end = key_successor(b"a/");
     assert_eq!(
-        keys(s.list_objects(b.id, ListBound::From(b"a/"), end.as_deref(), 10).await.expect("list")),
+        keys(s.list_objects(b.id, ListBound::From(b"a/"), end.as_deref(), 10, ListColumns::Bare).await.expect("list")),
         ["a/1", "a/2", "a/b/3"]
     );
-    assert_eq!(keys(s.list_objects(b.id, ListBound::After(b"a/1"), None, 2).await.expect("list")), ["a/2", "a/b/3"]);
-    assert_eq!(keys(s.list_objects(b.id, ListBound::From(b"a/2"), None, 1).await.expect("list")), ["a/2"]);
-    assert_eq!(keys(s.list_objects(b.id, ListBound::After(b"b"), None, 10).await.expect("list")), ["c/\u{ff}"]);
-    assert!(s.list_objects(b.id, ListBound::After(b"c/\xc3\xbf"), None, 10).await.expect("list").is_empty());
+    assert_eq!(
+        keys(s.list_objects(b.id, ListBound::After(b"a/1"), None, 2, ListColumns::Bare).await.expect("list")),
+        ["a/2", "a/b/3"]
+    );
+    assert_eq!(
+        keys(s.list_objects(b.id, ListBound::From(b"a/2"), None, 1, ListColumns::Bare).await.expect("list")),
+        ["a/2"]
+    );
+    assert_eq!(
+        keys(s.list_objects(b.id, ListBound::After(b"b"), None, 10, ListColumns::Bare).await.expect("list")),
+        ["c/\u{ff}"]
+    );
+    assert!(
+        s.list_objects(b.id, ListBound::After(b"c/\xc3\xbf"), None, 10, ListColumns::Bare)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     // A plain listing does not read the attributes; the console's asks for them.
-    let bare = s.list_objects(b.id, ListBound::From(b"b"), None, 1).await.expect("list");
+    let bare = s.list_objects(b.id, ListBound::From(b"b"), None, 1, ListColumns::Bare).await.expect("list");
     assert_eq!((bare[0].key.as_slice(), bare[0].attributes.as_str()), (&b"b"[..], ""));
-    let full = s.list_objects_with_attributes(b.id, ListBound::From(b"b"), None, 1).await.expect("list");
+    let full = s.list_objects(b.id, ListBound::From(b"b"), None, 1, ListColumns::WithAttributes).await.expect("list");
     let stored = s.object(b.id, b"b").await.expect("get").expect("present").attributes;
     assert!(!stored.is_empty());
     assert_eq!(full[0].attributes, stored);

@@ -15,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{Bucket, ListedObject, WriteCondition};
+use cloudvault_metadata::{Bucket, ListColumns, ListedObject, WriteCondition};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -123,7 +123,7 @@ pub async fn list(
                 marker: after,
                 marker_id: None,
                 max: limit as usize,
-                with_attributes: true,
+                columns: ListColumns::WithAttributes,
             };
             let page = state.engine.list_objects(b.id, params).await?;
             let next = page.truncated.then(|| page.last.as_deref().map(key_text)).flatten();

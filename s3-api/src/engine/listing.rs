@@ -12,7 +12,7 @@
 //! already returned (or lies inside one), the keys under it are skipped, so a prefix is never returned
 //! twice across pages.
 
-use cloudvault_metadata::{BucketId, ListBound, ListedObject, Upload, key_successor};
+use cloudvault_metadata::{BucketId, ListBound, ListColumns, ListedObject, Upload, key_successor};
 
 use super::{Engine, EngineResult};
 use crate::limits::MAX_KEYS_PER_PAGE;
@@ -31,9 +31,9 @@ pub struct ListParams<'a> {
     pub marker_id: Option<&'a str>,
     /// Most entries (items plus common prefixes) in the page.
     pub max: usize,
-    /// Whether object rows carry their stored attributes (the console shows the content type; an S3
-    /// listing returns none, so it does not read them).
-    pub with_attributes: bool,
+    /// Which columns object rows carry: their stored attributes only for the console, which shows the
+    /// content type (an S3 listing returns none, so it does not read them).
+    pub columns: ListColumns,
 }
 
 /// One page of a listing.
@@ -96,11 +96,7 @@ impl Listed for ListedObject {
             (_, None) => ListBound::From(&at.key),
             (_, Some(_)) => ListBound::After(&at.key),
         };
-        Ok(if p.with_attributes {
-            engine.meta.list_objects_with_attributes(bucket_id, bound, end, batch).await?
-        } else {
-            engine.meta.list_objects(bucket_id, bound, end, batch).await?
-        })
+        Ok(engine.meta.list_objects(bucket_id, bound, end, batch, p.columns).await?)
     }
 }
 

@@ -58,14 +58,6 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Connects the metadata store (migrating it) and opens the blob store.
-    pub async fn open(database_url: &str, max_connections: u32, data_dir: &Path) -> EngineResult<Self> {
-        tokio::fs::create_dir_all(data_dir).await?;
-        let blobs = BlobStore::open(data_dir).await?;
-        let meta = MetaStore::connect(database_url, max_connections).await?;
-        Ok(Engine::new(meta, blobs))
-    }
-
     /// The engine over an open metadata store and blob store (the server wires the same store into the
     /// key store; tests keep handles to replay protocol steps by hand).
     pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {

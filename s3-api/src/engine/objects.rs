@@ -1,7 +1,9 @@
 //! Object operations both fronts call: look up, write (around [`Engine::commit_single`]), update the
 //! stored attributes, delete by prefix, and the buckets a user sees.
 
-use cloudvault_metadata::{Bucket, BucketId, ListBound, Manifest, ObjectRecord, UserId, WriteCondition, key_successor};
+use cloudvault_metadata::{
+    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, UserId, WriteCondition, key_successor,
+};
 
 use super::attributes::ObjectAttributes;
 use super::{Engine, EngineError, EngineResult, StagedBlob, now_ms};
@@ -95,7 +97,8 @@ impl Engine {
         let mut deleted = 0;
         loop {
             let start = if prefix.is_empty() { ListBound::Unbounded } else { ListBound::From(prefix) };
-            let batch = self.meta.list_objects(bucket_id, start, end.as_deref(), MAX_KEYS_PER_PAGE).await?;
+            let batch =
+                self.meta.list_objects(bucket_id, start, end.as_deref(), MAX_KEYS_PER_PAGE, ListColumns::Bare).await?;
             if batch.is_empty() {
                 return Ok(deleted);
             }

@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Bucket, ListedObject};
+use cloudvault_metadata::{Bucket, ListColumns, ListedObject};
 
 use super::owner;
 use crate::engine::{ListParams, Page};
@@ -81,7 +81,7 @@ async fn list_page(
         marker: resume.as_deref(),
         marker_id: None,
         max: limit,
-        with_attributes: false,
+        columns: ListColumns::Bare,
     };
     let page = v.engine.list_objects(bucket.id, params).await?;
     Ok(Listing { url, limit, prefix, delimiter, page })

@@ -6,7 +6,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::Upload;
+use cloudvault_metadata::{ListColumns, Upload};
 
 use super::owner;
 use super::put::{stage_verified, write_condition};
@@ -295,7 +295,7 @@ pub async fn list_multipart_uploads(
         marker: i.key_marker.as_deref().map(str::as_bytes),
         marker_id: i.upload_id_marker.as_deref(),
         max: limit as usize,
-        with_attributes: false,
+        columns: ListColumns::Bare,
     };
     let page = v.engine.list_uploads(bucket.id, params).await?;
     let (next_key, next_id) = match (page.truncated, &page.last) {
