@@ -25,13 +25,11 @@ import socket
 import threading
 import time
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client_error, running_server
+from conftest import client_error, running_server
 from cluster import fresh_mysql_database, new_group, stop_all
 
 MiB = 1024 * 1024
@@ -133,11 +131,6 @@ def test_huge_unknown_access_key_ids_are_refused_without_growing_the_server(srv)
     assert grown < 64 * MiB
 
 
-def _s3(endpoint: str, key: str, secret: str):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                        region_name=REGION, config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
-
-
 def test_disabling_the_root_user_stops_its_key_on_every_replica(tmp_path):
     with fresh_mysql_database() as (_db, url):
         replicas = new_group(tmp_path, url, 2)
@@ -151,7 +144,7 @@ def test_disabling_the_root_user_stops_its_key_on_every_replica(tmp_path):
                                  json={"name": "ops", "password": "ops-password-1", "role": "admin"})
             assert made.status_code == 201, made.text
             for r in replicas:
-                _s3(r.endpoint, r.access_key, r.secret_key).list_buckets()  # the root key works (and is cached)
+                r.client().list_buckets()  # the root key works (and is cached)
             users = requests.get(f"{first.api}/api/users", headers=auth, timeout=30).json()["users"]
             root_id = next(u["id"] for u in users if u["name"] == first.access_key)
             ops = _login(first, "ops", "ops-password-1").json()["token"]
@@ -163,7 +156,7 @@ def test_disabling_the_root_user_stops_its_key_on_every_replica(tmp_path):
                 refused = None
                 while time.monotonic() - disabled_at < 8:
                     try:
-                        _s3(r.endpoint, r.access_key, r.secret_key).list_buckets()
+                        r.client().list_buckets()
                     except ClientError as e:
                         refused = client_error(e)
                         break
