@@ -4,11 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
-use crate::model::{Bucket, BucketId, BucketSetting, UserId};
+use crate::model::{Bucket, BucketId, BucketSetting, UserId, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
 
-const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors";
+const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors, \
+                              versioning, noncurrent_count, noncurrent_bytes";
 
 fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
     Ok(Bucket {
@@ -22,6 +23,9 @@ fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
         policy: row.try_get("policy")?,
         tags: row.try_get("tags")?,
         cors: row.try_get("cors")?,
+        versioning: Versioning::parse(&row.try_get::<String, _>("versioning")?)?,
+        noncurrent_count: row.try_get("noncurrent_count")?,
+        noncurrent_bytes: row.try_get("noncurrent_bytes")?,
     })
 }
 
@@ -112,7 +116,26 @@ impl MetaStore {
         .await
     }
 
-    /// Deletes an empty bucket. Fails with [`MetaError::BucketNotEmpty`] while it holds objects; an
+    /// Sets the bucket's versioning state. The engine refuses a return to unversioned before it gets
+    /// here. Taken under the bucket row lock, so a write commits wholly under the old or the new
+    /// state. `NoSuchBucket` if it is gone.
+    pub async fn set_versioning(&self, id: BucketId, state: Versioning) -> MetaResult<()> {
+        self.timed(async move {
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_bucket(&mut tx, id).await?;
+            sqlx::query("UPDATE buckets SET versioning = ? WHERE id = ?")
+                .bind(state.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an empty bucket. Fails with [`MetaError::BucketNotEmpty`] while it holds objects, versions
+    /// or delete markers; an
     /// object write racing the delete either commits first (and the delete fails) or finds the bucket
     /// gone (and fails with `NoSuchBucket`). Incomplete multipart uploads of the bucket are aborted and
     /// their part blobs handed to the janitor in the same transaction.
@@ -127,7 +150,13 @@ impl MetaStore {
             let count: i64 = row.try_get("object_count")?;
             let any_object =
                 sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1").bind(id).fetch_optional(&mut *tx).await?;
-            if count > 0 || any_object.is_some() {
+            // Noncurrent versions and delete markers count too, as on AWS: a versioned bucket is empty
+            // only when ListObjectVersions is.
+            let any_version = sqlx::query("SELECT 1 FROM object_versions WHERE bucket_id = ? LIMIT 1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if count > 0 || any_object.is_some() || any_version.is_some() {
                 return Err(MetaError::BucketNotEmpty);
             }
             sqlx::query(

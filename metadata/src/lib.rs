@@ -8,7 +8,8 @@
 //!   lock their bucket row first, which serializes writers per bucket and makes conditional writes exact.
 //!
 //! Object keys are bytes (`BLOB` / `VARBINARY(1024)`), ordered by byte value, and listings are index range
-//! scans over the `(bucket_id, object_key)` primary key.
+//! scans over the `(bucket_id, object_key)` primary key. Versions other than the current one live in
+//! `object_versions`, keyed `(bucket_id, object_key, vorder)` (`versions.rs`).
 
 mod browse;
 mod buckets;
@@ -21,12 +22,13 @@ mod objects;
 mod store;
 mod throttle;
 mod tx;
+mod versions;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;
 pub use model::{
-    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, KeyPurpose, ListedObject, Manifest, ObjectRecord, User,
-    UserId, WriteCondition,
+    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, Deleted, KeyPurpose, ListedObject, ListedVersion, Manifest,
+    NULL_VERSION, ObjectRecord, User, UserId, VersionRecord, VersionSel, Versioning, WriteCondition,
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, ListColumns, key_successor};

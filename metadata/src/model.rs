@@ -30,6 +30,92 @@ pub struct Bucket {
     pub tags: Option<String>,
     /// CORS rules (JSON written by the S3 layer), if set.
     pub cors: Option<String>,
+    /// Whether writes keep the versions they replace.
+    pub versioning: Versioning,
+    /// Number of noncurrent versions (delete markers not counted), maintained by every object write.
+    pub noncurrent_count: i64,
+    /// Sum of the sizes of noncurrent versions, maintained by every object write.
+    pub noncurrent_bytes: i64,
+}
+
+/// A bucket's versioning state. A bucket starts unversioned; once enabled it can only be suspended and
+/// enabled again, never return to unversioned (as on AWS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Versioning {
+    /// Never enabled: every write replaces the key's only version (version id `null`).
+    #[default]
+    Unversioned,
+    /// Every write adds a version with a new id; a delete without a version id adds a delete marker.
+    Enabled,
+    /// Writes replace the key's `null` version and keep the others; deletes leave a `null` marker.
+    Suspended,
+}
+
+impl Versioning {
+    /// The stored form (`''`, `Enabled`, `Suspended`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versioning::Unversioned => "",
+            Versioning::Enabled => "Enabled",
+            Versioning::Suspended => "Suspended",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> MetaResult<Self> {
+        match s {
+            "" => Ok(Versioning::Unversioned),
+            "Enabled" => Ok(Versioning::Enabled),
+            "Suspended" => Ok(Versioning::Suspended),
+            other => Err(MetaError::Corrupt(format!("bad versioning state {other:?}"))),
+        }
+    }
+}
+
+/// The version id of versions written while versioning was not enabled.
+pub const NULL_VERSION: &str = "null";
+
+/// Which version of a key an operation names: what a client's `versionId` parses to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSel {
+    /// `versionId=null`: the version written while versioning was off or suspended.
+    Null,
+    /// A version id CloudVault issued: its commit sequence number and the whole id.
+    Id {
+        /// The per-bucket commit sequence number the id encodes.
+        seq: i64,
+        /// The id as issued.
+        id: String,
+    },
+}
+
+impl VersionSel {
+    /// Parses a client's version id: `null`, or the 32 hex digits CloudVault issues (16 of sequence
+    /// number, 16 random). Anything else is `None` (S3 answers InvalidArgument).
+    pub fn parse(id: &str) -> Option<Self> {
+        if id == NULL_VERSION {
+            return Some(VersionSel::Null);
+        }
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return None;
+        }
+        let seq = i64::from_str_radix(&id[..16], 16).ok().filter(|s| *s > 0)?;
+        Some(VersionSel::Id { seq, id: id.to_owned() })
+    }
+
+    /// A new id for the version with commit sequence number `seq`.
+    pub fn issue(seq: i64) -> String {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        format!("{seq:016x}{}", &random[..16])
+    }
+
+    /// The id as a client sees it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            VersionSel::Null => NULL_VERSION,
+            VersionSel::Id { id, .. } => id,
+        }
+    }
 }
 
 /// A per-bucket setting stored as a document.
@@ -99,11 +185,14 @@ impl Manifest {
     }
 }
 
-/// An object as stored (the current version of a key).
+/// One version of an object as stored (the current one, unless read by version id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRecord {
     /// The key, exactly as the client sent it (UTF-8 bytes; may hold NUL, `../`, trailing spaces).
     pub key: Vec<u8>,
+    /// The version id (`null` for versions written while versioning was off or suspended). Assigned by
+    /// the commit: what a writer puts here is ignored.
+    pub version_id: String,
     /// Length in bytes.
     pub size: i64,
     /// The ETag without quotes: hex MD5, or `hex-N` for multipart objects.
@@ -135,6 +224,46 @@ pub struct ListedObject {
     pub owner_id: UserId,
     /// HTTP attributes and user metadata, JSON owned by the S3 layer (the console shows the type).
     pub attributes: String,
+}
+
+/// A version as a lookup by version id or ListObjectVersions returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// The version (a delete marker has size 0, no blobs and empty attributes).
+    pub object: ObjectRecord,
+    /// Whether this version is a delete marker.
+    pub is_marker: bool,
+    /// Whether it is the key's newest version.
+    pub is_latest: bool,
+    /// The ordering key among the key's versions (smaller is newer): where a listing resumes.
+    pub vorder: i64,
+}
+
+/// One row of ListObjectVersions: a version without its attributes or manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// Key, size, ETag, time and owner (attributes left empty).
+    pub object: ListedObject,
+    /// The version id (`null` included).
+    pub version_id: String,
+    /// Whether this version is a delete marker.
+    pub is_marker: bool,
+    /// Whether it is the key's newest version (set by the listing, which sees the order).
+    pub is_latest: bool,
+    /// The ordering key among the key's versions (smaller is newer): where a listing resumes.
+    pub vorder: i64,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Deleted {
+    /// The version removed, or the id of the delete marker created (`None`: nothing existed and no marker
+    /// was created, an unversioned bucket's delete of a missing key).
+    pub version_id: Option<String>,
+    /// The version removed was a delete marker, or a delete marker was created.
+    pub marker: bool,
+    /// Whether anything changed: a version removed or a marker created.
+    pub changed: bool,
 }
 
 /// The condition a write must satisfy, evaluated inside the commit transaction.

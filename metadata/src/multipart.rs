@@ -194,7 +194,7 @@ impl MetaStore {
     /// the current blob of its part (a part re-sent meanwhile gives `InvalidPart`), commit the object as
     /// [`MetaStore::commit_object`] does, retire the parts that were not used, and delete the upload.
     /// The object becomes visible exactly when the upload disappears, so Complete racing Abort never
-    /// leaves a key that lists but has no bytes.
+    /// leaves a key that lists but has no bytes. Returns the new version's id (`None` unversioned).
     pub async fn complete_upload(
         &self,
         upload_id: &str,
@@ -202,10 +202,10 @@ impl MetaStore {
         object: &ObjectRecord,
         condition: &WriteCondition,
         now_ms: i64,
-    ) -> MetaResult<()> {
+    ) -> MetaResult<Option<String>> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            self.lock_bucket(&mut tx, bucket_id).await?;
+            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
             self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
             let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
                 .bind(upload_id)
@@ -215,14 +215,15 @@ impl MetaStore {
             if object.manifest.0.iter().any(|b| !current.contains(&b.blob_id)) {
                 return Err(MetaError::InvalidPart);
             }
-            self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+            let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
+            state.finish(&mut tx).await?;
             for unused in current.iter().filter(|id| !object.manifest.0.iter().any(|b| &b.blob_id == *id)) {
                 self.enqueue_garbage(&mut tx, unused, now_ms).await?;
             }
             sqlx::query("DELETE FROM multipart_parts WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = ?").bind(upload_id).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(version_id)
         })
         .await
     }

@@ -4,9 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
-use crate::model::{BucketId, ListedObject, Manifest, ObjectRecord, WriteCondition};
+use crate::model::{
+    BucketId, Deleted, ListedObject, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning, WriteCondition,
+};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
+use crate::versions::BucketState;
 
 /// Where a listing scan starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +36,17 @@ pub fn key_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-const OBJECT_COLUMNS: &str = "object_key, size, etag, last_modified, owner_id, attributes, manifest, parts_count";
+/// The columns of an object row that [`object_from_row`] reads (both tables have them).
+pub(crate) const OBJECT_COLUMNS: &str =
+    "object_key, version_id, vorder, size, etag, last_modified, owner_id, attributes, manifest, parts_count";
 
-fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
+/// An object row of either table.
+pub(crate) fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
     let manifest: String = row.try_get("manifest")?;
     let ListedObject { key, size, etag, last_modified, owner_id, attributes } = listed_from_row(row)?;
     Ok(ObjectRecord {
         key,
+        version_id: row.try_get("version_id")?,
         size,
         etag,
         last_modified,
@@ -101,19 +108,7 @@ impl MetaStore {
         .await
     }
 
-    /// Locks the bucket row for the rest of `tx` (MySQL) and checks it still exists. Every object write
-    /// takes this lock first, so writers of one bucket are serialized: conditions are evaluated against
-    /// the committed state, the counters stay exact, and there is no lock-order deadlock.
-    pub(crate) async fn lock_bucket(&self, tx: &mut WriteTx, bucket_id: BucketId) -> MetaResult<()> {
-        sqlx::query(dynamic(format!("SELECT id FROM buckets WHERE id = ?{}", self.for_update())))
-            .bind(bucket_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(MetaError::NoSuchBucket)?;
-        Ok(())
-    }
-
-    async fn current_in_tx(
+    pub(crate) async fn current_in_tx(
         &self,
         tx: &mut WriteTx,
         bucket_id: BucketId,
@@ -134,28 +129,32 @@ impl MetaStore {
     }
 
     /// THE COMMIT POINT of an object write. In one transaction: lock the bucket, evaluate `condition`
-    /// against the current object, replace (or create) the row, hand the replaced object's blobs to the
-    /// janitor (`garbage_blobs`), forget the new blobs' intents (`pending_blobs`) and adjust the bucket's
-    /// counters. Every new blob's intent must still be there ([`MetaStore::claim_intent`]), else the commit
-    /// fails with [`MetaError::IntentLost`]. Before this commits nobody can see the new object; after it, everybody does. A crash
-    /// before the commit leaves only pending intents and files that the janitor removes after the grace
-    /// period; a crash after it leaves old blobs queued in `garbage_blobs`, removed by the next sweep.
+    /// against the current version, make the object the key's current version (the one it replaces is
+    /// deleted or kept as a noncurrent version, as versioning says: [`MetaStore::commit_in_tx`]), hand
+    /// the blobs of what was deleted to the janitor (`garbage_blobs`), claim the new blobs' intents
+    /// (`pending_blobs`; a missing one fails the commit with [`MetaError::IntentLost`], see
+    /// [`MetaStore::claim_intent`]) and adjust the bucket's counters. Before this commits nobody can see
+    /// the new version; after it, everybody does. A crash before the commit leaves only pending intents
+    /// and files that the janitor removes after the grace period; a crash after it leaves old blobs
+    /// queued in `garbage_blobs`, removed by the next sweep. Returns the new version's id (`None` in an
+    /// unversioned bucket).
     pub async fn commit_object(
         &self,
         bucket_id: BucketId,
         object: &ObjectRecord,
         condition: &WriteCondition,
         now_ms: i64,
-    ) -> MetaResult<()> {
+    ) -> MetaResult<Option<String>> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            self.lock_bucket(&mut tx, bucket_id).await?;
+            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
             for blob in &object.manifest.0 {
                 self.claim_intent(&mut tx, &blob.blob_id).await?;
             }
-            self.commit_in_tx(&mut tx, bucket_id, object, condition, now_ms).await?;
+            let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
+            state.finish(&mut tx).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(version_id)
         })
         .await
     }
@@ -174,84 +173,108 @@ impl MetaStore {
     }
 
     /// The body of [`MetaStore::commit_object`], for transactions that have locked the bucket row and
-    /// do more in the same commit (completing a multipart upload).
+    /// do more in the same commit (completing a multipart upload). Returns the new version's id (`None`
+    /// in an unversioned bucket, where S3 reports none).
+    ///
+    /// Versioning decides what happens to the key's current version: unversioned (and a suspended
+    /// bucket's `null` current version) it is replaced in place and its blobs queued; otherwise it moves
+    /// to `object_versions` with its blobs. A suspended bucket's write also removes an older `null`
+    /// version. The condition is evaluated against the current version (a delete marker counts as
+    /// absent).
     pub(crate) async fn commit_in_tx(
         &self,
         tx: &mut WriteTx,
-        bucket_id: BucketId,
+        state: &mut BucketState,
         object: &ObjectRecord,
         condition: &WriteCondition,
         now_ms: i64,
-    ) -> MetaResult<()> {
-        let previous = self.current_in_tx(tx, bucket_id, &object.key).await?;
+    ) -> MetaResult<Option<String>> {
+        let previous = self.current_in_tx(tx, state.id, &object.key).await?;
         match (condition, &previous) {
             (WriteCondition::None, _) => {}
             (WriteCondition::IfAbsent, None) => {}
             (WriteCondition::IfEtag(want), Some(prev)) if *want == prev.etag => {}
             _ => return Err(MetaError::PreconditionFailed),
         }
-        let manifest = object.manifest.encode();
+        let (vorder, version_id) = state.next_version();
+        let in_place = match (&previous, state.versioning) {
+            (Some(_), Versioning::Unversioned) => true,
+            (Some(prev), Versioning::Suspended) => prev.version_id == NULL_VERSION,
+            _ => false,
+        };
+        match &previous {
+            Some(prev) if in_place => {
+                self.retire_blobs(tx, &prev.manifest, &object.manifest, now_ms).await?;
+                state.current(-1, prev.size);
+            }
+            Some(prev) => {
+                // INVARIANT: a version never shares a blob with another version, or deleting one would
+                // delete the other's bytes (the engine copies bytes in versioned buckets).
+                if prev.manifest.0.iter().any(|b| object.manifest.0.iter().any(|n| n.blob_id == b.blob_id)) {
+                    return Err(MetaError::Corrupt("a new version would share a blob with the previous one".into()));
+                }
+                self.archive_current(tx, state, prev).await?;
+            }
+            None => {}
+        }
+        if state.versioning == Versioning::Suspended {
+            self.remove_null_version(tx, state, &object.key, now_ms).await?;
+        }
+        self.write_current_row(tx, state.id, object, vorder, &version_id, previous.is_some()).await?;
+        state.current(1, object.size);
+        Ok((state.versioning != Versioning::Unversioned).then_some(version_id))
+    }
+
+    /// Writes `object` as the `objects` row of its key (an UPDATE when the key had one).
+    async fn write_current_row(
+        &self,
+        tx: &mut WriteTx,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        vorder: i64,
+        version_id: &str,
+        exists: bool,
+    ) -> MetaResult<()> {
         // One bind order for both statements: the row's columns, then its key.
-        let sql = if previous.is_some() {
-            "UPDATE objects SET size = ?, etag = ?, last_modified = ?, owner_id = ?, attributes = ?, manifest = ?, \
-             parts_count = ? WHERE bucket_id = ? AND object_key = ?"
+        let sql = if exists {
+            "UPDATE objects SET version_id = ?, vorder = ?, size = ?, etag = ?, last_modified = ?, owner_id = ?, \
+             attributes = ?, manifest = ?, parts_count = ? WHERE bucket_id = ? AND object_key = ?"
         } else {
-            "INSERT INTO objects (size, etag, last_modified, owner_id, attributes, manifest, parts_count, bucket_id, \
-             object_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO objects (version_id, vorder, size, etag, last_modified, owner_id, attributes, manifest, \
+             parts_count, bucket_id, object_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         };
         sqlx::query(sql)
+            .bind(version_id)
+            .bind(vorder)
             .bind(object.size)
             .bind(&object.etag)
             .bind(object.last_modified)
             .bind(object.owner_id)
             .bind(&object.attributes)
-            .bind(&manifest)
+            .bind(object.manifest.encode())
             .bind(object.parts_count)
             .bind(bucket_id)
             .bind(&object.key)
             .execute(&mut **tx)
             .await?;
-        let (count_delta, bytes_delta) = match &previous {
-            Some(prev) => {
-                self.retire_blobs(tx, &prev.manifest, object, now_ms).await?;
-                (0, object.size - prev.size)
-            }
-            None => (1, object.size),
-        };
-        self.adjust_counters(tx, bucket_id, count_delta, bytes_delta).await
+        Ok(())
     }
 
-    /// Queues the blobs of a replaced manifest for deletion, except those the new object still uses
-    /// (a metadata-only self-copy keeps the same blobs).
+    /// Queues the blobs of a replaced or deleted manifest for deletion, except those in `keep` (the new
+    /// object of an unversioned metadata-only self-copy keeps the same blobs).
     pub(crate) async fn retire_blobs(
         &self,
         tx: &mut WriteTx,
         old: &Manifest,
-        new: &ObjectRecord,
+        keep: &Manifest,
         now_ms: i64,
     ) -> MetaResult<()> {
         for blob in &old.0 {
-            if new.manifest.0.iter().any(|b| b.blob_id == blob.blob_id) {
+            if keep.0.iter().any(|b| b.blob_id == blob.blob_id) {
                 continue;
             }
             self.enqueue_garbage(tx, &blob.blob_id, now_ms).await?;
         }
-        Ok(())
-    }
-
-    async fn adjust_counters(
-        &self,
-        tx: &mut WriteTx,
-        bucket_id: BucketId,
-        count_delta: i64,
-        bytes_delta: i64,
-    ) -> MetaResult<()> {
-        sqlx::query("UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ? WHERE id = ?")
-            .bind(count_delta)
-            .bind(bytes_delta)
-            .bind(bucket_id)
-            .execute(&mut **tx)
-            .await?;
         Ok(())
     }
 
@@ -279,28 +302,74 @@ impl MetaStore {
         .await
     }
 
-    /// Deletes the object under `key` and queues its blobs for the janitor. Returns whether there was
-    /// one. The file deletion happens after the commit, so a crash leaves a queued blob, never a row
-    /// pointing at a missing file.
-    pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], now_ms: i64) -> MetaResult<bool> {
+    /// DELETE without a version id. Unversioned: deletes the key's object and queues its blobs (a
+    /// missing key changes nothing). Enabled: the current version becomes noncurrent and a delete marker
+    /// with a new id hides the key (even when there was nothing to hide, as on AWS). Suspended: the
+    /// `null` version, current or not, is deleted and a `null` delete marker takes its place; another
+    /// current version becomes noncurrent. One transaction; files are removed later by the janitor, so
+    /// a crash never leaves a row pointing at a missing file.
+    pub async fn delete_object(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+        owner_id: UserId,
+        now_ms: i64,
+    ) -> MetaResult<Deleted> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            self.lock_bucket(&mut tx, bucket_id).await?;
-            let Some(previous) = self.current_in_tx(&mut tx, bucket_id, key).await? else {
-                return Ok(false);
+            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
+            let previous = self.current_in_tx(&mut tx, bucket_id, key).await?;
+            let deleted = match (state.versioning, previous) {
+                (Versioning::Unversioned, None) => Deleted::default(),
+                (Versioning::Unversioned, Some(prev)) => {
+                    self.delete_current_row(&mut tx, &mut state, &prev, now_ms).await?;
+                    Deleted { version_id: None, marker: false, changed: true }
+                }
+                (versioning, previous) => {
+                    if let Some(prev) = previous {
+                        if versioning == Versioning::Suspended && prev.version_id == NULL_VERSION {
+                            self.delete_current_row(&mut tx, &mut state, &prev, now_ms).await?;
+                        } else {
+                            self.archive_current(&mut tx, &mut state, &prev).await?;
+                            self.drop_current_row(&mut tx, bucket_id, key).await?;
+                        }
+                    }
+                    if versioning == Versioning::Suspended {
+                        self.remove_null_version(&mut tx, &mut state, key, now_ms).await?;
+                    }
+                    let id = self.insert_marker(&mut tx, &mut state, key, owner_id, now_ms).await?;
+                    Deleted { version_id: Some(id), marker: true, changed: true }
+                }
             };
-            sqlx::query("DELETE FROM objects WHERE bucket_id = ? AND object_key = ?")
-                .bind(bucket_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            let none = ObjectRecord { manifest: Manifest::default(), ..previous.clone() };
-            self.retire_blobs(&mut tx, &previous.manifest, &none, now_ms).await?;
-            self.adjust_counters(&mut tx, bucket_id, -1, -previous.size).await?;
+            state.finish(&mut tx).await?;
             tx.commit().await?;
-            Ok(true)
+            Ok(deleted)
         })
         .await
+    }
+
+    /// Deletes the key's current version for good: the row goes and its blobs are queued.
+    pub(crate) async fn delete_current_row(
+        &self,
+        tx: &mut WriteTx,
+        state: &mut BucketState,
+        current: &ObjectRecord,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        self.drop_current_row(tx, state.id, &current.key).await?;
+        self.retire_blobs(tx, &current.manifest, &Manifest::default(), now_ms).await?;
+        state.current(-1, current.size);
+        Ok(())
+    }
+
+    /// Removes the key's `objects` row (its version was archived or is being deleted).
+    async fn drop_current_row(&self, tx: &mut WriteTx, bucket_id: BucketId, key: &[u8]) -> MetaResult<()> {
+        sqlx::query("DELETE FROM objects WHERE bucket_id = ? AND object_key = ?")
+            .bind(bucket_id)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Up to `limit` objects in key order, starting at `start` and stopping before `end` (exclusive),

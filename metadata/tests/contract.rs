@@ -4,100 +4,14 @@
 
 use std::sync::Arc;
 
+mod common;
+
+use common::{TestDb, blob, commit, object, owner, put_part};
+
 use cloudvault_metadata::{
-    AccessKey, BlobRef, BucketSetting, KeyPurpose, ListBound, ListColumns, Manifest, MetaError, MetaStore,
-    ObjectRecord, Upload, UserDeletion, WriteCondition, key_successor,
+    AccessKey, BucketSetting, KeyPurpose, ListBound, ListColumns, Manifest, MetaError, MetaStore, Upload, UserDeletion,
+    WriteCondition, key_successor,
 };
-
-/// A store on a fresh database, and what to drop afterwards.
-struct TestDb {
-    store: MetaStore,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    mysql_name: Option<String>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-        let store = MetaStore::connect(&url, 4).await.expect("open sqlite");
-        TestDb { store, url, _dir: Some(dir), mysql_name: None }
-    }
-
-    async fn mysql() -> TestDb {
-        let server =
-            std::env::var("CLOUDVAULT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-        let name = format!("cv_meta_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&format!("{server}/mysql")).await.unwrap_or_else(|e| {
-            panic!("MariaDB/MySQL is required for the metadata contract tests and is not reachable at {server}: {e}")
-        });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create db");
-        admin.close().await;
-        let url = format!("{server}/{name}");
-        let store = MetaStore::connect(&url, 8).await.expect("open mysql");
-        TestDb { store, url, _dir: None, mysql_name: Some(name) }
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some(name) = self.mysql_name {
-            let server = self.url.rsplit_once('/').map(|(s, _)| s.to_owned()).unwrap_or_default();
-            let admin = sqlx::AnyPool::connect(&format!("{server}/mysql")).await.expect("reconnect");
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&admin).await.expect("drop db");
-            admin.close().await;
-        }
-    }
-}
-
-fn blob(id: &str, size: i64) -> BlobRef {
-    BlobRef { blob_id: id.to_owned(), size, md5_hex: "00".repeat(16) }
-}
-
-fn object(key: &[u8], etag: &str, blob_id: &str, size: i64) -> ObjectRecord {
-    ObjectRecord {
-        key: key.to_vec(),
-        size,
-        etag: etag.to_owned(),
-        last_modified: 1_700_000_000_000,
-        owner_id: 1,
-        attributes: "{}".to_owned(),
-        manifest: Manifest::single(blob(blob_id, size)),
-        parts_count: None,
-    }
-}
-
-/// Commits `object` as the engine does: each new blob's intent recorded first (the commit claims it).
-async fn commit(
-    s: &MetaStore,
-    bucket_id: i64,
-    object: &ObjectRecord,
-    condition: &WriteCondition,
-    now_ms: i64,
-) -> Result<(), MetaError> {
-    for blob in &object.manifest.0 {
-        s.register_pending_blob(&blob.blob_id, now_ms).await.expect("intent");
-    }
-    s.commit_object(bucket_id, object, condition, now_ms).await
-}
-
-/// Records a part as the engine does: its blob's intent first.
-async fn put_part(
-    s: &MetaStore,
-    upload_id: &str,
-    part_number: i64,
-    blob: &BlobRef,
-    checksum: Option<&str>,
-    now_ms: i64,
-) -> Result<(), MetaError> {
-    s.register_pending_blob(&blob.blob_id, now_ms).await.expect("intent");
-    s.put_part(upload_id, part_number, blob, checksum, now_ms).await
-}
-
-async fn owner(store: &MetaStore) -> i64 {
-    store.ensure_user("root", "admin", 0).await.expect("user").id
-}
 
 async fn bucket_lifecycle(db: &TestDb) {
     let s = &db.store;
@@ -128,7 +42,7 @@ async fn bucket_lifecycle(db: &TestDb) {
     assert!(!s.update_object_attributes(b.id, b"k", "stale", "{}").await.expect("update"), "guarded by the ETag");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").attributes, "{\"tags\":{}}");
     assert!(matches!(s.delete_bucket(b.id, 11).await, Err(MetaError::BucketNotEmpty)));
-    assert!(s.delete_object(b.id, b"k", 12).await.expect("delete"));
+    assert!(s.delete_object(b.id, b"k", 1, 12).await.expect("delete").changed);
     s.delete_bucket(b.id, 13).await.expect("delete empty bucket");
     assert!(s.bucket("photos").await.expect("lookup").is_none());
     assert!(matches!(s.set_bucket_setting(b.id, BucketSetting::Tags, None).await, Err(MetaError::NoSuchBucket)));
@@ -195,8 +109,8 @@ async fn commit_replaces_and_queues_garbage(db: &TestDb) {
     let bucket = s.bucket("gc").await.expect("lookup").expect("present");
     assert_eq!((bucket.object_count, bucket.bytes_used), (1, 25));
 
-    assert!(s.delete_object(b.id, b"k", 104).await.expect("delete"));
-    assert!(!s.delete_object(b.id, b"k", 105).await.expect("delete again"));
+    assert!(s.delete_object(b.id, b"k", 1, 104).await.expect("delete").changed);
+    assert!(!s.delete_object(b.id, b"k", 1, 105).await.expect("delete again").changed);
     let mut garbage = s.garbage_blobs(i64::MAX, 10).await.expect("garbage");
     garbage.sort();
     assert_eq!(garbage, ["blob-1", "blob-2"]);
@@ -249,7 +163,7 @@ async fn racing_creators_have_one_winner(db: &TestDb) {
         tasks.push(tokio::spawn(async move {
             commit(&s, b.id, &object(b"lock", &format!("e{i}"), &format!("b{i}"), 1), &WriteCondition::IfAbsent, 1)
                 .await
-                .map(|()| i)
+                .map(|_| i)
         }));
     }
     let mut winners = Vec::new();
@@ -595,34 +509,13 @@ async fn commits_after_a_full_volume_really_commit(db: &TestDb) {
     let full = s.commit_object(b.id, &big, &WriteCondition::None, 3).await;
     assert!(full.as_ref().is_err_and(MetaError::is_storage_full), "the full volume is reported: {full:?}");
     commit(s, b.id, &object(b"after", "e2", "blob-after", 1), &WriteCondition::None, 4).await.expect("after");
-    assert!(s.delete_object(b.id, b"before", 5).await.expect("delete"), "a delete after the failure");
+    assert!(s.delete_object(b.id, b"before", 1, 5).await.expect("delete").changed, "a delete after the failure");
     s.close().await;
     let reopened = MetaStore::connect(&db.url, 2).await.expect("reopen");
     assert!(reopened.object(b.id, b"after").await.expect("lookup").is_some(), "the later commit is durable");
     assert!(reopened.object(b.id, b"before").await.expect("lookup").is_none(), "the later delete is durable");
     assert!(reopened.object(b.id, b"too-big").await.expect("lookup").is_none(), "the failed one left nothing");
     reopened.close().await;
-}
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::sqlite().await;
-                super::$name(&db).await;
-                db.finish().await;
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::mysql().await;
-                super::$name(&db).await;
-                db.finish().await;
-            })*
-        }
-    };
 }
 
 contract!(

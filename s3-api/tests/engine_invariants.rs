@@ -28,6 +28,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 fn record(key: &[u8], manifest: Manifest) -> ObjectRecord {
     ObjectRecord {
+        version_id: String::new(),
         key: key.to_vec(),
         size: manifest.total_size(),
         etag: "e".into(),

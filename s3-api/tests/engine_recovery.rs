@@ -18,6 +18,7 @@ fn body(data: &'static [u8]) -> impl futures::Stream<Item = Result<Bytes, Engine
 
 fn record(key: &[u8]) -> ObjectRecord {
     ObjectRecord {
+        version_id: String::new(),
         key: key.to_vec(),
         size: 0,
         etag: "e".into(),

@@ -97,7 +97,7 @@ pub async fn remove(
         let confirm = q
             .confirm_count
             .ok_or_else(|| ApiError::bad_request("force=true needs confirm_count, the number of objects."))?;
-        delete_prefix(&state, &bucket, b"", confirm).await?;
+        delete_prefix(&state, &bucket, b"", confirm, me.user_id).await?;
     }
     state.engine.delete_bucket(&bucket).await?;
     Ok(StatusCode::NO_CONTENT)

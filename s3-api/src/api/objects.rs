@@ -15,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{Bucket, ListColumns, ListedObject, WriteCondition};
+use cloudvault_metadata::{Bucket, ListColumns, ListedObject, UserId, WriteCondition};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -184,6 +184,7 @@ pub(super) async fn delete_prefix(
     bucket: &Bucket,
     prefix: &[u8],
     confirm_count: i64,
+    owner_id: UserId,
 ) -> ApiResult<i64> {
     let (count, _) = state.engine.prefix_totals(bucket.id, prefix).await?;
     if count != confirm_count {
@@ -193,7 +194,7 @@ pub(super) async fn delete_prefix(
             format!("The prefix holds {count} objects now, not {confirm_count}; confirm again."),
         ));
     }
-    Ok(state.engine.delete_prefix(bucket.id, prefix).await?)
+    Ok(state.engine.delete_prefix(bucket.id, prefix, owner_id).await?)
 }
 
 /// `POST /api/buckets/{bucket}/objects/delete`: `{"deleted": n}`.
@@ -211,14 +212,14 @@ pub async fn delete_many(
             }
             let mut deleted = 0;
             for key in keys {
-                if state.engine.delete_object(b.id, key.as_bytes()).await? {
+                if state.engine.delete_object(b.id, key.as_bytes(), me.user_id).await?.changed {
                     deleted += 1;
                 }
             }
             deleted
         }
         DeleteRequest::Prefix { prefix, confirm_count } => {
-            delete_prefix(&state, &b, prefix.as_bytes(), confirm_count).await?
+            delete_prefix(&state, &b, prefix.as_bytes(), confirm_count, me.user_id).await?
         }
     };
     Ok(Json(json!({ "deleted": deleted })))
@@ -261,7 +262,7 @@ pub async fn delete_one(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<StatusCode> {
     let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
-    state.engine.delete_object(b.id, q.key.as_bytes()).await?;
+    state.engine.delete_object(b.id, q.key.as_bytes(), me.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

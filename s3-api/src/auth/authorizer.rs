@@ -73,12 +73,20 @@ pub fn is_read_action(action: &str) -> bool {
     ["s3:Get", "s3:List", "s3:Head"].iter().any(|p| action.starts_with(p))
 }
 
-/// What an S3 operation (by s3s name) needs, as an IAM action.
-pub fn action_of(operation: &str) -> String {
-    match operation {
-        "GetObject" | "HeadObject" => "s3:GetObject".to_owned(),
-        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket".to_owned(),
-        other => format!("s3:{other}"),
+/// What an S3 operation (by s3s name) needs, as an IAM action; `versioned` when the request names a
+/// version (`versionId`), which AWS authorizes as a separate action (a public `s3:GetObject` grant
+/// does not reach old versions).
+pub fn action_of(operation: &str, versioned: bool) -> String {
+    match (operation, versioned) {
+        ("GetObject" | "HeadObject", false) => "s3:GetObject".to_owned(),
+        ("GetObject" | "HeadObject", true) => "s3:GetObjectVersion".to_owned(),
+        ("DeleteObject", true) => "s3:DeleteObjectVersion".to_owned(),
+        ("GetObjectTagging", true) => "s3:GetObjectVersionTagging".to_owned(),
+        ("PutObjectTagging", true) => "s3:PutObjectVersionTagging".to_owned(),
+        ("DeleteObjectTagging", true) => "s3:DeleteObjectVersionTagging".to_owned(),
+        ("ListObjects" | "ListObjectsV2" | "HeadBucket", _) => "s3:ListBucket".to_owned(),
+        ("ListObjectVersions", _) => "s3:ListBucketVersions".to_owned(),
+        (other, _) => format!("s3:{other}"),
     }
 }
 

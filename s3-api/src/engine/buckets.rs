@@ -55,7 +55,8 @@ impl BucketCache {
         }
     }
 
-    fn invalidate(&self, name: &str) {
+    /// Forgets `name` (after any change to that bucket made through the engine).
+    pub(super) fn invalidate(&self, name: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(name);
         }

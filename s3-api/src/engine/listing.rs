@@ -122,6 +122,9 @@ impl Listed for Upload {
     }
 }
 
+/// The `Cursor::after` that means "after every row of the key" (a marker without an id).
+pub const UNTIL_KEY_END: &str = "\u{10FFFF}";
+
 /// Where the next batch starts: at `key` itself (`after: None`) or strictly after `(key, after)`.
 #[derive(Debug, Clone)]
 pub struct Cursor {
@@ -148,7 +151,7 @@ pub async fn scan<T: Listed>(engine: &Engine, bucket_id: BucketId, p: ListParams
     let mut cursor = Some(match marker {
         // Strictly after the marker (and, without an upload-id marker, after every row of its key).
         Some(m) if m >= prefix => {
-            Cursor { key: m.to_vec(), after: Some(p.marker_id.unwrap_or("\u{10FFFF}").to_owned()) }
+            Cursor { key: m.to_vec(), after: Some(p.marker_id.unwrap_or(UNTIL_KEY_END).to_owned()) }
         }
         _ => Cursor { key: prefix.to_vec(), after: None },
     });

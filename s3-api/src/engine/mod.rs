@@ -19,6 +19,7 @@ pub mod multipart;
 pub mod objects;
 pub mod protocol;
 pub mod space;
+pub mod versions;
 
 use std::io;
 use std::ops::Range;
@@ -29,7 +30,9 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 
-use cloudvault_metadata::{BlobRef, BucketId, Manifest, MetaError, MetaStore, ObjectRecord, WriteCondition};
+use cloudvault_metadata::{
+    BlobRef, BucketId, Deleted, Manifest, MetaError, MetaStore, ObjectRecord, UserId, WriteCondition,
+};
 
 pub use blobs::{BlobStore, StagedBlob};
 pub use error::{EngineError, EngineResult};
@@ -37,6 +40,7 @@ pub use listing::{ListParams, Page};
 pub use multipart::{Assembly, RequestedPart, UploadState};
 pub use objects::{Committed, NewObject};
 pub use space::Volume;
+pub use versions::parse_version;
 
 /// Milliseconds since the Unix epoch, the unit every stored time uses.
 pub fn now_ms() -> i64 {
@@ -125,15 +129,16 @@ impl Engine {
         Ok(self.blobs.open_read(manifest, range).await?)
     }
 
-    /// Deletes the object under `key` (its blobs go to the janitor's queue, see [`protocol`]). Returns
-    /// whether there was one. On a full volume the reserve is released and the delete retried once, so
-    /// deleting is how a full volume gets its space back.
-    pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8]) -> EngineResult<bool> {
+    /// DELETE of `key` without a version id, by `owner_id`: unversioned, the object goes (its blobs to
+    /// the janitor's queue, see [`protocol`]); versioned, a delete marker hides it and the versions stay
+    /// (`cloudvault_metadata`'s `MetaStore::delete_object` has the rules). On a full volume the reserve
+    /// is released and the delete retried once, so deleting is how a full volume gets its space back.
+    pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], owner_id: UserId) -> EngineResult<Deleted> {
         failpoint::hit("delete.before_commit")?;
-        let deleted = match self.meta.delete_object(bucket_id, key, now_ms()).await {
+        let deleted = match self.meta.delete_object(bucket_id, key, owner_id, now_ms()).await {
             Err(e) if e.is_storage_full() => {
                 self.volume.release_reserve();
-                self.meta.delete_object(bucket_id, key, now_ms()).await?
+                self.meta.delete_object(bucket_id, key, owner_id, now_ms()).await?
             }
             other => other?,
         };
@@ -158,13 +163,16 @@ impl Engine {
         staged: StagedBlob,
         mut object: ObjectRecord,
         condition: &WriteCondition,
-    ) -> EngineResult<()> {
+    ) -> EngineResult<Option<String>> {
         failpoint::hit("put.staged")?;
         let (blob, now) = self.place_with_intent(staged, ["put.intent_recorded", "put.placed"]).await?;
         let blob_id = blob.blob_id.clone();
         object.manifest = Manifest::single(blob);
         match self.meta.commit_object(bucket_id, &object, condition, now).await {
-            Ok(()) => Ok(failpoint::hit("put.committed")?),
+            Ok(version_id) => {
+                failpoint::hit("put.committed")?;
+                Ok(version_id)
+            }
             Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket | MetaError::IntentLost(_))) => {
                 self.discard(&blob_id).await;
                 Err(e.into())
@@ -199,16 +207,18 @@ impl Engine {
 
     /// Completes a multipart upload: the one transaction of the protocol's "Complete" ([`protocol`]),
     /// which makes `object` (whose manifest lists the part blobs) visible and retires the upload.
+    /// Returns the new version's id (`None` in an unversioned bucket).
     pub async fn complete_upload(
         &self,
         upload_id: &str,
         bucket_id: BucketId,
         object: &ObjectRecord,
         condition: &WriteCondition,
-    ) -> EngineResult<()> {
+    ) -> EngineResult<Option<String>> {
         failpoint::hit("complete.before_commit")?;
-        self.meta.complete_upload(upload_id, bucket_id, object, condition, now_ms()).await?;
-        Ok(failpoint::hit("complete.committed")?)
+        let version_id = self.meta.complete_upload(upload_id, bucket_id, object, condition, now_ms()).await?;
+        failpoint::hit("complete.committed")?;
+        Ok(version_id)
     }
 
     /// Steps 2 and 3 of the write protocol: record the blob's intent, then move it to its durable name.

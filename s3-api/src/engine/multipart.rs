@@ -54,6 +54,7 @@ impl Assembly {
         let manifest = Manifest(self.parts.iter().map(|p| p.blob.clone()).collect::<Vec<BlobRef>>());
         ObjectRecord {
             key: upload.key.clone(),
+            version_id: String::new(),
             size: manifest.total_size(),
             etag: self.etag.clone(),
             last_modified: now_ms(),

@@ -2,7 +2,7 @@
 //! stored attributes, delete by prefix, and the buckets a user sees.
 
 use cloudvault_metadata::{
-    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, UserId, WriteCondition, key_successor,
+    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, UserId, VersionSel, WriteCondition, key_successor,
 };
 
 use super::attributes::ObjectAttributes;
@@ -29,6 +29,8 @@ pub struct Committed {
     pub size: u64,
     /// The commit time (ms since the epoch).
     pub last_modified: i64,
+    /// The new version's id (`None` in an unversioned bucket).
+    pub version_id: Option<String>,
 }
 
 impl StagedBlob {
@@ -59,9 +61,11 @@ impl Engine {
         staged: StagedBlob,
         condition: &WriteCondition,
     ) -> EngineResult<Committed> {
-        let committed = Committed { etag: hex::encode(staged.md5), size: staged.size, last_modified: now_ms() };
+        let mut committed =
+            Committed { etag: hex::encode(staged.md5), size: staged.size, last_modified: now_ms(), version_id: None };
         let record = ObjectRecord {
             key: new.key,
+            version_id: String::new(),
             size: staged.size as i64,
             etag: committed.etag.clone(),
             last_modified: committed.last_modified,
@@ -70,29 +74,38 @@ impl Engine {
             manifest: Manifest::default(),
             parts_count: None,
         };
-        self.commit_single(bucket_id, staged, record, condition).await?;
+        committed.version_id = self.commit_single(bucket_id, staged, record, condition).await?;
         Ok(committed)
     }
 
-    /// Replaces the attributes of `object` (as read before), guarded by its ETag: an overwrite racing
-    /// the update makes it fail (`NoSuchKey`) rather than change the newer object.
+    /// Replaces the attributes of `object` (as read before: the current version, or with `version` the
+    /// one named), guarded by its ETag: an overwrite racing the update makes it fail (`NoSuchKey`)
+    /// rather than change the newer object.
     pub async fn update_attributes(
         &self,
         bucket_id: BucketId,
         object: &ObjectRecord,
+        version: Option<&VersionSel>,
         attributes: &ObjectAttributes,
     ) -> EngineResult<()> {
         let encoded = attributes.encode();
-        if self.meta.update_object_attributes(bucket_id, &object.key, &object.etag, &encoded).await? {
+        let updated = match version {
+            None => self.meta.update_object_attributes(bucket_id, &object.key, &object.etag, &encoded).await?,
+            Some(sel) => {
+                self.meta.update_version_attributes(bucket_id, &object.key, sel, &object.etag, &encoded).await?
+            }
+        };
+        if updated {
             Ok(())
         } else {
             Err(EngineError::rejected("NoSuchKey", "The object changed while its attributes were being updated."))
         }
     }
 
-    /// Deletes every object under `prefix` (empty: the whole bucket), in key order, one commit each;
-    /// objects written under the prefix meanwhile may be deleted too. Returns how many were deleted.
-    pub async fn delete_prefix(&self, bucket_id: BucketId, prefix: &[u8]) -> EngineResult<i64> {
+    /// Deletes every object under `prefix` (empty: the whole bucket) as `owner_id`, in key order, one
+    /// commit each (in a versioned bucket each gets a delete marker); objects written under the prefix
+    /// meanwhile may be deleted too. Returns how many were deleted.
+    pub async fn delete_prefix(&self, bucket_id: BucketId, prefix: &[u8], owner_id: UserId) -> EngineResult<i64> {
         let end = key_successor(prefix).filter(|_| !prefix.is_empty());
         let mut deleted = 0;
         loop {
@@ -103,7 +116,7 @@ impl Engine {
                 return Ok(deleted);
             }
             for o in batch {
-                if self.delete_object(bucket_id, &o.key).await? {
+                if self.delete_object(bucket_id, &o.key, owner_id).await?.changed {
                     deleted += 1;
                 }
             }

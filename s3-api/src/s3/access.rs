@@ -30,7 +30,8 @@ impl S3Access for S3Authz {
         if let Some(p) = &caller {
             cx.extensions_mut().insert(p.clone());
         }
-        let action = action_of(&operation);
+        let versioned = cx.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+        let action = action_of(&operation, versioned);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),

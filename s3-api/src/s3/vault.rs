@@ -6,14 +6,14 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Bucket, ObjectRecord};
+use cloudvault_metadata::{Bucket, ObjectRecord, VersionSel, Versioning};
 
 use super::ops;
 use crate::auth::Authorizer;
 use crate::auth::{KeyStore, Principal};
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::engine::buckets::AuthorizedBucket;
+use crate::engine::{Engine, parse_version};
 
 /// The S3 service state shared by every request.
 #[derive(Debug)]
@@ -51,9 +51,38 @@ impl CloudVault {
         }
     }
 
-    /// The current object under `key`, or `NoSuchKey`.
+    /// The current object under `key`, or `NoSuchKey` (with `x-amz-delete-marker: true` and the
+    /// marker's version id when a delete marker hides the key).
     pub async fn object(&self, bucket_id: i64, key: &str) -> S3Result<ObjectRecord> {
-        self.engine.object(bucket_id, key.as_bytes()).await?.ok_or_else(|| s3_error!(NoSuchKey))
+        if let Some(o) = self.engine.object(bucket_id, key.as_bytes()).await? {
+            return Ok(o);
+        }
+        let mut e = s3_error!(NoSuchKey);
+        if let Some(marker) = self.engine.current_marker(bucket_id, key.as_bytes()).await? {
+            e.set_headers(marker_headers(&marker));
+        }
+        Err(e)
+    }
+
+    /// The version of `key` a request names with `versionId` (the current object without one), and the
+    /// parsed version to act on. A version that does not exist is `NoSuchVersion`; a delete marker
+    /// named by id is 405 MethodNotAllowed with `x-amz-delete-marker: true`, as on AWS.
+    pub async fn object_at(
+        &self,
+        bucket_id: i64,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<(ObjectRecord, Option<VersionSel>)> {
+        let Some(id) = version_id else { return Ok((self.object(bucket_id, key).await?, None)) };
+        let sel = parse_version(id)?;
+        let found = self.engine.object_version(bucket_id, key.as_bytes(), &sel).await?;
+        let version = found.ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?;
+        if version.is_marker {
+            let mut e = s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.");
+            e.set_headers(marker_headers(&version.object.version_id));
+            return Err(e);
+        }
+        Ok((version.object, Some(sel)))
     }
 
     /// The bucket called `name` that the request was authorized against (carried in `ext` by the
@@ -68,6 +97,21 @@ impl CloudVault {
         }
         self.engine.bucket_fresh(name).await?.ok_or_else(|| s3_error!(NoSuchBucket))
     }
+}
+
+/// `x-amz-delete-marker: true` and `x-amz-version-id` of an answer about a delete marker.
+fn marker_headers(version_id: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(v) = http::HeaderValue::from_str(version_id) {
+        headers.insert("x-amz-version-id", v);
+    }
+    headers
+}
+
+/// The version id a response reports: none in a bucket that never had versioning (as on AWS).
+pub fn reported_version(bucket: &Bucket, version_id: &str) -> Option<String> {
+    (bucket.versioning != Versioning::Unversioned).then(|| version_id.to_owned())
 }
 
 #[async_trait::async_trait]
@@ -174,7 +218,14 @@ impl S3 for CloudVault {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        ops::config::get_bucket_versioning(self, req).await
+        ops::versioning::get_bucket_versioning(self, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        ops::versioning::put_bucket_versioning(self, req).await
     }
 
     async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
@@ -309,7 +360,7 @@ impl S3 for CloudVault {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        ops::list::list_object_versions(self, req).await
+        ops::versioning::list_object_versions(self, req).await
     }
 
     async fn put_bucket_policy(

@@ -8,15 +8,6 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::owner;
 use crate::s3::vault::CloudVault;
 
-/// GetBucketVersioning: never enabled (an empty configuration).
-pub async fn get_bucket_versioning(
-    v: &CloudVault,
-    req: S3Request<GetBucketVersioningInput>,
-) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    v.bucket(&req.extensions, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
-}
-
 /// The owner-only ACL of a bucket or object.
 async fn owner_acl(v: &CloudVault, owner_id: i64) -> S3Result<(Owner, Vec<Grant>)> {
     let who = owner(owner_id, v.keys.user_name(owner_id).await?);

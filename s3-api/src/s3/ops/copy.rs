@@ -13,31 +13,36 @@ use crate::limits::MAX_COPY_SIZE;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
-use crate::s3::vault::CloudVault;
+use crate::s3::vault::{CloudVault, reported_version};
 
-/// Resolves `x-amz-copy-source` to the current object, checks that `caller` may read it (the access
-/// hook only authorized the destination), and checks the `x-amz-copy-source-if-*` conditions (any
-/// failure is 412).
+/// A resolved copy source: the version read, and the version id to report as
+/// `x-amz-copy-source-version-id` (none from a bucket that never had versioning).
+struct Source {
+    object: ObjectRecord,
+    version_id: Option<String>,
+}
+
+/// Resolves `x-amz-copy-source` to the current object (or the version its `?versionId=` names), checks
+/// that `caller` may read it (the access hook only authorized the destination; a named version needs
+/// `s3:GetObjectVersion`), and checks the `x-amz-copy-source-if-*` conditions (any failure is 412).
 async fn copy_source(
     v: &CloudVault,
     caller: &Principal,
     source: &CopySource,
     conditions: Conditions<'_>,
-) -> S3Result<ObjectRecord> {
+) -> S3Result<Source> {
     let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
+    let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
     let bucket = v
         .authorizer
-        .authorize(Some(caller), "s3:GetObject", Some(bucket), Some(key))
+        .authorize(Some(caller), action, Some(bucket), Some(key))
         .await?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(NoSuchVersion));
-    }
-    let object = v.object(bucket.id, key).await?;
+    let (object, _) = v.object_at(bucket.id, key, version_id.as_deref()).await?;
     conditions.check_copy_source(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
-    Ok(object)
+    Ok(Source { version_id: reported_version(&bucket, &object.version_id), object })
 }
 
 /// The `x-amz-copy-source-if-*` conditions of a CopyObject / UploadPartCopy input.
@@ -108,13 +113,17 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> 
 /// modification times this way), as on AWS.
 pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let me = v.principal(&req).await?;
+    super::put::refuse_lock_headers(&req.headers)?;
     let i = req.input;
-    let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
+    let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &i.copy_source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    let source = copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
+    let Source { object: source, version_id: source_version } =
+        copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
     let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    if !replace && **src_bucket == *i.bucket && **src_key == *i.key {
+    // Copying an older version onto its own key is how a version is restored; only a copy of the
+    // current object onto itself must change something.
+    if !replace && src_version.is_none() && **src_bucket == *i.bucket && **src_key == *i.key {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the \
@@ -151,6 +160,8 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
             last_modified: Some(timestamp(committed.last_modified)),
             ..Default::default()
         }),
+        copy_source_version_id: source_version,
+        version_id: committed.version_id,
         ..Default::default()
     }))
 }
@@ -165,7 +176,8 @@ pub async fn upload_part_copy(
     let i = req.input;
     let upload =
         super::multipart::upload_checked(v, &req.extensions, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
-    let source = copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
+    let Source { object: source, version_id: source_version } =
+        copy_source(v, &me, &i.copy_source, copy_source_conditions!(i)).await?;
     let range = copy_range(i.copy_source_range.as_deref(), source.size.max(0) as u64)?;
     let algorithm = super::multipart::upload_checksum(&upload)?.map(|(a, _)| a);
     let (staged, stored) = copy_bytes(v, &source, range, algorithm).await?;
@@ -179,5 +191,9 @@ pub async fn upload_part_copy(
     if let Some(c) = stored {
         set_checksum_fields!(result, c.dto());
     }
-    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(result),
+        copy_source_version_id: source_version,
+        ..Default::default()
+    }))
 }

@@ -1,63 +1,80 @@
-//! DeleteObject and DeleteObjects.
+//! DeleteObject and DeleteObjects, with and without version ids.
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use cloudvault_metadata::{Bucket, Deleted, UserId};
+
+use crate::auth::Principal;
+use crate::engine::parse_version;
 use crate::limits::{MAX_DELETE_KEYS, MAX_KEY_LENGTH};
 use crate::s3::vault::CloudVault;
 
-/// DeleteObject: 204 whether or not the key existed (unversioned bucket semantics).
+/// Who a delete marker is recorded as written by: the signer, or for an anonymous delete a bucket
+/// policy allowed, the bucket's owner.
+fn marker_owner(ext: &http::Extensions, bucket: &Bucket) -> UserId {
+    ext.get::<Principal>().map_or(bucket.owner_id, |p| p.user_id)
+}
+
+/// One delete: of the version named, else of the key (a delete marker in a versioned bucket).
+async fn delete_one(
+    v: &CloudVault,
+    bucket: &Bucket,
+    owner: UserId,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<Deleted> {
+    Ok(match version_id {
+        Some(id) => v.engine.delete_version(bucket.id, key.as_bytes(), &parse_version(id)?).await?,
+        None => v.engine.delete_object(bucket.id, key.as_bytes(), owner).await?,
+    })
+}
+
+/// DeleteObject: 204 whether or not anything existed. Reports the version removed or the delete
+/// marker created (`x-amz-version-id`, `x-amz-delete-marker`).
 pub async fn delete_object(
     v: &CloudVault,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    v.engine.delete_object(bucket.id, req.input.key.as_bytes()).await?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    let owner = marker_owner(&req.extensions, &bucket);
+    let i = &req.input;
+    let deleted = delete_one(v, &bucket, owner, &i.key, i.version_id.as_deref()).await?;
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: deleted.marker.then_some(true),
+        version_id: deleted.version_id,
+        ..Default::default()
+    }))
 }
 
-/// DeleteObjects: up to 1000 keys; each is reported deleted (unless `Quiet`) or as an error entry.
+/// DeleteObjects: up to 1000 keys (each with an optional version id); each is reported deleted
+/// (unless `Quiet`) with the marker it created or removed, or as an error entry.
 pub async fn delete_objects(
     v: &CloudVault,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    let owner = marker_owner(&req.extensions, &bucket);
     let delete = req.input.delete;
     if delete.objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
     }
-    let quiet = delete.quiet.unwrap_or(false);
-    let mut deleted = Vec::new();
-    let mut errors = Vec::new();
     if delete.objects.iter().any(|o| o.key.len() > MAX_KEY_LENGTH) {
         return Err(s3_error!(KeyTooLongError, "Your key is too long (at most {MAX_KEY_LENGTH} bytes)."));
     }
+    let quiet = delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
     for object in delete.objects {
-        if object.version_id.as_deref().is_some_and(|v| v != "null") {
-            errors.push(Error {
-                code: Some("NoSuchVersion".to_owned()),
-                key: Some(object.key),
-                message: Some("The specified version does not exist.".to_owned()),
-                version_id: object.version_id,
-            });
-            continue;
-        }
-        match v.engine.delete_object(bucket.id, object.key.as_bytes()).await {
+        match delete_one(v, &bucket, owner, &object.key, object.version_id.as_deref()).await {
             Ok(_) if quiet => {}
-            Ok(_) => deleted.push(DeletedObject {
+            Ok(d) => deleted.push(reported(object.key, object.version_id, d)),
+            Err(e) => errors.push(Error {
+                code: Some(e.code().as_str().to_owned()),
                 key: Some(object.key),
+                message: e.message().map(str::to_owned),
                 version_id: object.version_id,
-                ..Default::default()
             }),
-            Err(e) => {
-                let e = s3s::S3Error::from(e);
-                errors.push(Error {
-                    code: Some(e.code().as_str().to_owned()),
-                    key: Some(object.key),
-                    message: e.message().map(str::to_owned),
-                    version_id: object.version_id,
-                });
-            }
         }
     }
     Ok(S3Response::new(DeleteObjectsOutput {
@@ -65,4 +82,15 @@ pub async fn delete_objects(
         errors: (!errors.is_empty()).then_some(errors),
         ..Default::default()
     }))
+}
+
+/// A `Deleted` entry as AWS reports it: the version id asked for, and when a marker was created or
+/// removed, `DeleteMarker` with the marker's id.
+fn reported(key: String, asked: Option<String>, d: Deleted) -> DeletedObject {
+    DeletedObject {
+        key: Some(key),
+        delete_marker: d.marker.then_some(true),
+        delete_marker_version_id: if d.marker { d.version_id.clone() } else { None },
+        version_id: asked,
+    }
 }

@@ -1,8 +1,8 @@
 //! ListObjects (V1) and ListObjectsV2.
 //!
-//! All are served by the engine's one keyset scan ([`crate::engine::listing`]); V1's
-//! `marker`/`NextMarker`, V2's `start-after` and its continuation token, and ListObjectVersions' key
-//! marker all mean "after this key".
+//! Both are served by the engine's one keyset scan ([`crate::engine::listing`]); V1's
+//! `marker`/`NextMarker` and V2's `start-after` and its continuation token all mean "after this key".
+//! ListObjectVersions, the same scan over versions, is in [`super::versioning`].
 
 use base64::Engine as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -22,12 +22,12 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove
 
 /// Renders a key or prefix for the response: percent-encoded when the client asked for
 /// `encoding-type=url` (botocore always does, and decodes what it gets back).
-fn render(bytes: &[u8], url: bool) -> String {
+pub(super) fn render(bytes: &[u8], url: bool) -> String {
     let text = String::from_utf8_lossy(bytes);
     if url { utf8_percent_encode(&text, URL_ENCODE).to_string() } else { text.into_owned() }
 }
 
-fn wants_url(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
+pub(super) fn wants_url(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
     match encoding_type.map(EncodingType::as_str) {
         None => Ok(false),
         Some(EncodingType::URL) => Ok(true),
@@ -35,7 +35,7 @@ fn wants_url(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
-fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+pub(super) fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
         None => Ok(MAX_KEYS_PER_PAGE as usize),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer.")),
@@ -87,7 +87,7 @@ async fn list_page(
     Ok(Listing { url, limit, prefix, delimiter, page })
 }
 
-/// Runs [`list_page`] for a ListObjects / ListObjectsV2 / ListObjectVersions input (same field names).
+/// Runs [`list_page`] for a ListObjects / ListObjectsV2 input (same field names).
 macro_rules! list_common {
     ($v:expr, $ext:expr, $i:expr, $resume:expr) => {
         list_page(
@@ -119,7 +119,7 @@ async fn contents(v: &CloudVault, objects: Vec<ListedObject>, with_owner: bool, 
     Ok(out)
 }
 
-fn common_prefixes(prefixes: &[Vec<u8>], url: bool) -> Vec<CommonPrefix> {
+pub(super) fn common_prefixes(prefixes: &[Vec<u8>], url: bool) -> Vec<CommonPrefix> {
     prefixes.iter().map(|p| CommonPrefix { prefix: Some(render(p, url)) }).collect()
 }
 
@@ -171,49 +171,6 @@ pub async fn list_objects_v2(
         start_after: i.start_after.map(|s| render(s.as_bytes(), url)),
         is_truncated: Some(page.truncated),
         contents: Some(contents(v, page.items, i.fetch_owner.unwrap_or(false), url).await?),
-        common_prefixes: Some(common_prefixes(&page.prefixes, url)),
-        encoding_type: i.encoding_type,
-        ..Default::default()
-    }))
-}
-
-/// ListObjectVersions for CloudVault's unversioned buckets: every object is its only version, with
-/// version id `null` and `IsLatest`; paging (key marker), prefix, delimiter and `encoding-type` behave
-/// as in ListObjectsV2. Cleanup scripts, rclone and test suites empty buckets this way.
-pub async fn list_object_versions(
-    v: &CloudVault,
-    req: S3Request<ListObjectVersionsInput>,
-) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let i = req.input;
-    let resume = i.key_marker.as_ref().map(|m| m.as_bytes().to_vec());
-    let Listing { url, limit, prefix, delimiter, page } = list_common!(v, &req.extensions, i, resume).await?;
-    let mut versions = Vec::with_capacity(page.items.len());
-    for o in page.items {
-        let name = v.keys.user_name(o.owner_id).await?;
-        versions.push(ObjectVersion {
-            key: Some(render(&o.key, url)),
-            version_id: Some("null".to_owned()),
-            is_latest: Some(true),
-            e_tag: Some(etag(&o.etag)),
-            size: Some(o.size),
-            last_modified: Some(timestamp(o.last_modified)),
-            storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-            owner: Some(owner(o.owner_id, name)),
-            ..Default::default()
-        });
-    }
-    let next_key = if page.truncated { page.last.as_deref().map(|l| render(l, url)) } else { None };
-    Ok(S3Response::new(ListObjectVersionsOutput {
-        name: Some(i.bucket),
-        prefix: Some(render(prefix.as_bytes(), url)),
-        delimiter: delimiter.map(|d| render(d.as_bytes(), url)),
-        key_marker: Some(i.key_marker.map(|m| render(m.as_bytes(), url)).unwrap_or_default()),
-        version_id_marker: i.version_id_marker,
-        max_keys: Some(limit as i32),
-        is_truncated: Some(page.truncated),
-        next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
-        next_key_marker: next_key,
-        versions: Some(versions),
         common_prefixes: Some(common_prefixes(&page.prefixes, url)),
         encoding_type: i.encoding_type,
         ..Default::default()

@@ -11,6 +11,7 @@ pub mod policy;
 pub mod put;
 pub mod read;
 pub mod tagging;
+pub mod versioning;
 
 use s3s::dto::Owner;
 

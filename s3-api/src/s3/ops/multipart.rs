@@ -55,6 +55,7 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let me = v.principal(&req).await?;
+    super::put::refuse_lock_headers(&req.headers)?;
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let attributes = attributes_from_input!(i);
@@ -161,8 +162,9 @@ pub async fn complete_multipart_upload(
     let mut attributes = state.attributes;
     attributes.checksum = checksum.clone();
     let record = assembly.record(&upload, &attributes);
-    v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
+    let version_id = v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
     let mut output = CompleteMultipartUploadOutput {
+        version_id,
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         e_tag: Some(etag(&assembly.etag)),

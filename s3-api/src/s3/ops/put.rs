@@ -21,6 +21,17 @@ pub fn parse_content_md5(value: &str) -> S3Result<[u8; 16]> {
     bytes.try_into().map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))
 }
 
+/// Refuses object lock headers (`x-amz-object-lock-mode`, `-retain-until-date`, `-legal-hold`) with
+/// AWS's answer for a bucket without an Object Lock configuration, which no CloudVault bucket has yet:
+/// a client must never believe a version is protected when it is not.
+pub fn refuse_lock_headers(headers: &http::HeaderMap) -> S3Result<()> {
+    let named = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
+    if named.iter().any(|h| headers.contains_key(*h)) {
+        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+    }
+    Ok(())
+}
+
 /// The condition of a conditional write: `If-None-Match: *` (create only) or `If-Match: <etag>`.
 pub fn write_condition(
     if_match: Option<ETagCondition>,
@@ -96,6 +107,7 @@ pub async fn stage_verified(
 /// decoded length.
 pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let me = v.principal(&req).await?;
+    refuse_lock_headers(&req.headers)?;
     let input = req.input;
     let bucket = v.bucket(&req.extensions, &input.bucket).await?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
@@ -115,7 +127,8 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     let attributes = ObjectAttributes { checksum: checksum.clone(), ..attributes_from_input!(input) };
     let new = NewObject { key: input.key.into_bytes(), owner_id: me.user_id, attributes };
     let committed = v.engine.put_object(bucket.id, new, body.staged, &condition).await?;
-    let mut output = PutObjectOutput { e_tag: Some(etag(&committed.etag)), ..Default::default() };
+    let mut output =
+        PutObjectOutput { e_tag: Some(etag(&committed.etag)), version_id: committed.version_id, ..Default::default() };
     if let Some(c) = checksum {
         set_checksum_fields!(output, c.dto());
         output.checksum_type = Some(c.kind.dto());

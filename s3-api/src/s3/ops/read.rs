@@ -10,29 +10,40 @@ use cloudvault_metadata::ObjectRecord;
 use crate::s3::attributes::{ObjectAttributes, etag, timestamp};
 use crate::s3::checksums::{Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
-use crate::s3::vault::CloudVault;
+use crate::s3::vault::{CloudVault, reported_version};
 
-/// What GET and HEAD share: the object, its attributes, and the byte range to serve.
+/// What GET and HEAD share: the object (the version asked for), its attributes, and the byte range to
+/// serve.
 struct Selected {
     object: ObjectRecord,
+    /// The version id to report (none in a bucket that never had versioning).
+    version_id: Option<String>,
     attributes: ObjectAttributes,
     range: ByteRange<u64>,
     /// `Content-Range` when the answer is partial (206).
     content_range: Option<String>,
 }
 
-/// Resolves the object, evaluates the conditions, and picks the range (`Range` or `partNumber`).
+/// What a GET or HEAD names: the object and which version of it.
+struct Target<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<&'a str>,
+}
+
+/// Resolves the object (the version `versionId` names, else the current one), evaluates the
+/// conditions, and picks the range (`Range` or `partNumber`).
 async fn select(
     v: &CloudVault,
     ext: &http::Extensions,
-    bucket: &str,
-    key: &str,
+    target: Target<'_>,
     conditions: Conditions<'_>,
     range: Option<&Range>,
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
-    let bucket = v.bucket(ext, bucket).await?;
-    let object = v.object(bucket.id, key).await?;
+    let bucket = v.bucket(ext, target.bucket).await?;
+    let (object, _) = v.object_at(bucket.id, target.key, target.version_id).await?;
+    let version_id = reported_version(&bucket, &object.version_id);
     conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     let size = object.size.max(0) as u64;
     let (range, partial) = match (range, part_number) {
@@ -54,7 +65,7 @@ async fn select(
         }
     });
     let attributes = ObjectAttributes::decode(&object.attributes)?;
-    Ok(Selected { object, attributes, range, content_range })
+    Ok(Selected { object, version_id, attributes, range, content_range })
 }
 
 /// The byte range of part `n` (1-based). A single-part object has exactly one part, the whole object.
@@ -101,8 +112,7 @@ macro_rules! select_for {
         select(
             $v,
             $ext,
-            &$i.bucket,
-            &$i.key,
+            Target { bucket: &$i.bucket, key: &$i.key, version_id: $i.version_id.as_deref() },
             Conditions {
                 if_match: $i.if_match.as_ref(),
                 if_none_match: $i.if_none_match.as_ref(),
@@ -136,6 +146,7 @@ macro_rules! object_output {
             expires: $i.response_expires.as_ref().and_then(http_date).or(a.expires.clone()),
             metadata: a.metadata_dto(),
             parts_count: $s.object.parts_count.map(|n| n as i32),
+            version_id: $s.version_id.clone(),
             ..Default::default()
         };
         if let Some(c) = checksum {

@@ -2,15 +2,16 @@
 //! bucket tagging. Object tags live with the object's attributes; bucket tags in the bucket row.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{BucketSetting, ObjectRecord};
+use cloudvault_metadata::{Bucket, BucketSetting, ObjectRecord, VersionSel};
 
 use crate::limits::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::attributes::ObjectAttributes;
-use crate::s3::vault::CloudVault;
+use crate::s3::vault::{CloudVault, reported_version};
 
 /// Validates a tag set against AWS's rules (`InvalidTag`): keys 1..=128 characters, values up to 256,
 /// no duplicate keys, at most `max` tags.
@@ -59,22 +60,38 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
     validate(pairs, MAX_OBJECT_TAGS)
 }
 
-async fn current(
-    v: &CloudVault,
-    ext: &http::Extensions,
-    bucket: &str,
-    key: &str,
-) -> S3Result<(i64, ObjectRecord, ObjectAttributes)> {
-    let bucket = v.bucket(ext, bucket).await?;
-    let object = v.object(bucket.id, key).await?;
-    let attributes = ObjectAttributes::decode(&object.attributes)?;
-    Ok((bucket.id, object, attributes))
+/// The object version a tagging request names (`versionId`, else the current one).
+struct Target {
+    bucket: Arc<Bucket>,
+    object: ObjectRecord,
+    version: Option<VersionSel>,
+    attributes: ObjectAttributes,
 }
 
-/// Stores new attributes for the object read by [`current`], guarded by its ETag (an overwrite racing the
-/// tag update makes the update fail rather than tag the wrong version).
-async fn store(v: &CloudVault, bucket_id: i64, object: &ObjectRecord, attributes: &ObjectAttributes) -> S3Result<()> {
-    Ok(v.engine.update_attributes(bucket_id, object, attributes).await?)
+impl Target {
+    async fn resolve(
+        v: &CloudVault,
+        ext: &http::Extensions,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<Self> {
+        let bucket = v.bucket(ext, bucket).await?;
+        let (object, version) = v.object_at(bucket.id, key, version_id).await?;
+        let attributes = ObjectAttributes::decode(&object.attributes)?;
+        Ok(Target { bucket, object, version, attributes })
+    }
+
+    /// Stores the new attributes, guarded by the version's ETag (an overwrite racing the tag update
+    /// makes the update fail rather than tag the wrong version).
+    async fn store(&self, v: &CloudVault) -> S3Result<()> {
+        Ok(v.engine.update_attributes(self.bucket.id, &self.object, self.version.as_ref(), &self.attributes).await?)
+    }
+
+    /// The version id the response reports.
+    fn version_id(&self) -> Option<String> {
+        reported_version(&self.bucket, &self.object.version_id)
+    }
 }
 
 /// GetObjectTagging (an object without tags has an empty TagSet).
@@ -82,8 +99,9 @@ pub async fn get_object_tagging(
     v: &CloudVault,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let (_, _, attributes) = current(v, &req.extensions, &req.input.bucket, &req.input.key).await?;
-    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&attributes.tags), ..Default::default() }))
+    let i = &req.input;
+    let t = Target::resolve(v, &req.extensions, &i.bucket, &i.key, i.version_id.as_deref()).await?;
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&t.attributes.tags), version_id: t.version_id() }))
 }
 
 /// PutObjectTagging: replaces the whole tag set (an empty TagSet removes every tag).
@@ -93,10 +111,10 @@ pub async fn put_object_tagging(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
     let tags = from_dto(i.tagging.tag_set, MAX_OBJECT_TAGS)?;
-    let (bucket_id, object, mut attributes) = current(v, &req.extensions, &i.bucket, &i.key).await?;
-    attributes.tags = tags;
-    store(v, bucket_id, &object, &attributes).await?;
-    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    let mut t = Target::resolve(v, &req.extensions, &i.bucket, &i.key, i.version_id.as_deref()).await?;
+    t.attributes.tags = tags;
+    t.store(v).await?;
+    Ok(S3Response::new(PutObjectTaggingOutput { version_id: t.version_id() }))
 }
 
 /// DeleteObjectTagging: 204, tags gone.
@@ -104,10 +122,11 @@ pub async fn delete_object_tagging(
     v: &CloudVault,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    let (bucket_id, object, mut attributes) = current(v, &req.extensions, &req.input.bucket, &req.input.key).await?;
-    attributes.tags.clear();
-    store(v, bucket_id, &object, &attributes).await?;
-    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    let i = &req.input;
+    let mut t = Target::resolve(v, &req.extensions, &i.bucket, &i.key, i.version_id.as_deref()).await?;
+    t.attributes.tags.clear();
+    t.store(v).await?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: t.version_id() }))
 }
 
 /// GetBucketTagging: `NoSuchTagSet` when the bucket has none.
