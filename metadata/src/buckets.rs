@@ -4,12 +4,14 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
+use crate::lock::lock_from_row;
 use crate::model::{Bucket, BucketId, BucketSetting, UserId, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
 
 const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors, \
-                              versioning, noncurrent_count, noncurrent_bytes";
+                              versioning, noncurrent_count, noncurrent_bytes, lock_enabled, lock_default_mode, \
+                              lock_default_days, lock_default_years, lifecycle";
 
 fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
     Ok(Bucket {
@@ -26,21 +28,37 @@ fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
         versioning: Versioning::parse(&row.try_get::<String, _>("versioning")?)?,
         noncurrent_count: row.try_get("noncurrent_count")?,
         noncurrent_bytes: row.try_get("noncurrent_bytes")?,
+        object_lock: lock_from_row(row)?,
+        lifecycle: row.try_get("lifecycle")?,
     })
 }
 
 impl MetaStore {
     /// Creates a bucket. An existing name gives [`MetaError::BucketAlreadyOwnedByYou`] when `owner_id`
     /// owns it, else [`MetaError::BucketAlreadyExists`]; the unique index decides races between replicas.
-    pub async fn create_bucket(&self, name: &str, owner_id: UserId, region: &str, now_ms: i64) -> MetaResult<Bucket> {
+    /// With `object_lock` the bucket is created with object lock on and versioning enabled, both for good.
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        owner_id: UserId,
+        region: &str,
+        object_lock: bool,
+        now_ms: i64,
+    ) -> MetaResult<Bucket> {
         self.timed(async move {
-            let inserted = sqlx::query("INSERT INTO buckets (name, owner_id, region, created_at) VALUES (?, ?, ?, ?)")
-                .bind(name)
-                .bind(owner_id)
-                .bind(region)
-                .bind(now_ms)
-                .execute(&self.writer)
-                .await;
+            let versioning = if object_lock { Versioning::Enabled } else { Versioning::Unversioned };
+            let inserted = sqlx::query(
+                "INSERT INTO buckets (name, owner_id, region, created_at, versioning, lock_enabled) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(name)
+            .bind(owner_id)
+            .bind(region)
+            .bind(now_ms)
+            .bind(versioning.as_str())
+            .bind(i64::from(object_lock))
+            .execute(&self.writer)
+            .await;
             match inserted {
                 Ok(_) => {}
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -94,6 +112,22 @@ impl MetaStore {
         .await
     }
 
+    /// Up to `limit` buckets with lifecycle rules and ids above `after`, by id (the lifecycle worker's
+    /// round).
+    pub async fn buckets_with_lifecycle(&self, after: BucketId, limit: u32) -> MetaResult<Vec<Bucket>> {
+        self.timed(async move {
+            let rows = sqlx::query(dynamic(format!(
+                "SELECT {BUCKET_COLUMNS} FROM buckets WHERE lifecycle IS NOT NULL AND id > ? ORDER BY id LIMIT ?"
+            )))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(bucket_from_row).collect()
+        })
+        .await
+    }
+
     /// Sets (or with `None`, removes) one of the bucket's settings. `NoSuchBucket` if it is gone.
     pub async fn set_bucket_setting(
         &self,
@@ -106,6 +140,7 @@ impl MetaStore {
                 BucketSetting::Policy => "UPDATE buckets SET policy = ? WHERE id = ?",
                 BucketSetting::Tags => "UPDATE buckets SET tags = ? WHERE id = ?",
                 BucketSetting::Cors => "UPDATE buckets SET cors = ? WHERE id = ?",
+                BucketSetting::Lifecycle => "UPDATE buckets SET lifecycle = ? WHERE id = ?",
             };
             let done = sqlx::query(sql).bind(value).bind(id).execute(&self.writer).await?;
             if done.rows_affected() == 0 {
@@ -122,7 +157,12 @@ impl MetaStore {
     pub async fn set_versioning(&self, id: BucketId, state: Versioning) -> MetaResult<()> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            self.lock_bucket(&mut tx, id).await?;
+            let current = self.lock_bucket(&mut tx, id).await?;
+            if current.lock.is_some() && state != Versioning::Enabled {
+                return Err(MetaError::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+                ));
+            }
             sqlx::query("UPDATE buckets SET versioning = ? WHERE id = ?")
                 .bind(state.as_str())
                 .bind(id)

@@ -30,6 +30,18 @@ pub enum MetaError {
     /// commit was refused so that no row can name a deleted file. The caller discards the blob.
     #[error("the intent of blob {0} was swept before the commit")]
     IntentLost(String),
+    /// The version is protected by object lock (a retention or a legal hold) from what was asked.
+    #[error("protected by object lock")]
+    ObjectLocked,
+    /// Object lock settings on a bucket that has no object lock.
+    #[error("the bucket has no object lock configuration")]
+    LockNotEnabled,
+    /// The bucket's state does not allow the change (e.g. suspending versioning under object lock).
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(&'static str),
+    /// The version named does not exist (or is a delete marker, where a version is needed).
+    #[error("no such version")]
+    NoSuchVersion,
     /// A stored row could not be decoded (a bug or a manual edit of the database).
     #[error("corrupt metadata: {0}")]
     Corrupt(String),

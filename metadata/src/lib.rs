@@ -16,6 +16,7 @@ mod buckets;
 mod error;
 mod gc;
 mod identity;
+mod lock;
 mod model;
 mod multipart;
 mod objects;
@@ -27,8 +28,9 @@ mod versions;
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;
 pub use model::{
-    AccessKey, BlobRef, Bucket, BucketId, BucketSetting, Deleted, KeyPurpose, ListedObject, ListedVersion, Manifest,
-    NULL_VERSION, ObjectRecord, User, UserId, VersionRecord, VersionSel, Versioning, WriteCondition,
+    AccessKey, BlobRef, Bucket, BucketId, BucketLock, BucketSetting, Deleted, KeyPurpose, ListedObject, ListedVersion,
+    LockMode, Manifest, NULL_VERSION, ObjectRecord, Retention, RetentionPeriod, User, UserId, VersionRecord,
+    VersionSel, Versioning, WriteCondition,
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, ListColumns, key_successor};

@@ -36,6 +36,102 @@ pub struct Bucket {
     pub noncurrent_count: i64,
     /// Sum of the sizes of noncurrent versions, maintained by every object write.
     pub noncurrent_bytes: i64,
+    /// The bucket's object lock, once switched on (it never goes off); `None` without one.
+    pub object_lock: Option<BucketLock>,
+    /// Lifecycle rules (JSON written by the engine), if set.
+    pub lifecycle: Option<String>,
+}
+
+/// An object lock retention mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Protected until the retain-until date, except from users allowed to bypass governance retention
+    /// who ask to (`x-amz-bypass-governance-retention: true`).
+    Governance,
+    /// Protected until the retain-until date from everybody, the bucket owner and admins included; the
+    /// date can only move later.
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 and stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// Parses the S3 and stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// How long a bucket's default retention protects a new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionPeriod {
+    /// This many days.
+    Days(i64),
+    /// This many years (of 365 days).
+    Years(i64),
+}
+
+impl RetentionPeriod {
+    /// The retain-until time of a version written at `now_ms`.
+    pub fn until(self, now_ms: i64) -> i64 {
+        const DAY_MS: i64 = 86_400_000;
+        let days = match self {
+            RetentionPeriod::Days(d) => d,
+            RetentionPeriod::Years(y) => y.saturating_mul(365),
+        };
+        now_ms.saturating_add(days.saturating_mul(DAY_MS))
+    }
+}
+
+/// A bucket's object lock configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketLock {
+    /// The retention new versions get when their write names none.
+    pub default: Option<(LockMode, RetentionPeriod)>,
+}
+
+/// What protects one version from deletion: a retention (mode and retain-until time) and a legal hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// The retention mode, if the version has a retention.
+    pub mode: Option<LockMode>,
+    /// Retain-until, ms since the epoch (set exactly when `mode` is).
+    pub until_ms: Option<i64>,
+    /// A legal hold blocks deletion, whatever the retention, until it is removed.
+    pub legal_hold: bool,
+}
+
+impl Retention {
+    /// Whether the retention is still running at `now_ms`.
+    pub fn active(&self, now_ms: i64) -> Option<LockMode> {
+        self.mode.filter(|_| self.until_ms.is_some_and(|u| u > now_ms))
+    }
+
+    /// Whether this protection forbids destroying the version now: a legal hold always, a running
+    /// COMPLIANCE retention always, a running GOVERNANCE retention unless `bypass`.
+    pub fn blocks_delete(&self, now_ms: i64, bypass: bool) -> bool {
+        self.legal_hold
+            || match self.active(now_ms) {
+                Some(LockMode::Compliance) => true,
+                Some(LockMode::Governance) => !bypass,
+                None => false,
+            }
+    }
+
+    /// Whether any lock setting is present (a bucket without object lock refuses these).
+    pub fn is_set(&self) -> bool {
+        self.mode.is_some() || self.legal_hold
+    }
 }
 
 /// A bucket's versioning state. A bucket starts unversioned; once enabled it can only be suspended and
@@ -127,6 +223,8 @@ pub enum BucketSetting {
     Tags,
     /// The bucket's CORS rules.
     Cors,
+    /// The bucket's lifecycle rules.
+    Lifecycle,
 }
 
 /// One blob of an object's bytes. Single-part objects have one; multipart objects one per part.
@@ -207,6 +305,9 @@ pub struct ObjectRecord {
     pub manifest: Manifest,
     /// Number of parts for multipart objects, `None` for single-part ones.
     pub parts_count: Option<i64>,
+    /// Object lock protection. What a writer asks for; the commit applies the bucket's default
+    /// retention when it names none.
+    pub retention: Retention,
 }
 
 /// One row of a listing: what ListObjects returns per key, without attributes or manifest.

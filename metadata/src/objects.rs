@@ -4,8 +4,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
+use crate::lock::{ensure_deletable, retention_from_row};
 use crate::model::{
-    BucketId, Deleted, ListedObject, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning, WriteCondition,
+    BucketId, Deleted, ListedObject, LockMode, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning, WriteCondition,
 };
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
@@ -37,8 +38,8 @@ pub fn key_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The columns of an object row that [`object_from_row`] reads (both tables have them).
-pub(crate) const OBJECT_COLUMNS: &str =
-    "object_key, version_id, vorder, size, etag, last_modified, owner_id, attributes, manifest, parts_count";
+pub(crate) const OBJECT_COLUMNS: &str = "object_key, version_id, vorder, size, etag, last_modified, owner_id, \
+                                         attributes, manifest, parts_count, lock_mode, lock_until, legal_hold";
 
 /// An object row of either table.
 pub(crate) fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
@@ -54,6 +55,7 @@ pub(crate) fn object_from_row(row: &AnyRow) -> MetaResult<ObjectRecord> {
         attributes,
         manifest: Manifest::decode(&manifest)?,
         parts_count: row.try_get("parts_count")?,
+        retention: retention_from_row(row)?,
     })
 }
 
@@ -196,6 +198,7 @@ impl MetaStore {
             (WriteCondition::IfEtag(want), Some(prev)) if *want == prev.etag => {}
             _ => return Err(MetaError::PreconditionFailed),
         }
+        let retention = state.retention_for(&object.retention, now_ms)?;
         let (vorder, version_id) = state.next_version();
         let in_place = match (&previous, state.versioning) {
             (Some(_), Versioning::Unversioned) => true,
@@ -204,6 +207,7 @@ impl MetaStore {
         };
         match &previous {
             Some(prev) if in_place => {
+                ensure_deletable(prev, now_ms, false)?;
                 self.retire_blobs(tx, &prev.manifest, &object.manifest, now_ms).await?;
                 state.current(-1, prev.size);
             }
@@ -220,7 +224,8 @@ impl MetaStore {
         if state.versioning == Versioning::Suspended {
             self.remove_null_version(tx, state, &object.key, now_ms).await?;
         }
-        self.write_current_row(tx, state.id, object, vorder, &version_id, previous.is_some()).await?;
+        let object = ObjectRecord { retention, ..object.clone() };
+        self.write_current_row(tx, state.id, &object, vorder, &version_id, previous.is_some()).await?;
         state.current(1, object.size);
         Ok((state.versioning != Versioning::Unversioned).then_some(version_id))
     }
@@ -238,10 +243,12 @@ impl MetaStore {
         // One bind order for both statements: the row's columns, then its key.
         let sql = if exists {
             "UPDATE objects SET version_id = ?, vorder = ?, size = ?, etag = ?, last_modified = ?, owner_id = ?, \
-             attributes = ?, manifest = ?, parts_count = ? WHERE bucket_id = ? AND object_key = ?"
+             attributes = ?, manifest = ?, parts_count = ?, lock_mode = ?, lock_until = ?, legal_hold = ? \
+             WHERE bucket_id = ? AND object_key = ?"
         } else {
             "INSERT INTO objects (version_id, vorder, size, etag, last_modified, owner_id, attributes, manifest, \
-             parts_count, bucket_id, object_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             parts_count, lock_mode, lock_until, legal_hold, bucket_id, object_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         };
         sqlx::query(sql)
             .bind(version_id)
@@ -253,6 +260,9 @@ impl MetaStore {
             .bind(&object.attributes)
             .bind(object.manifest.encode())
             .bind(object.parts_count)
+            .bind(object.retention.mode.map(LockMode::as_str))
+            .bind(object.retention.until_ms)
+            .bind(i64::from(object.retention.legal_hold))
             .bind(bucket_id)
             .bind(&object.key)
             .execute(&mut **tx)
@@ -278,30 +288,6 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Replaces the attributes (HTTP attributes, user metadata, tags) of the object under `key`, only if
-    /// its ETag is still `etag`. Returns whether it was updated; `false` means the object is gone or was
-    /// overwritten meanwhile.
-    pub async fn update_object_attributes(
-        &self,
-        bucket_id: BucketId,
-        key: &[u8],
-        etag: &str,
-        attributes: &str,
-    ) -> MetaResult<bool> {
-        self.timed(async move {
-            let done =
-                sqlx::query("UPDATE objects SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND etag = ?")
-                    .bind(attributes)
-                    .bind(bucket_id)
-                    .bind(key)
-                    .bind(etag)
-                    .execute(&self.writer)
-                    .await?;
-            Ok(done.rows_affected() > 0)
-        })
-        .await
-    }
-
     /// DELETE without a version id. Unversioned: deletes the key's object and queues its blobs (a
     /// missing key changes nothing). Enabled: the current version becomes noncurrent and a delete marker
     /// with a new id hides the key (even when there was nothing to hide, as on AWS). Suspended: the
@@ -315,20 +301,50 @@ impl MetaStore {
         owner_id: UserId,
         now_ms: i64,
     ) -> MetaResult<Deleted> {
+        self.delete_current_if(bucket_id, key, None, owner_id, now_ms).await
+    }
+
+    /// [`MetaStore::delete_object`], only if the key's current version is still the one with this
+    /// ETag and Last-Modified (the lifecycle worker's expiry: a version written meanwhile is never
+    /// expired for its predecessor, and a second replica expiring the same version changes nothing).
+    pub async fn expire_current(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+        expected: (&str, i64),
+        owner_id: UserId,
+        now_ms: i64,
+    ) -> MetaResult<Deleted> {
+        self.delete_current_if(bucket_id, key, Some(expected), owner_id, now_ms).await
+    }
+
+    async fn delete_current_if(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+        expected: Option<(&str, i64)>,
+        owner_id: UserId,
+        now_ms: i64,
+    ) -> MetaResult<Deleted> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
             let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
             let previous = self.current_in_tx(&mut tx, bucket_id, key).await?;
+            if let Some((etag, last_modified)) = expected
+                && !previous.as_ref().is_some_and(|p| p.etag == etag && p.last_modified == last_modified)
+            {
+                return Ok(Deleted::default());
+            }
             let deleted = match (state.versioning, previous) {
                 (Versioning::Unversioned, None) => Deleted::default(),
                 (Versioning::Unversioned, Some(prev)) => {
-                    self.delete_current_row(&mut tx, &mut state, &prev, now_ms).await?;
+                    self.delete_current_row(&mut tx, &mut state, &prev, false, now_ms).await?;
                     Deleted { version_id: None, marker: false, changed: true }
                 }
                 (versioning, previous) => {
                     if let Some(prev) = previous {
                         if versioning == Versioning::Suspended && prev.version_id == NULL_VERSION {
-                            self.delete_current_row(&mut tx, &mut state, &prev, now_ms).await?;
+                            self.delete_current_row(&mut tx, &mut state, &prev, false, now_ms).await?;
                         } else {
                             self.archive_current(&mut tx, &mut state, &prev).await?;
                             self.drop_current_row(&mut tx, bucket_id, key).await?;
@@ -348,14 +364,17 @@ impl MetaStore {
         .await
     }
 
-    /// Deletes the key's current version for good: the row goes and its blobs are queued.
+    /// Deletes the key's current version for good: the row goes and its blobs are queued. Refused
+    /// (`ObjectLocked`) while object lock protects it ([`ensure_deletable`]).
     pub(crate) async fn delete_current_row(
         &self,
         tx: &mut WriteTx,
         state: &mut BucketState,
         current: &ObjectRecord,
+        bypass: bool,
         now_ms: i64,
     ) -> MetaResult<()> {
+        ensure_deletable(current, now_ms, bypass)?;
         self.drop_current_row(tx, state.id, &current.key).await?;
         self.retire_blobs(tx, &current.manifest, &Manifest::default(), now_ms).await?;
         state.current(-1, current.size);

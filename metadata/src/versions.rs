@@ -10,9 +10,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
+use crate::lock::{BUCKET_LOCK_COLUMNS, ensure_deletable, lock_from_row};
 use crate::model::{
-    BucketId, Deleted, ListedVersion, Manifest, NULL_VERSION, ObjectRecord, UserId, VersionRecord, VersionSel,
-    Versioning,
+    BucketId, BucketLock, Deleted, ListedVersion, Manifest, NULL_VERSION, ObjectRecord, UserId, VersionRecord,
+    VersionSel, Versioning,
 };
 use crate::objects::{OBJECT_COLUMNS, listed_from_row, object_from_row};
 use crate::store::{MetaStore, dynamic};
@@ -26,6 +27,8 @@ pub(crate) struct BucketState {
     pub(crate) id: BucketId,
     /// Its versioning state, read under the lock (a concurrent change waits for this commit).
     pub(crate) versioning: Versioning,
+    /// Its object lock configuration, read under the lock.
+    pub(crate) lock: Option<BucketLock>,
     /// The last commit sequence number used.
     seq: i64,
     seq_used: bool,
@@ -78,8 +81,13 @@ impl BucketState {
 }
 
 /// The columns of an `object_versions` row that [`version_from_row`] reads.
-const VERSION_COLUMNS: &str =
-    "object_key, version_id, vorder, is_marker, size, etag, last_modified, owner_id, attributes, manifest, parts_count";
+const VERSION_COLUMNS: &str = "object_key, version_id, vorder, size, etag, last_modified, owner_id, attributes, \
+                               manifest, parts_count, lock_mode, lock_until, legal_hold, is_marker";
+
+/// The columns both tables share, in the order the INSERT ... SELECT statements that move a version
+/// between them name them.
+const MOVED_COLUMNS: &str = "bucket_id, object_key, vorder, version_id, size, etag, last_modified, owner_id, \
+                             attributes, manifest, parts_count, lock_mode, lock_until, legal_hold";
 
 /// A stored version row (either table: `objects` rows read with `0 AS is_marker`).
 fn version_from_row(row: &AnyRow) -> MetaResult<VersionRecord> {
@@ -117,7 +125,7 @@ impl MetaStore {
     /// commit sequence is the commit order, and there is no lock-order deadlock.
     pub(crate) async fn lock_bucket(&self, tx: &mut WriteTx, bucket_id: BucketId) -> MetaResult<BucketState> {
         let row = sqlx::query(dynamic(format!(
-            "SELECT versioning, version_seq FROM buckets WHERE id = ?{}",
+            "SELECT versioning, version_seq, {BUCKET_LOCK_COLUMNS} FROM buckets WHERE id = ?{}",
             self.for_update()
         )))
         .bind(bucket_id)
@@ -127,6 +135,7 @@ impl MetaStore {
         Ok(BucketState {
             id: bucket_id,
             versioning: Versioning::parse(&row.try_get::<String, _>("versioning")?)?,
+            lock: lock_from_row(&row)?,
             seq: row.try_get("version_seq")?,
             seq_used: false,
             current: (0, 0),
@@ -142,12 +151,10 @@ impl MetaStore {
         state: &mut BucketState,
         current: &ObjectRecord,
     ) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO object_versions (bucket_id, object_key, vorder, version_id, is_marker, size, etag, \
-             last_modified, owner_id, attributes, manifest, parts_count) SELECT bucket_id, object_key, vorder, \
-             version_id, 0, size, etag, last_modified, owner_id, attributes, manifest, parts_count FROM objects \
-             WHERE bucket_id = ? AND object_key = ?",
-        )
+        sqlx::query(dynamic(format!(
+            "INSERT INTO object_versions ({MOVED_COLUMNS}, is_marker) SELECT {MOVED_COLUMNS}, 0 FROM objects \
+             WHERE bucket_id = ? AND object_key = ?"
+        )))
         .bind(state.id)
         .bind(&current.key)
         .execute(&mut **tx)
@@ -168,7 +175,7 @@ impl MetaStore {
     ) -> MetaResult<()> {
         let found = self.version_in_tx(tx, state.id, key, &VersionSel::Null).await?;
         if let Some(v) = found {
-            self.remove_version_row(tx, state, &v, now_ms).await?;
+            self.remove_version_row(tx, state, &v, false, now_ms).await?;
         }
         Ok(())
     }
@@ -234,14 +241,17 @@ impl MetaStore {
         row.as_ref().map(version_from_row).transpose()
     }
 
-    /// Deletes one `object_versions` row and queues its blobs.
+    /// Deletes one `object_versions` row and queues its blobs; refused (`ObjectLocked`) while object
+    /// lock protects it ([`ensure_deletable`]).
     async fn remove_version_row(
         &self,
         tx: &mut WriteTx,
         state: &mut BucketState,
         v: &VersionRecord,
+        bypass: bool,
         now_ms: i64,
     ) -> MetaResult<()> {
+        ensure_deletable(&v.object, now_ms, bypass)?;
         sqlx::query("DELETE FROM object_versions WHERE bucket_id = ? AND object_key = ? AND vorder = ?")
             .bind(state.id)
             .bind(&v.object.key)
@@ -270,12 +280,10 @@ impl MetaStore {
         if newest.is_marker {
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO objects (bucket_id, object_key, vorder, version_id, size, etag, last_modified, owner_id, \
-             attributes, manifest, parts_count) SELECT bucket_id, object_key, vorder, version_id, size, etag, \
-             last_modified, owner_id, attributes, manifest, parts_count FROM object_versions \
-             WHERE bucket_id = ? AND object_key = ? AND vorder = ?",
-        )
+        sqlx::query(dynamic(format!(
+            "INSERT INTO objects ({MOVED_COLUMNS}) SELECT {MOVED_COLUMNS} FROM object_versions \
+             WHERE bucket_id = ? AND object_key = ? AND vorder = ?"
+        )))
         .bind(state.id)
         .bind(key)
         .bind(newest.vorder)
@@ -294,12 +302,14 @@ impl MetaStore {
 
     /// Deletes one version of `key` for good (DELETE with a version id): its blobs go to the janitor and,
     /// when it was the newest, the next newest version becomes current. A version that does not exist
-    /// changes nothing (`changed: false`; S3 still answers 204).
+    /// changes nothing (`changed: false`; S3 still answers 204). A version object lock protects is
+    /// `ObjectLocked` (`bypass`: the caller's authorized bypass of GOVERNANCE retention).
     pub async fn delete_version(
         &self,
         bucket_id: BucketId,
         key: &[u8],
         sel: &VersionSel,
+        bypass: bool,
         now_ms: i64,
     ) -> MetaResult<Deleted> {
         self.timed(async move {
@@ -308,14 +318,14 @@ impl MetaStore {
             let current = self.current_in_tx(&mut tx, bucket_id, key).await?;
             let deleted = match current {
                 Some(cur) if cur.version_id == sel.as_str() => {
-                    self.delete_current_row(&mut tx, &mut state, &cur, now_ms).await?;
+                    self.delete_current_row(&mut tx, &mut state, &cur, bypass, now_ms).await?;
                     self.promote_newest(&mut tx, &mut state, key).await?;
                     Deleted { version_id: Some(cur.version_id), marker: false, changed: true }
                 }
                 current => match self.version_in_tx(&mut tx, bucket_id, key, sel).await? {
                     None => Deleted { version_id: Some(sel.as_str().to_owned()), marker: false, changed: false },
                     Some(v) => {
-                        self.remove_version_row(&mut tx, &mut state, &v, now_ms).await?;
+                        self.remove_version_row(&mut tx, &mut state, &v, bypass, now_ms).await?;
                         if current.is_none() {
                             self.promote_newest(&mut tx, &mut state, key).await?;
                         }
@@ -421,8 +431,13 @@ impl MetaStore {
         limit: u32,
     ) -> MetaResult<Vec<ListedVersion>> {
         self.timed(async move {
-            let current = self.version_range("objects", bucket_id, key, vorder, end, limit).await?;
-            let others = self.version_range("object_versions", bucket_id, key, vorder, end, limit).await?;
+            // One read transaction: both tables from the same snapshot, so a version moving between them
+            // meanwhile is listed exactly once.
+            let mut snapshot = self.reader.begin().await?;
+            let current = self.version_range(&mut snapshot, "objects", bucket_id, key, vorder, end, limit).await?;
+            let others =
+                self.version_range(&mut snapshot, "object_versions", bucket_id, key, vorder, end, limit).await?;
+            snapshot.commit().await?;
             let mut merged = merge_versions(current, others, limit as usize);
             let mut previous: Option<Vec<u8>> = (vorder != i64::MIN).then(|| key.to_vec());
             for v in &mut merged {
@@ -436,8 +451,10 @@ impl MetaStore {
 
     /// The rows of one table after `(key, vorder)` in (key, vorder) order: the rest of `key`, then the
     /// keys after it, each an index range (a row-value comparison would not use the index everywhere).
+    #[allow(clippy::too_many_arguments)]
     async fn version_range(
         &self,
+        conn: &mut sqlx::AnyConnection,
         table: &'static str,
         bucket_id: BucketId,
         key: &[u8],
@@ -447,7 +464,8 @@ impl MetaStore {
     ) -> MetaResult<Vec<ListedVersion>> {
         let columns = listed_version_columns(table);
         let mut out = Vec::new();
-        if vorder != i64::MAX && vorder != i64::MIN {
+        let in_range = end.is_none_or(|e| key < e);
+        if in_range && vorder != i64::MAX && vorder != i64::MIN {
             let sql = format!(
                 "SELECT {columns} FROM {table} WHERE bucket_id = ? AND object_key = ? AND vorder > ? \
                  ORDER BY vorder LIMIT ?"
@@ -457,7 +475,7 @@ impl MetaStore {
                 .bind(key)
                 .bind(vorder)
                 .bind(i64::from(limit))
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
                 out.push(listed_version_from_row(row)?);
@@ -477,15 +495,16 @@ impl MetaStore {
         if let Some(end) = end {
             query = query.bind(end);
         }
-        let rows = query.bind(rest as i64).fetch_all(&self.reader).await?;
+        let rows = query.bind(rest as i64).fetch_all(&mut *conn).await?;
         for row in &rows {
             out.push(listed_version_from_row(row)?);
         }
         Ok(out)
     }
 
-    /// Replaces the attributes of one version of `key` (tagging by version id), only if its ETag is
-    /// still `etag`. Returns whether a version was updated.
+    /// Replaces the attributes (HTTP attributes, user metadata, tags) of one version of `key`, current
+    /// or not, only if its ETag is still `etag`. Returns whether a version was updated. Under the bucket
+    /// row lock, so a version moving between the tables meanwhile is found where it is.
     pub async fn update_version_attributes(
         &self,
         bucket_id: BucketId,
@@ -495,31 +514,29 @@ impl MetaStore {
         attributes: &str,
     ) -> MetaResult<bool> {
         self.timed(async move {
-            let done = sqlx::query(
-                "UPDATE objects SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND version_id = ? AND etag = ?",
-            )
-            .bind(attributes)
-            .bind(bucket_id)
-            .bind(key)
-            .bind(sel.as_str())
-            .bind(etag)
-            .execute(&self.writer)
-            .await?;
-            if done.rows_affected() > 0 {
-                return Ok(true);
+            let mut tx = WriteTx::begin(self).await?;
+            self.lock_bucket(&mut tx, bucket_id).await?;
+            let mut updated = false;
+            for (table, marker) in [("objects", ""), ("object_versions", " AND is_marker = 0")] {
+                let sql = format!(
+                    "UPDATE {table} SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND version_id = ? \
+                     AND etag = ?{marker}"
+                );
+                let done = sqlx::query(dynamic(sql))
+                    .bind(attributes)
+                    .bind(bucket_id)
+                    .bind(key)
+                    .bind(sel.as_str())
+                    .bind(etag)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() > 0 {
+                    updated = true;
+                    break;
+                }
             }
-            let done = sqlx::query(
-                "UPDATE object_versions SET attributes = ? WHERE bucket_id = ? AND object_key = ? AND version_id = ? \
-                 AND etag = ? AND is_marker = 0",
-            )
-            .bind(attributes)
-            .bind(bucket_id)
-            .bind(key)
-            .bind(sel.as_str())
-            .bind(etag)
-            .execute(&self.writer)
-            .await?;
-            Ok(done.rows_affected() > 0)
+            tx.commit().await?;
+            Ok(updated)
         })
         .await
     }

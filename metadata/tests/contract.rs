@@ -10,18 +10,24 @@ use common::{TestDb, blob, commit, object, owner, put_part};
 
 use cloudvault_metadata::{
     AccessKey, BucketSetting, KeyPurpose, ListBound, ListColumns, Manifest, MetaError, MetaStore, Upload, UserDeletion,
-    WriteCondition, key_successor,
+    VersionSel, WriteCondition, key_successor,
 };
 
 async fn bucket_lifecycle(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
     let other = s.ensure_user("someone", "user", 0).await.expect("user").id;
-    let b = s.create_bucket("photos", me, "us-east-1", 5).await.expect("create");
+    let b = s.create_bucket("photos", me, "us-east-1", false, 5).await.expect("create");
     assert_eq!((b.name.as_str(), b.owner_id, b.object_count, b.bytes_used), ("photos", me, 0, 0));
-    assert!(matches!(s.create_bucket("photos", me, "us-east-1", 6).await, Err(MetaError::BucketAlreadyOwnedByYou)));
-    assert!(matches!(s.create_bucket("photos", other, "us-east-1", 6).await, Err(MetaError::BucketAlreadyExists)));
-    s.create_bucket("archive", other, "eu-west-1", 7).await.expect("create second");
+    assert!(matches!(
+        s.create_bucket("photos", me, "us-east-1", false, 6).await,
+        Err(MetaError::BucketAlreadyOwnedByYou)
+    ));
+    assert!(matches!(
+        s.create_bucket("photos", other, "us-east-1", false, 6).await,
+        Err(MetaError::BucketAlreadyExists)
+    ));
+    s.create_bucket("archive", other, "eu-west-1", false, 7).await.expect("create second");
     let names: Vec<_> = s.list_buckets(None).await.expect("list").into_iter().map(|b| b.name).collect();
     assert_eq!(names, ["archive", "photos"]);
     let mine: Vec<_> = s.list_buckets(Some(me)).await.expect("list").into_iter().map(|b| b.name).collect();
@@ -38,8 +44,11 @@ async fn bucket_lifecycle(db: &TestDb) {
     assert_eq!(s.bucket("photos").await.expect("lookup").expect("present").policy, None);
 
     commit(s, b.id, &object(b"k", "e1", "blob-k", 3), &WriteCondition::None, 10).await.expect("put");
-    assert!(s.update_object_attributes(b.id, b"k", "e1", "{\"tags\":{}}").await.expect("update"));
-    assert!(!s.update_object_attributes(b.id, b"k", "stale", "{}").await.expect("update"), "guarded by the ETag");
+    assert!(s.update_version_attributes(b.id, b"k", &VersionSel::Null, "e1", "{\"tags\":{}}").await.expect("update"));
+    assert!(
+        !s.update_version_attributes(b.id, b"k", &VersionSel::Null, "stale", "{}").await.expect("update"),
+        "guarded by the ETag"
+    );
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").attributes, "{\"tags\":{}}");
     assert!(matches!(s.delete_bucket(b.id, 11).await, Err(MetaError::BucketNotEmpty)));
     assert!(s.delete_object(b.id, b"k", 1, 12).await.expect("delete").changed);
@@ -55,7 +64,7 @@ async fn bucket_lifecycle(db: &TestDb) {
 async fn keys_are_exact_bytes(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("bytes", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("bytes", me, "us-east-1", false, 0).await.expect("create");
     let long = vec![b'x'; 1024];
     let keys: Vec<Vec<u8>> = vec![
         b"Foo".to_vec(),
@@ -95,7 +104,7 @@ async fn keys_are_exact_bytes(db: &TestDb) {
 async fn commit_replaces_and_queues_garbage(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("gc", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("gc", me, "us-east-1", false, 0).await.expect("create");
     s.register_pending_blob("blob-1", 100).await.expect("intent");
     s.commit_object(b.id, &object(b"k", "e1", "blob-1", 10), &WriteCondition::None, 101).await.expect("put");
     assert!(s.stale_pending_blobs(i64::MAX, 10).await.expect("pending").is_empty(), "commit clears its intent");
@@ -130,7 +139,7 @@ async fn commit_replaces_and_queues_garbage(db: &TestDb) {
 async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("cond", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("cond", me, "us-east-1", false, 0).await.expect("create");
     commit(s, b.id, &object(b"k", "e1", "b1", 1), &WriteCondition::IfAbsent, 1).await.expect("create-only");
     assert!(matches!(
         commit(s, b.id, &object(b"k", "e2", "b2", 1), &WriteCondition::IfAbsent, 2).await,
@@ -156,7 +165,7 @@ async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
 async fn racing_creators_have_one_winner(db: &TestDb) {
     let s = Arc::new(db.store.clone());
     let me = owner(&s).await;
-    let b = s.create_bucket("race", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("race", me, "us-east-1", false, 0).await.expect("create");
     let mut tasks = Vec::new();
     for i in 0..8 {
         let s = s.clone();
@@ -183,7 +192,7 @@ async fn racing_creators_have_one_winner(db: &TestDb) {
 async fn listing_ranges(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("list", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("list", me, "us-east-1", false, 0).await.expect("create");
     for k in ["a/1", "a/2", "a/b/3", "b", "c/\u{ff}"] {
         commit(s, b.id, &object(k.as_bytes(), "e", &format!("blob-{k}"), 1), &WriteCondition::None, 1)
             .await
@@ -294,7 +303,7 @@ async fn two_stores_migrate_the_same_database(db: &TestDb) {
     let (a, b) = tokio::join!(MetaStore::connect(&db.url, 2), MetaStore::connect(&db.url, 2));
     let (a, b) = (a.expect("first"), b.expect("second"));
     let me = owner(&a).await;
-    a.create_bucket("shared", me, "us-east-1", 0).await.expect("create through one");
+    a.create_bucket("shared", me, "us-east-1", false, 0).await.expect("create through one");
     assert!(b.bucket("shared").await.expect("lookup").is_some(), "visible through the other");
     a.close().await;
     b.close().await;
@@ -303,7 +312,7 @@ async fn two_stores_migrate_the_same_database(db: &TestDb) {
 async fn multipart_complete_and_abort(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("mpu", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("mpu", me, "us-east-1", false, 0).await.expect("create");
     let upload = |id: &str, key: &[u8]| Upload {
         upload_id: id.to_owned(),
         bucket_id: b.id,
@@ -363,7 +372,7 @@ async fn multipart_complete_and_abort(db: &TestDb) {
 async fn idle_uploads_expire_but_active_ones_stay(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("expiry", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("expiry", me, "us-east-1", false, 0).await.expect("create");
     let upload = |id: &str, at: i64| Upload {
         upload_id: id.to_owned(),
         bucket_id: b.id,
@@ -390,7 +399,7 @@ async fn idle_uploads_expire_but_active_ones_stay(db: &TestDb) {
 async fn search_and_prefix_totals(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("browse", me, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("browse", me, "us-east-1", false, 0).await.expect("create");
     for (i, k) in ["docs/Report-2024.pdf", "docs/report-2025.txt", "docs/sub/REPORT.md", "docs/photo.jpg", "reports/x"]
         .iter()
         .enumerate()
@@ -439,7 +448,7 @@ async fn console_keys_and_user_deletion(db: &TestDb) {
     let listed: Vec<_> =
         s.list_access_keys(carol.id).await.expect("keys").into_iter().map(|k| k.access_key_id).collect();
     assert_eq!(listed, ["UK1"], "console keys are not listed");
-    let b = s.create_bucket("carols", carol.id, "us-east-1", 0).await.expect("create");
+    let b = s.create_bucket("carols", carol.id, "us-east-1", false, 0).await.expect("create");
     assert_eq!(s.delete_user(carol.id).await.expect("delete"), UserDeletion::OwnsBuckets);
     assert!(s.user(carol.id).await.expect("get").is_some(), "refused deletion changes nothing");
     s.delete_bucket(b.id, 1).await.expect("delete bucket");
@@ -471,7 +480,7 @@ async fn login_failures_are_counted_per_name_and_address(db: &TestDb) {
 async fn commit_without_its_intent_fails(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("intents", me, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("intents", me, "us-east-1", false, 1).await.expect("create");
     s.register_pending_blob("swept", 100).await.expect("intent");
     assert!(s.expire_pending_blob("swept", 50).await.is_ok_and(|claimed| !claimed), "a young intent is kept");
     assert!(s.expire_pending_blob("swept", 200).await.expect("claim"), "a stale one is claimed");
@@ -500,7 +509,7 @@ async fn commit_without_its_intent_fails(db: &TestDb) {
 async fn commits_after_a_full_volume_really_commit(db: &TestDb) {
     let s = &db.store;
     let me = owner(s).await;
-    let b = s.create_bucket("full", me, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("full", me, "us-east-1", false, 1).await.expect("create");
     commit(s, b.id, &object(b"before", "e0", "blob-before", 1), &WriteCondition::None, 2).await.expect("before");
     s.cap_sqlite_writer_for_tests(2).await.expect("cap");
     let mut big = object(b"too-big", "e1", "blob-big", 1);

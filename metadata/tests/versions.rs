@@ -37,7 +37,7 @@ async fn garbage(s: &MetaStore) -> Vec<String> {
 
 async fn versioning_is_a_one_way_switch(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("switch", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("switch", owner(s).await, "us-east-1", false, 1).await.expect("create");
     assert_eq!(b.versioning, Versioning::Unversioned);
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     assert_eq!(s.bucket("switch").await.expect("get").expect("exists").versioning, Versioning::Enabled);
@@ -48,7 +48,7 @@ async fn versioning_is_a_one_way_switch(db: &TestDb) {
 
 async fn unversioned_writes_keep_no_versions(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("plain", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("plain", owner(s).await, "us-east-1", false, 1).await.expect("create");
     assert_eq!(put(s, b.id, b"k", "b1", 10, 2).await, None, "no version id is reported unversioned");
     assert_eq!(put(s, b.id, b"k", "b2", 20, 3).await, None);
     assert_eq!(garbage(s).await, ["b1"], "the overwritten object's blob is garbage at once");
@@ -62,7 +62,7 @@ async fn unversioned_writes_keep_no_versions(db: &TestDb) {
 
 async fn enabled_writes_add_versions_and_markers(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("ver", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("ver", owner(s).await, "us-east-1", false, 1).await.expect("create");
     put(s, b.id, b"k", "b0", 5, 2).await;
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     let v1 = put(s, b.id, b"k", "b1", 10, 3).await.expect("a version id");
@@ -89,13 +89,14 @@ async fn enabled_writes_add_versions_and_markers(db: &TestDb) {
     assert_eq!(listed[3].1, NULL_VERSION, "the version written before versioning is the null version");
 
     // Removing the marker makes v2 current again.
-    let removed = s.delete_version(b.id, b"k", &VersionSel::parse(&marker_id).expect("id"), 6).await.expect("rm");
+    let removed =
+        s.delete_version(b.id, b"k", &VersionSel::parse(&marker_id).expect("id"), false, 6).await.expect("rm");
     assert!(removed.changed && removed.marker);
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("current again").version_id, v2);
     assert!(s.current_marker(b.id, b"k").await.expect("marker").is_none());
 
     // Deleting the current version by id promotes the previous one; its blob is queued.
-    s.delete_version(b.id, b"k", &VersionSel::parse(&v2).expect("id"), 7).await.expect("rm v2");
+    s.delete_version(b.id, b"k", &VersionSel::parse(&v2).expect("id"), false, 7).await.expect("rm v2");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("v1 current").version_id, v1);
     assert_eq!(garbage(s).await, ["b2"]);
     let stats = s.bucket("ver").await.expect("get").expect("exists");
@@ -103,23 +104,23 @@ async fn enabled_writes_add_versions_and_markers(db: &TestDb) {
 
     // A version that does not exist changes nothing; a bucket with versions is not empty.
     let missing = VersionSel::parse(&format!("{:016x}{}", 999, "0".repeat(16))).expect("well-formed");
-    assert!(!s.delete_version(b.id, b"k", &missing, 8).await.expect("rm missing").changed);
-    s.delete_version(b.id, b"k", &VersionSel::parse(&v1).expect("id"), 9).await.expect("rm v1");
+    assert!(!s.delete_version(b.id, b"k", &missing, false, 8).await.expect("rm missing").changed);
+    s.delete_version(b.id, b"k", &VersionSel::parse(&v1).expect("id"), false, 9).await.expect("rm v1");
     let null = s.object(b.id, b"k").await.expect("get").expect("the null version is current again");
     assert_eq!((null.version_id.as_str(), null.size), (NULL_VERSION, 5));
     s.delete_object(b.id, b"k", 1, 10).await.expect("a marker");
-    s.delete_version(b.id, b"k", &VersionSel::Null, 11).await.expect("rm null");
+    s.delete_version(b.id, b"k", &VersionSel::Null, false, 11).await.expect("rm null");
     assert!(s.object(b.id, b"k").await.expect("get").is_none());
     assert!(matches!(s.delete_bucket(b.id, 12).await, Err(MetaError::BucketNotEmpty)), "the marker is left");
     let only = all_versions(s, b.id, 10).await;
     assert_eq!(only.len(), 1, "only the marker: {only:?}");
-    s.delete_version(b.id, b"k", &VersionSel::parse(&only[0].1).expect("id"), 13).await.expect("rm marker");
+    s.delete_version(b.id, b"k", &VersionSel::parse(&only[0].1).expect("id"), false, 13).await.expect("rm marker");
     s.delete_bucket(b.id, 14).await.expect("empty now");
 }
 
 async fn suspended_writes_replace_the_null_version(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("susp", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("susp", owner(s).await, "us-east-1", false, 1).await.expect("create");
     put(s, b.id, b"k", "n0", 1, 2).await;
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     let v1 = put(s, b.id, b"k", "b1", 10, 3).await.expect("id");
@@ -143,7 +144,7 @@ async fn suspended_writes_replace_the_null_version(db: &TestDb) {
 
 async fn conditions_apply_to_the_current_version(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("cond", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("cond", owner(s).await, "us-east-1", false, 1).await.expect("create");
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     put(s, b.id, b"k", "b1", 1, 2).await;
     s.delete_object(b.id, b"k", 1, 3).await.expect("marker");
@@ -157,7 +158,7 @@ async fn conditions_apply_to_the_current_version(db: &TestDb) {
 
 async fn version_pages_of_every_size_agree(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("pages", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("pages", owner(s).await, "us-east-1", false, 1).await.expect("create");
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     let mut ids = Vec::new();
     for i in 0..100 {
@@ -179,7 +180,7 @@ async fn version_pages_of_every_size_agree(db: &TestDb) {
 
 async fn version_lookup_by_id(db: &TestDb) {
     let s = &db.store;
-    let b = s.create_bucket("lookup", owner(s).await, "us-east-1", 1).await.expect("create");
+    let b = s.create_bucket("lookup", owner(s).await, "us-east-1", false, 1).await.expect("create");
     s.set_versioning(b.id, Versioning::Enabled).await.expect("enable");
     let v1 = put(s, b.id, b"k", "b1", 11, 2).await.expect("id");
     let v2 = put(s, b.id, b"k", "b2", 22, 3).await.expect("id");

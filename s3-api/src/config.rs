@@ -54,8 +54,13 @@ pub struct Config {
     /// `CLOUDVAULT_MULTIPART_EXPIRY_SECS`: incomplete multipart uploads with no activity for this long are
     /// aborted by the janitor. Default 604800 (7 days).
     pub multipart_expiry_secs: u64,
-    /// `CLOUDVAULT_JANITOR_INTERVAL_SECS`: how often each replica's janitor runs. Default 60.
+    /// `CLOUDVAULT_JANITOR_INTERVAL_SECS`: how often each replica's janitor runs (it applies lifecycle
+    /// rules too). Default 60.
     pub janitor_interval_secs: u64,
+    /// `CLOUDVAULT_LIFECYCLE_DAY_SECS`: TEST ONLY. The length of a "day" in lifecycle rules (like RGW's
+    /// `rgw_lc_debug_interval`), so tests see a 1-day rule fire in seconds. Default 86400, with
+    /// expirations rounded to midnight UTC as AWS does; any other value is exact and unrounded.
+    pub lifecycle_day_secs: u64,
     /// `CLOUDVAULT_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
     /// `CLOUDVAULT_TLS_CERT` / `CLOUDVAULT_TLS_KEY`: PEM certificate chain and private key. When both are
@@ -243,6 +248,7 @@ impl Config {
             staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
             multipart_expiry_secs: parsed("CLOUDVAULT_MULTIPART_EXPIRY_SECS", 7 * 24 * 3600)?,
             janitor_interval_secs: parsed("CLOUDVAULT_JANITOR_INTERVAL_SECS", 60)?.max(1),
+            lifecycle_day_secs: parsed("CLOUDVAULT_LIFECYCLE_DAY_SECS", 86_400)?.max(1),
             log_json,
             shutdown_grace_secs: parsed("CLOUDVAULT_SHUTDOWN_GRACE_SECS", 30)?,
             conn_limits: conn_limits()?,

@@ -75,6 +75,7 @@ pub async fn serve_until(
     let policy = janitor::Policy {
         grace: Duration::from_secs(config.staging_grace_secs),
         multipart_expiry: Duration::from_secs(config.multipart_expiry_secs),
+        lifecycle_day: Duration::from_secs(config.lifecycle_day_secs),
     };
     let interval = Duration::from_secs(config.janitor_interval_secs);
     let janitor = tokio::spawn(janitor::run(engine.clone(), policy, interval));

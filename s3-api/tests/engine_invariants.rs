@@ -12,7 +12,11 @@ use cloudvault_s3_api::engine::janitor::{Policy, sweep_once};
 use cloudvault_s3_api::engine::{EngineError, now_ms};
 use futures::StreamExt;
 
-const NOW: Policy = Policy { grace: Duration::ZERO, multipart_expiry: Duration::from_secs(3600) };
+const NOW: Policy = Policy {
+    grace: Duration::ZERO,
+    multipart_expiry: Duration::from_secs(3600),
+    lifecycle_day: Duration::from_secs(86_400),
+};
 
 mod common;
 use common::fixture;
@@ -37,6 +41,7 @@ fn record(key: &[u8], manifest: Manifest) -> ObjectRecord {
         attributes: "{}".into(),
         manifest,
         parts_count: None,
+        retention: Default::default(),
     }
 }
 
@@ -143,7 +148,7 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     let f = fixture().await;
     assert!(f.engine.bucket_cached("fresh").await.expect("lookup").is_none());
     let owner = f.meta.ensure_user("alice", "user", 0).await.expect("user").id;
-    let created = f.engine.create_bucket("fresh", owner, "us-east-1").await.expect("create");
+    let created = f.engine.create_bucket("fresh", owner, "us-east-1", false).await.expect("create");
     let cached = f.engine.bucket_cached("fresh").await.expect("lookup").expect("the new bucket, not a cached miss");
     assert_eq!((cached.id, cached.owner_id), (created.id, owner));
     f.engine.set_bucket_setting(&cached, cloudvault_metadata::BucketSetting::Policy, Some("{}")).await.expect("set");
@@ -151,7 +156,7 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     assert_eq!(cached.policy.as_deref(), Some("{}"), "a settings change is seen at once");
     f.engine.delete_bucket(&cached).await.expect("delete");
     assert!(f.engine.bucket_cached("fresh").await.expect("lookup").is_none(), "a deleted bucket is gone at once");
-    let again = f.engine.create_bucket("fresh", 1, "us-east-1").await.expect("re-create");
+    let again = f.engine.create_bucket("fresh", 1, "us-east-1", false).await.expect("re-create");
     let cached = f.engine.bucket_cached("fresh").await.expect("lookup").expect("present");
     assert_eq!((cached.id, cached.owner_id), (again.id, 1));
     assert_ne!(again.id, created.id, "a re-created name is a new bucket id");

@@ -27,11 +27,17 @@ fn record(key: &[u8]) -> ObjectRecord {
         attributes: "{}".into(),
         manifest: Manifest::default(),
         parts_count: None,
+        retention: Default::default(),
     }
 }
 
-const NOW: Policy = Policy { grace: Duration::ZERO, multipart_expiry: Duration::ZERO };
-const LATER: Policy = Policy { grace: Duration::from_secs(3600), multipart_expiry: Duration::from_secs(3600) };
+const NOW: Policy =
+    Policy { grace: Duration::ZERO, multipart_expiry: Duration::ZERO, lifecycle_day: Duration::from_secs(86_400) };
+const LATER: Policy = Policy {
+    grace: Duration::from_secs(3600),
+    multipart_expiry: Duration::from_secs(3600),
+    lifecycle_day: Duration::from_secs(86_400),
+};
 
 async fn read_all(engine: &Engine, manifest: &Manifest) -> Vec<u8> {
     let size = manifest.total_size() as u64;

@@ -1,7 +1,7 @@
 """Versioning, driven by boto3 and aws-cli on SQLite and MariaDB: the bucket's Enabled / Suspended
 state, versions kept by overwrites and deletes, delete markers, reads / deletes / copies / tagging by
 version id, the null version, ListObjectVersions paging, DeleteObjects with versions, and object-lock
-settings refused (never accepted and ignored) until object lock exists.
+headers refused on a bucket without object lock (never accepted and ignored; see test_object_lock.py).
 
 Every assertion is what a backup tool would check: the bytes of each version, its id, its ETag, the
 S3 error code and the x-amz-delete-marker header.
@@ -245,14 +245,7 @@ def test_a_bucket_with_versions_is_not_empty(s3, bucket):
     s3.delete_bucket(Bucket=bucket)
 
 
-def test_object_lock_is_refused_not_ignored(s3, bucket, bucket_name):
-    locked = bucket_name[:50] + "-lock"
-    with pytest.raises(ClientError) as e:
-        s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
-    assert_client_error(e, 501, "NotImplemented")
-    with pytest.raises(ClientError) as e:
-        s3.head_bucket(Bucket=locked)
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404, "no unlocked bucket was created"
+def test_lock_headers_on_a_bucket_without_object_lock_are_refused(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="worm", Body=b"x", ObjectLockMode="COMPLIANCE",
                       ObjectLockRetainUntilDate="2099-01-01T00:00:00Z", ObjectLockLegalHoldStatus="ON")
@@ -260,6 +253,9 @@ def test_object_lock_is_refused_not_ignored(s3, bucket, bucket_name):
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="worm")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404, "nothing was stored"
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=bucket, Key="worm", ObjectLockLegalHoldStatus="ON")
+    assert_client_error(e, 400, "InvalidRequest")
 
 
 def test_aws_cli_versioning_round_trip(server, bucket):
@@ -279,3 +275,34 @@ def test_aws_cli_versioning_round_trip(server, bucket):
     server.aws("s3api", "get-object", "--bucket", bucket, "--key", "f", "--version-id", ids[0],
                str(server.workdir / "v0"))
     assert (server.workdir / "v0").read_bytes() == b"1"
+
+
+def test_get_object_attributes_of_versions_and_parts(s3, bucket):
+    enable(s3, bucket)
+    small = s3.put_object(Bucket=bucket, Key="obj", Body=b"12345", ChecksumAlgorithm="CRC32")["VersionId"]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="obj")["UploadId"]
+    sizes = [5 * MiB, 5 * MiB, 7]
+    parts = []
+    for n, size in enumerate(sizes, start=1):
+        etag = s3.upload_part(Bucket=bucket, Key="obj", UploadId=up, PartNumber=n, Body=b"p" * size)["ETag"]
+        parts.append({"PartNumber": n, "ETag": etag})
+    big = s3.complete_multipart_upload(Bucket=bucket, Key="obj", UploadId=up,
+                                       MultipartUpload={"Parts": parts})["VersionId"]
+    every = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    old = s3.get_object_attributes(Bucket=bucket, Key="obj", VersionId=small, ObjectAttributes=every)
+    assert (old["ObjectSize"], old["ETag"].strip('"'), old["VersionId"]) == (5, quoted_md5(b"12345").strip('"'), small)
+    assert old["Checksum"]["ChecksumCRC32"] and "ObjectParts" not in old
+    assert old["StorageClass"] == "STANDARD"
+    page = s3.get_object_attributes(Bucket=bucket, Key="obj", ObjectAttributes=["ObjectParts", "ObjectSize"],
+                                    MaxParts=2)
+    assert page["VersionId"] == big and page["ObjectSize"] == sum(sizes) and "ETag" not in page
+    op = page["ObjectParts"]
+    assert (op["TotalPartsCount"], op["IsTruncated"], op["NextPartNumberMarker"]) == (3, True, 2)
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(1, 5 * MiB), (2, 5 * MiB)]
+    rest = s3.get_object_attributes(Bucket=bucket, Key="obj", ObjectAttributes=["ObjectParts"], MaxParts=2,
+                                    PartNumberMarker=2)["ObjectParts"]
+    assert [(p["PartNumber"], p["Size"]) for p in rest["Parts"]] == [(3, 7)] and rest["IsTruncated"] is False
+    s3.delete_object(Bucket=bucket, Key="obj")
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket=bucket, Key="obj", ObjectAttributes=["ETag"])
+    assert_client_error(e, 404, "NoSuchKey")

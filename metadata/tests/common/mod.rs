@@ -63,6 +63,7 @@ pub(crate) fn object(key: &[u8], etag: &str, blob_id: &str, size: i64) -> Object
         attributes: "{}".to_owned(),
         manifest: Manifest::single(blob(blob_id, size)),
         parts_count: None,
+        retention: Default::default(),
     }
 }
 

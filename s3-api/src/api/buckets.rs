@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::BucketSetting;
+use cloudvault_metadata::{BucketSetting, Versioning};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -68,7 +68,7 @@ pub async fn create(
             "Bucket names are 3-63 lower-case letters, digits, dots and hyphens, start and end with a letter or digit, and are not IP addresses.",
         ));
     }
-    state.engine.create_bucket(&body.name, me.user_id, &state.region).await?;
+    state.engine.create_bucket(&body.name, me.user_id, &state.region, false).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": body.name }))))
 }
 
@@ -84,7 +84,8 @@ pub struct RemoveQuery {
 }
 
 /// `DELETE /api/buckets/{name}`: only when empty (`bucket_not_empty`), or with `force=true` and the
-/// confirmed `confirm_count` of its objects; authorized like S3 DeleteBucket (and DeleteObject).
+/// confirmed `confirm_count` of its objects (not for a versioned bucket: `bucket_versioned`);
+/// authorized like S3 DeleteBucket (and DeleteObject).
 pub async fn remove(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -93,6 +94,15 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     let bucket = authorized_bucket(&state, &me, "s3:DeleteBucket", &name, None).await?;
     if q.force {
+        if bucket.versioning != Versioning::Unversioned {
+            // Deleting the keys of a versioned bucket only hides them behind delete markers; the bucket
+            // would stay non-empty with every object hidden.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "bucket_versioned",
+                "A versioned bucket keeps every version: delete its versions first, then the bucket.",
+            ));
+        }
         state.authorizer.authorize(Some(&me), "s3:DeleteObject", Some(&name), None).await?;
         let confirm = q
             .confirm_count

@@ -323,7 +323,8 @@ pub async fn upload(
     let staged = state.engine.stage(stream, announced, state.max_object_size, &mut |_| {}).await?;
     staged.check_length(announced)?;
     let attributes = ObjectAttributes { content_type: header_text(header::CONTENT_TYPE), ..Default::default() };
-    let new = NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes };
+    let new =
+        NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes, retention: Default::default() };
     let committed = state.engine.put_object(b.id, new, staged, &WriteCondition::None).await?;
     let reply = json!({ "key": q.key, "etag": quoted(&committed.etag), "size": committed.size });
     Ok((StatusCode::CREATED, Json(reply)))

@@ -138,7 +138,7 @@ pub async fn create_multipart(
     check_key(&body.key)?;
     let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
     let attributes = ObjectAttributes { content_type: body.content_type, ..Default::default() };
-    let upload_state = UploadState { attributes, checksum: None };
+    let upload_state = UploadState { attributes, checksum: None, lock: Default::default() };
     let upload_id = state.engine.create_upload(b.id, body.key.as_bytes(), me.user_id, &upload_state).await?;
     Ok((StatusCode::CREATED, Json(json!({ "upload_id": upload_id }))))
 }
@@ -212,7 +212,7 @@ pub async fn complete_multipart(
     let requested: Vec<RequestedPart> =
         body.parts.into_iter().map(|p| RequestedPart { number: p.part_number, etag: Some(p.etag) }).collect();
     let assembly = state.engine.assemble(&upload, &requested).await?;
-    let record = assembly.record(&upload, &upload_state.attributes);
+    let record = assembly.record(&upload, &upload_state.attributes, upload_state.lock.retention()?);
     state.engine.complete_upload(&upload.upload_id, b.id, &record, &WriteCondition::None).await?;
     Ok(Json(json!({ "key": body.key, "etag": quoted(&assembly.etag) })))
 }

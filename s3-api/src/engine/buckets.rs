@@ -86,10 +86,17 @@ impl Engine {
         Ok(found)
     }
 
-    /// Creates a bucket; the database's unique index decides between racing creators (also across
-    /// replicas): `BucketAlreadyOwnedByYou` / `BucketAlreadyExists`.
-    pub async fn create_bucket(&self, name: &str, owner_id: UserId, region: &str) -> EngineResult<Bucket> {
-        let created = self.meta.create_bucket(name, owner_id, region, now_ms()).await;
+    /// Creates a bucket (with `object_lock`: locked and versioned for good); the database's unique index
+    /// decides between racing creators (also across replicas): `BucketAlreadyOwnedByYou` /
+    /// `BucketAlreadyExists`.
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        owner_id: UserId,
+        region: &str,
+        object_lock: bool,
+    ) -> EngineResult<Bucket> {
+        let created = self.meta.create_bucket(name, owner_id, region, object_lock, now_ms()).await;
         self.buckets.invalidate(name);
         Ok(created?)
     }

@@ -8,7 +8,9 @@
 //!   replicas and no stalled commit can leave a row without its blob;
 //! - staging files untouched for longer than the grace period (writes cut off by a crash);
 //! - incomplete multipart uploads idle (no part uploaded) for longer than the multipart expiry: each is
-//!   aborted only after re-checking, under its row lock, that no part arrived meanwhile.
+//!   aborted only after re-checking, under its row lock, that no part arrived meanwhile;
+//! - and it applies the buckets' lifecycle rules ([`super::lifecycle`]), which only ever act through
+//!   the engine's conditional delete transactions.
 //!
 //! Replicas may run passes at the same time: deleting a file twice is not an error and the row deletes
 //! are idempotent. The file is always deleted before its row, so a crash between the two only repeats
@@ -31,6 +33,8 @@ pub struct Policy {
     pub grace: Duration,
     /// Idle time after which an incomplete multipart upload is aborted.
     pub multipart_expiry: Duration,
+    /// The length of a day in lifecycle rules (a real day, except in tests).
+    pub lifecycle_day: Duration,
 }
 
 /// Runs one janitor pass; returns how many uploads, blobs and staging files were removed.
@@ -63,6 +67,12 @@ pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<
     if let Err(e) = engine.volume().restore_reserve().await {
         tracing::debug!(error = %e, "reserve not restored yet");
     }
+    let day = i64::try_from(policy.lifecycle_day.as_millis()).unwrap_or(i64::MAX);
+    let applied = engine.lifecycle_pass(now, day).await?;
+    if applied != super::lifecycle::Applied::default() {
+        tracing::info!(?applied, "lifecycle rules applied");
+    }
+    removed += applied.expired + applied.removed + applied.aborted;
     // Failed sign-ins older than the throttle window no longer count; keep an hour for the audit trail.
     engine.meta.prune_login_failures(now - LOGIN_FAILURE_RETENTION.as_millis() as i64).await?;
     Ok(removed)

@@ -5,8 +5,9 @@
 //! prefix range, and roll keys up into common prefixes at a delimiter: the rows of small folders are
 //! skipped within the batch that holds them, and a folder that runs past the end of a batch is jumped
 //! over with one new index seek. A page costs O(page) rows and at most one query per folder larger
-//! than what is left of its batch, never O(bucket). The same algorithm serves object rows (ordered by key) and upload
-//! rows (ordered by key, then upload id): only the query that fetches a batch differs.
+//! than what is left of its batch, never O(bucket). The same algorithm serves object rows (ordered by
+//! key), version rows (by key, then newest first; `engine/versions.rs`) and upload rows (by key, then
+//! upload id): only the query that fetches a batch differs.
 //!
 //! Resuming: every marker means "after this position". When the marker is a common prefix that was
 //! already returned (or lies inside one), the keys under it are skipped, so a prefix is never returned
@@ -148,6 +149,10 @@ pub async fn scan<T: Listed>(engine: &Engine, bucket_id: BucketId, p: ListParams
     let prefix = p.prefix;
     let end = key_successor(prefix).filter(|_| !prefix.is_empty());
     let marker = p.marker.filter(|m| !m.is_empty());
+    if marker.zip(end.as_deref()).is_some_and(|(m, e)| m >= e) {
+        // Past the end of the prefix range: nothing follows.
+        return Ok(Page::default());
+    }
     let mut cursor = Some(match marker {
         // Strictly after the marker (and, without an upload-id marker, after every row of its key).
         Some(m) if m >= prefix => {

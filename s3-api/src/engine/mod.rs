@@ -14,7 +14,9 @@ pub mod checksum;
 pub mod error;
 pub mod failpoint;
 pub mod janitor;
+pub mod lifecycle;
 pub mod listing;
+pub mod lock;
 pub mod multipart;
 pub mod objects;
 pub mod protocol;
@@ -59,6 +61,8 @@ pub struct Engine {
     volume: Volume,
     /// The one bucket cache (see [`buckets`]).
     buckets: std::sync::Arc<buckets::BucketCache>,
+    /// Where each lifecycle rule's scan resumes on this replica (see [`lifecycle`]).
+    lifecycle_cursors: std::sync::Arc<lifecycle::Cursors>,
 }
 
 impl Engine {
@@ -66,7 +70,7 @@ impl Engine {
     /// key store; tests keep handles to replay protocol steps by hand).
     pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {
         let volume = Volume::new(blobs.root(), 0, 0);
-        Engine { meta, blobs, volume, buckets: Default::default() }
+        Engine { meta, blobs, volume, buckets: Default::default(), lifecycle_cursors: Default::default() }
     }
 
     /// Checks that the metadata database answers (readiness).
@@ -173,7 +177,14 @@ impl Engine {
                 failpoint::hit("put.committed")?;
                 Ok(version_id)
             }
-            Err(e @ (MetaError::PreconditionFailed | MetaError::NoSuchBucket | MetaError::IntentLost(_))) => {
+            Err(
+                e @ (MetaError::PreconditionFailed
+                | MetaError::NoSuchBucket
+                | MetaError::IntentLost(_)
+                | MetaError::ObjectLocked
+                | MetaError::LockNotEnabled
+                | MetaError::Corrupt(_)),
+            ) => {
                 self.discard(&blob_id).await;
                 Err(e.into())
             }

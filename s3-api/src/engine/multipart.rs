@@ -5,7 +5,7 @@
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use cloudvault_metadata::{BlobRef, BucketId, Manifest, ObjectRecord, Part, Upload, UserId};
+use cloudvault_metadata::{BlobRef, BucketId, LockMode, Manifest, ObjectRecord, Part, Retention, Upload, UserId};
 
 use super::attributes::ObjectAttributes;
 use super::checksum::{Algorithm, Kind};
@@ -21,6 +21,40 @@ pub struct UploadState {
     /// The checksum every part must carry, and how the object's is combined from them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<(Algorithm, Kind)>,
+    /// The object lock settings the creation asked for (applied when the upload completes).
+    #[serde(default)]
+    pub lock: LockRequest,
+}
+
+/// Object lock settings in the stored form of an upload's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LockRequest {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Retain-until, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<i64>,
+    /// Legal hold on.
+    #[serde(default)]
+    pub legal_hold: bool,
+}
+
+impl From<Retention> for LockRequest {
+    fn from(r: Retention) -> Self {
+        LockRequest { mode: r.mode.map(|m| m.as_str().to_owned()), until_ms: r.until_ms, legal_hold: r.legal_hold }
+    }
+}
+
+impl LockRequest {
+    /// The retention to store.
+    pub fn retention(&self) -> EngineResult<Retention> {
+        let mode = match self.mode.as_deref() {
+            None => None,
+            Some(m) => Some(LockMode::parse(m).ok_or_else(|| EngineError::Corrupt(format!("lock mode {m:?}")))?),
+        };
+        Ok(Retention { mode, until_ms: self.until_ms, legal_hold: self.legal_hold })
+    }
 }
 
 impl UploadState {
@@ -49,8 +83,8 @@ pub struct Assembly {
 }
 
 impl Assembly {
-    /// The object record of `upload` assembled from these parts, with `attributes`.
-    pub fn record(&self, upload: &Upload, attributes: &ObjectAttributes) -> ObjectRecord {
+    /// The object record of `upload` assembled from these parts, with `attributes` and `retention`.
+    pub fn record(&self, upload: &Upload, attributes: &ObjectAttributes, retention: Retention) -> ObjectRecord {
         let manifest = Manifest(self.parts.iter().map(|p| p.blob.clone()).collect::<Vec<BlobRef>>());
         ObjectRecord {
             key: upload.key.clone(),
@@ -61,6 +95,7 @@ impl Assembly {
             owner_id: upload.owner_id,
             attributes: attributes.encode(),
             parts_count: Some(manifest.0.len() as i64),
+            retention,
             manifest,
         }
     }

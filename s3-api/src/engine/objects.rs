@@ -2,7 +2,8 @@
 //! stored attributes, delete by prefix, and the buckets a user sees.
 
 use cloudvault_metadata::{
-    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, UserId, VersionSel, WriteCondition, key_successor,
+    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, Retention, UserId, VersionSel, WriteCondition,
+    key_successor,
 };
 
 use super::attributes::ObjectAttributes;
@@ -18,6 +19,9 @@ pub struct NewObject {
     pub owner_id: UserId,
     /// HTTP attributes, user metadata, tags and checksum.
     pub attributes: ObjectAttributes,
+    /// The object lock protection the write asks for (the bucket's default applies when it names
+    /// none; a bucket without object lock refuses any).
+    pub retention: Retention,
 }
 
 /// What a committed write answers.
@@ -73,32 +77,28 @@ impl Engine {
             attributes: new.attributes.encode(),
             manifest: Manifest::default(),
             parts_count: None,
+            retention: new.retention,
         };
         committed.version_id = self.commit_single(bucket_id, staged, record, condition).await?;
         Ok(committed)
     }
 
-    /// Replaces the attributes of `object` (as read before: the current version, or with `version` the
-    /// one named), guarded by its ETag: an overwrite racing the update makes it fail (`NoSuchKey`)
-    /// rather than change the newer object.
+    /// Replaces the attributes of `object`, the version read before (the current one, or the one a
+    /// `versionId` named), guarded by its version id and ETag: the update lands on exactly that version,
+    /// current or not by now, and fails (`NoSuchKey`) if that version is gone.
     pub async fn update_attributes(
         &self,
         bucket_id: BucketId,
         object: &ObjectRecord,
-        version: Option<&VersionSel>,
         attributes: &ObjectAttributes,
     ) -> EngineResult<()> {
+        let gone = || EngineError::rejected("NoSuchKey", "The object changed while its attributes were being updated.");
+        let sel = VersionSel::parse(&object.version_id).ok_or_else(gone)?;
         let encoded = attributes.encode();
-        let updated = match version {
-            None => self.meta.update_object_attributes(bucket_id, &object.key, &object.etag, &encoded).await?,
-            Some(sel) => {
-                self.meta.update_version_attributes(bucket_id, &object.key, sel, &object.etag, &encoded).await?
-            }
-        };
-        if updated {
+        if self.meta.update_version_attributes(bucket_id, &object.key, &sel, &object.etag, &encoded).await? {
             Ok(())
         } else {
-            Err(EngineError::rejected("NoSuchKey", "The object changed while its attributes were being updated."))
+            Err(gone())
         }
     }
 

@@ -80,14 +80,21 @@ impl Engine {
     }
 
     /// Deletes one version of `key` for good (its blobs go to the janitor's queue; when it was the
-    /// newest, the next one becomes current). A missing version changes nothing. Retried once after
+    /// newest, the next one becomes current). A missing version changes nothing; one object lock
+    /// protects is refused (`bypass`: an authorized bypass of GOVERNANCE retention). Retried once after
     /// releasing the volume's reserve when the database's volume is full, like [`Engine::delete_object`].
-    pub async fn delete_version(&self, bucket_id: BucketId, key: &[u8], sel: &VersionSel) -> EngineResult<Deleted> {
+    pub async fn delete_version(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+        sel: &VersionSel,
+        bypass: bool,
+    ) -> EngineResult<Deleted> {
         failpoint::hit("delete.before_commit")?;
-        let deleted = match self.meta.delete_version(bucket_id, key, sel, now_ms()).await {
+        let deleted = match self.meta.delete_version(bucket_id, key, sel, bypass, now_ms()).await {
             Err(e) if e.is_storage_full() => {
                 self.volume.release_reserve();
-                self.meta.delete_version(bucket_id, key, sel, now_ms()).await?
+                self.meta.delete_version(bucket_id, key, sel, bypass, now_ms()).await?
             }
             other => other?,
         };

@@ -18,6 +18,12 @@ pub fn meta_error(e: MetaError) -> S3Error {
             InvalidPart,
             "One or more of the specified parts could not be found, or its entity tag did not match."
         ),
+        MetaError::ObjectLocked => {
+            s3_error!(AccessDenied, "Access Denied because object protected by object lock.")
+        }
+        MetaError::LockNotEnabled => s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"),
+        MetaError::InvalidBucketState(why) => s3_error!(InvalidBucketState, "{why}"),
+        MetaError::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
         MetaError::IntentLost(_) => S3Error::with_message(
             S3ErrorCode::ServiceUnavailable,
             "The write stalled past the cleanup grace period and was not stored; retry.",

@@ -28,12 +28,21 @@ pub struct CloudVault {
     pub region: String,
     /// Largest single PUT (`CLOUDVAULT_MAX_OBJECT_SIZE`).
     pub max_object_size: u64,
+    /// The length of a lifecycle "day" in ms (`CLOUDVAULT_LIFECYCLE_DAY_SECS`), for `x-amz-expiration`.
+    pub lifecycle_day_ms: i64,
 }
 
 impl CloudVault {
     /// Wraps the engine for s3s.
     pub fn new(engine: Engine, keys: Arc<KeyStore>, authorizer: Arc<Authorizer>, config: &Config) -> Self {
-        CloudVault { engine, keys, authorizer, region: config.region.clone(), max_object_size: config.max_object_size }
+        CloudVault {
+            engine,
+            keys,
+            authorizer,
+            region: config.region.clone(),
+            max_object_size: config.max_object_size,
+            lifecycle_day_ms: i64::try_from(config.lifecycle_day_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        }
     }
 
     /// The user who signed `req`, for operations that record an owner. s3s has verified the signature
@@ -151,6 +160,13 @@ impl S3 for CloudVault {
         ops::read::head_object(self, req).await
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        ops::object_attributes::get_object_attributes(self, req).await
+    }
+
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         ops::delete::delete_object(self, req).await
     }
@@ -248,7 +264,21 @@ impl S3 for CloudVault {
         &self,
         req: S3Request<GetBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-        ops::config::get_bucket_lifecycle_configuration(self, req).await
+        ops::lifecycle::get_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        ops::lifecycle::put_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        ops::lifecycle::delete_bucket_lifecycle(self, req).await
     }
 
     async fn get_bucket_encryption(
@@ -262,7 +292,42 @@ impl S3 for CloudVault {
         &self,
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-        ops::config::get_object_lock_configuration(self, req).await
+        ops::lock::get_object_lock_configuration(self, req).await
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        ops::lock::put_object_lock_configuration(self, req).await
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        ops::lock::put_object_retention(self, req).await
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        ops::lock::get_object_retention(self, req).await
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        ops::lock::put_object_legal_hold(self, req).await
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        ops::lock::get_object_legal_hold(self, req).await
     }
 
     async fn get_bucket_website(

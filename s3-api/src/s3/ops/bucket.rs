@@ -1,7 +1,7 @@
 //! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result};
 
 use super::owner;
 use crate::s3::attributes::timestamp;
@@ -35,24 +35,22 @@ pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S
 
 /// CreateBucket: any LocationConstraint is accepted and remembered; an existing bucket of the caller
 /// answers `BucketAlreadyOwnedByYou`, someone else's `BucketAlreadyExists`. (s3s has already validated
-/// the name against AWS's rules: `InvalidBucketName`.) `x-amz-bucket-object-lock-enabled: true` is
-/// refused (501) rather than creating a bucket without the lock the client asked for.
+/// the name against AWS's rules: `InvalidBucketName`.) `x-amz-bucket-object-lock-enabled: true` creates
+/// the bucket with object lock on and versioning enabled, both for good.
 pub async fn create_bucket(
     v: &CloudVault,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let me = v.principal(&req).await?;
     let input = req.input;
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(s3_error!(NotImplemented, "Object Lock is not supported yet: the bucket was not created."));
-    }
     let region = input
         .create_bucket_configuration
         .and_then(|c| c.location_constraint)
         .map(|lc| lc.as_str().to_owned())
         .filter(|lc| !lc.is_empty())
         .unwrap_or_else(|| v.region.clone());
-    v.engine.create_bucket(&input.bucket, me.user_id, &region).await?;
+    let object_lock = input.object_lock_enabled_for_bucket == Some(true);
+    v.engine.create_bucket(&input.bucket, me.user_id, &region, object_lock).await?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
 }
 

@@ -110,28 +110,12 @@ macro_rules! not_configured {
 }
 
 not_configured!(
-    /// GetBucketLifecycleConfiguration: none.
-    get_bucket_lifecycle_configuration,
-    GetBucketLifecycleConfigurationInput,
-    GetBucketLifecycleConfigurationOutput,
-    S3ErrorCode::NoSuchLifecycleConfiguration,
-    "The lifecycle configuration does not exist"
-);
-not_configured!(
     /// GetBucketEncryption: none (encrypt the volume instead).
     get_bucket_encryption,
     GetBucketEncryptionInput,
     GetBucketEncryptionOutput,
     S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
     "The server side encryption configuration was not found"
-);
-not_configured!(
-    /// GetObjectLockConfiguration: none.
-    get_object_lock_configuration,
-    GetObjectLockConfigurationInput,
-    GetObjectLockConfigurationOutput,
-    S3ErrorCode::ObjectLockConfigurationNotFoundError,
-    "Object Lock configuration does not exist for this bucket"
 );
 not_configured!(
     /// GetBucketWebsite: none.

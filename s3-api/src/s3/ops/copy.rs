@@ -113,7 +113,6 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> 
 /// modification times this way), as on AWS.
 pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let me = v.principal(&req).await?;
-    super::put::refuse_lock_headers(&req.headers)?;
     let i = req.input;
     let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &i.copy_source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
@@ -149,10 +148,16 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     // whole copy, so a COMPOSITE source yields a FULL_OBJECT copy, as on AWS.
     let algorithm = source_attributes.checksum.as_ref().map(|c| c.algorithm);
     let target_bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let retention = super::lock::requested_retention(
+        &target_bucket,
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
     attributes.checksum = checksum;
-    let new = NewObject { key: i.key.into_bytes(), owner_id: me.user_id, attributes };
+    let new = NewObject { key: i.key.into_bytes(), owner_id: me.user_id, attributes, retention };
     let committed = v.engine.put_object(target_bucket.id, new, staged, &condition).await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {

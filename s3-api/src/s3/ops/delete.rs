@@ -5,6 +5,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::{Bucket, Deleted, UserId};
 
+use super::lock::bypass;
 use crate::auth::Principal;
 use crate::engine::parse_version;
 use crate::limits::{MAX_DELETE_KEYS, MAX_KEY_LENGTH};
@@ -16,30 +17,39 @@ fn marker_owner(ext: &http::Extensions, bucket: &Bucket) -> UserId {
     ext.get::<Principal>().map_or(bucket.owner_id, |p| p.user_id)
 }
 
+/// Who deletes, and whether they bypass GOVERNANCE retention (authorized).
+#[derive(Debug, Clone, Copy)]
+struct Deleter {
+    owner: UserId,
+    bypass: bool,
+}
+
 /// One delete: of the version named, else of the key (a delete marker in a versioned bucket).
 async fn delete_one(
     v: &CloudVault,
     bucket: &Bucket,
-    owner: UserId,
+    who: Deleter,
     key: &str,
     version_id: Option<&str>,
 ) -> S3Result<Deleted> {
     Ok(match version_id {
-        Some(id) => v.engine.delete_version(bucket.id, key.as_bytes(), &parse_version(id)?).await?,
-        None => v.engine.delete_object(bucket.id, key.as_bytes(), owner).await?,
+        Some(id) => v.engine.delete_version(bucket.id, key.as_bytes(), &parse_version(id)?, who.bypass).await?,
+        None => v.engine.delete_object(bucket.id, key.as_bytes(), who.owner).await?,
     })
 }
 
-/// DeleteObject: 204 whether or not anything existed. Reports the version removed or the delete
+/// DeleteObject: 204 whether or not anything existed; 403 AccessDenied for a version object lock
+/// protects (GOVERNANCE: unless `x-amz-bypass-governance-retention: true` by a caller allowed to). Reports the version removed or the delete
 /// marker created (`x-amz-version-id`, `x-amz-delete-marker`).
 pub async fn delete_object(
     v: &CloudVault,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let owner = marker_owner(&req.extensions, &bucket);
     let i = &req.input;
-    let deleted = delete_one(v, &bucket, owner, &i.key, i.version_id.as_deref()).await?;
+    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &i.bucket).await?;
+    let who = Deleter { owner: marker_owner(&req.extensions, &bucket), bypass };
+    let deleted = delete_one(v, &bucket, who, &i.key, i.version_id.as_deref()).await?;
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: deleted.marker.then_some(true),
         version_id: deleted.version_id,
@@ -54,7 +64,8 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let owner = marker_owner(&req.extensions, &bucket);
+    let bypass = bypass(v, &req.extensions, req.input.bypass_governance_retention, &req.input.bucket).await?;
+    let who = Deleter { owner: marker_owner(&req.extensions, &bucket), bypass };
     let delete = req.input.delete;
     if delete.objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
@@ -66,7 +77,7 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for object in delete.objects {
-        match delete_one(v, &bucket, owner, &object.key, object.version_id.as_deref()).await {
+        match delete_one(v, &bucket, who, &object.key, object.version_id.as_deref()).await {
             Ok(_) if quiet => {}
             Ok(d) => deleted.push(reported(object.key, object.version_id, d)),
             Err(e) => errors.push(Error {

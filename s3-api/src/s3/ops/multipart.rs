@@ -55,9 +55,14 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let me = v.principal(&req).await?;
-    super::put::refuse_lock_headers(&req.headers)?;
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let retention = super::lock::requested_retention(
+        &bucket,
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
     let attributes = attributes_from_input!(i);
     let algorithm = i.checksum_algorithm.as_ref().map(Algorithm::from_dto).transpose()?;
     let kind = i.checksum_type.as_ref().map(Kind::parse).transpose()?;
@@ -75,7 +80,7 @@ pub async fn create_multipart_upload(
         }
         (Some(a), Some(k)) => Some((a, k)),
     };
-    let state = UploadState { attributes, checksum };
+    let state = UploadState { attributes, checksum, lock: retention.into() };
     let upload_id = v.engine.create_upload(bucket.id, i.key.as_bytes(), me.user_id, &state).await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
@@ -161,7 +166,7 @@ pub async fn complete_multipart_upload(
     };
     let mut attributes = state.attributes;
     attributes.checksum = checksum.clone();
-    let record = assembly.record(&upload, &attributes);
+    let record = assembly.record(&upload, &attributes, state.lock.retention()?);
     let version_id = v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
     let mut output = CompleteMultipartUploadOutput {
         version_id,

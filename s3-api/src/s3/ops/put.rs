@@ -7,6 +7,8 @@ use s3s::{S3Request, S3Response, S3Result, TrailingHeaders, s3_error};
 
 use cloudvault_metadata::WriteCondition;
 
+use super::lifecycle::expiration_header;
+use super::lock::{requested_retention, require_integrity};
 use crate::engine::{EngineError, NewObject, StagedBlob};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag};
 use crate::s3::checksums::{self, Algorithm, Expectation, Kind, given_checksums, set_checksum_fields};
@@ -19,17 +21,6 @@ pub fn parse_content_md5(value: &str) -> S3Result<[u8; 16]> {
         .decode(value.trim())
         .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
     bytes.try_into().map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))
-}
-
-/// Refuses object lock headers (`x-amz-object-lock-mode`, `-retain-until-date`, `-legal-hold`) with
-/// AWS's answer for a bucket without an Object Lock configuration, which no CloudVault bucket has yet:
-/// a client must never believe a version is protected when it is not.
-pub fn refuse_lock_headers(headers: &http::HeaderMap) -> S3Result<()> {
-    let named = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
-    if named.iter().any(|h| headers.contains_key(*h)) {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
-    }
-    Ok(())
 }
 
 /// The condition of a conditional write: `If-None-Match: *` (create only) or `If-Match: <etag>`.
@@ -107,9 +98,17 @@ pub async fn stage_verified(
 /// decoded length.
 pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let me = v.principal(&req).await?;
-    refuse_lock_headers(&req.headers)?;
     let input = req.input;
     let bucket = v.bucket(&req.extensions, &input.bucket).await?;
+    let retention = requested_retention(
+        &bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    if retention.is_set() {
+        require_integrity(&req.headers)?;
+    }
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let given = given_checksums!(input);
     let expectation = checksums::expectation(&req.headers, &given, input.checksum_algorithm.as_ref(), None)?;
@@ -125,10 +124,18 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     let checksum =
         body.checksum.map(|(algorithm, value)| checksums::Stored { algorithm, value, kind: Kind::FullObject });
     let attributes = ObjectAttributes { checksum: checksum.clone(), ..attributes_from_input!(input) };
-    let new = NewObject { key: input.key.into_bytes(), owner_id: me.user_id, attributes };
+    let tags = attributes.tags.clone();
+    let new = NewObject { key: input.key.into_bytes(), owner_id: me.user_id, attributes, retention };
+    let key = new.key.clone();
     let committed = v.engine.put_object(bucket.id, new, body.staged, &condition).await?;
-    let mut output =
-        PutObjectOutput { e_tag: Some(etag(&committed.etag)), version_id: committed.version_id, ..Default::default() };
+    let day = v.lifecycle_day_ms;
+    let expiration = expiration_header(&bucket, &key, committed.size as i64, &tags, committed.last_modified, day);
+    let mut output = PutObjectOutput {
+        e_tag: Some(etag(&committed.etag)),
+        version_id: committed.version_id,
+        expiration,
+        ..Default::default()
+    };
     if let Some(c) = checksum {
         set_checksum_fields!(output, c.dto());
         output.checksum_type = Some(c.kind.dto());

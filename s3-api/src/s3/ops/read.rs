@@ -7,6 +7,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::ObjectRecord;
 
+use super::lifecycle::expiration_header;
 use crate::s3::attributes::{ObjectAttributes, etag, timestamp};
 use crate::s3::checksums::{Stored, set_checksum_fields};
 use crate::s3::conditional::{Conditions, Validators};
@@ -16,6 +17,8 @@ use crate::s3::vault::{CloudVault, reported_version};
 /// serve.
 struct Selected {
     object: ObjectRecord,
+    /// `x-amz-expiration`, when a lifecycle rule will expire this (current) version.
+    expiration: Option<String>,
     /// The version id to report (none in a bucket that never had versioning).
     version_id: Option<String>,
     attributes: ObjectAttributes,
@@ -65,7 +68,18 @@ async fn select(
         }
     });
     let attributes = ObjectAttributes::decode(&object.attributes)?;
-    Ok(Selected { object, version_id, attributes, range, content_range })
+    let expiration = match target.version_id {
+        None => expiration_header(
+            &bucket,
+            &object.key,
+            object.size,
+            &attributes.tags,
+            object.last_modified,
+            v.lifecycle_day_ms,
+        ),
+        Some(_) => None,
+    };
+    Ok(Selected { object, expiration, version_id, attributes, range, content_range })
 }
 
 /// The byte range of part `n` (1-based). A single-part object has exactly one part, the whole object.
@@ -147,6 +161,14 @@ macro_rules! object_output {
             metadata: a.metadata_dto(),
             parts_count: $s.object.parts_count.map(|n| n as i32),
             version_id: $s.version_id.clone(),
+            expiration: $s.expiration.clone(),
+            object_lock_mode: $s.object.retention.mode.map(|m| ObjectLockMode::from(m.as_str().to_owned())),
+            object_lock_retain_until_date: $s.object.retention.until_ms.map(timestamp),
+            object_lock_legal_hold_status: $s
+                .object
+                .retention
+                .legal_hold
+                .then(|| ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON)),
             ..Default::default()
         };
         if let Some(c) = checksum {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Bucket, BucketSetting, ObjectRecord, VersionSel};
+use cloudvault_metadata::{Bucket, BucketSetting, ObjectRecord};
 
 use crate::limits::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::attributes::ObjectAttributes;
@@ -64,7 +64,6 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
 struct Target {
     bucket: Arc<Bucket>,
     object: ObjectRecord,
-    version: Option<VersionSel>,
     attributes: ObjectAttributes,
 }
 
@@ -77,15 +76,15 @@ impl Target {
         version_id: Option<&str>,
     ) -> S3Result<Self> {
         let bucket = v.bucket(ext, bucket).await?;
-        let (object, version) = v.object_at(bucket.id, key, version_id).await?;
+        let (object, _) = v.object_at(bucket.id, key, version_id).await?;
         let attributes = ObjectAttributes::decode(&object.attributes)?;
-        Ok(Target { bucket, object, version, attributes })
+        Ok(Target { bucket, object, attributes })
     }
 
-    /// Stores the new attributes, guarded by the version's ETag (an overwrite racing the tag update
-    /// makes the update fail rather than tag the wrong version).
+    /// Stores the new attributes on exactly the version read (guarded by its id and ETag: an overwrite
+    /// racing the tag update never gets the tags).
     async fn store(&self, v: &CloudVault) -> S3Result<()> {
-        Ok(v.engine.update_attributes(self.bucket.id, &self.object, self.version.as_ref(), &self.attributes).await?)
+        Ok(v.engine.update_attributes(self.bucket.id, &self.object, &self.attributes).await?)
     }
 
     /// The version id the response reports.

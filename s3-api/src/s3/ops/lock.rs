@@ -1,0 +1,243 @@
+//! Object lock: Put/GetObjectLockConfiguration, Put/GetObjectRetention, Put/GetObjectLegalHold, and
+//! the `x-amz-object-lock-*` headers of PutObject, CopyObject and CreateMultipartUpload. What may
+//! destroy a protected version is decided in the engine's delete transactions, for S3 and the console
+//! alike; this file translates requests and validates them as AWS does.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use cloudvault_metadata::{Bucket, BucketLock, LockMode, Retention, RetentionPeriod};
+
+use crate::auth::Principal;
+use crate::engine::now_ms;
+use crate::s3::attributes::timestamp;
+use crate::s3::vault::CloudVault;
+
+/// Longest default retention AWS accepts.
+const MAX_DEFAULT_DAYS: i32 = 36_500;
+/// Longest default retention AWS accepts, in years.
+const MAX_DEFAULT_YEARS: i32 = 100;
+
+fn ms_of(ts: &Timestamp) -> i64 {
+    let t = time::OffsetDateTime::from(ts.clone());
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn mode_of(mode: &str) -> S3Result<LockMode> {
+    LockMode::parse(mode).ok_or_else(|| s3_error!(InvalidArgument, "Unknown wormMode directive."))
+}
+
+/// AWS requires Content-MD5 or a flexible checksum on every request with a body that sets object lock
+/// settings (PutObject with lock headers, and the lock configuration, retention and legal hold calls).
+pub fn require_integrity(headers: &http::HeaderMap) -> S3Result<()> {
+    let has_checksum = headers.contains_key("content-md5")
+        || headers.keys().any(|h| h.as_str().starts_with("x-amz-checksum-") || h == "x-amz-sdk-checksum-algorithm");
+    if !has_checksum {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters"
+        ));
+    }
+    Ok(())
+}
+
+/// The protection a write's `x-amz-object-lock-*` headers ask for, validated as AWS does: only on a
+/// bucket with object lock (`InvalidRequest`), mode and retain-until together, the date in the future
+/// (`InvalidArgument`).
+pub fn requested_retention(
+    bucket: &Bucket,
+    mode: Option<&ObjectLockMode>,
+    until: Option<&Timestamp>,
+    hold: Option<&ObjectLockLegalHoldStatus>,
+) -> S3Result<Retention> {
+    if mode.is_none() && until.is_none() && hold.is_none() {
+        return Ok(Retention::default());
+    }
+    if bucket.object_lock.is_none() {
+        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+    }
+    let (mode, until_ms) = match (mode, until) {
+        (None, None) => (None, None),
+        (Some(m), Some(u)) => {
+            let until_ms = ms_of(u);
+            if until_ms <= now_ms() {
+                return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
+            }
+            (Some(mode_of(m.as_str())?), Some(until_ms))
+        }
+        _ => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"
+            ));
+        }
+    };
+    let legal_hold = match hold.map(ObjectLockLegalHoldStatus::as_str) {
+        None | Some(ObjectLockLegalHoldStatus::OFF) => false,
+        Some(ObjectLockLegalHoldStatus::ON) => true,
+        Some(_) => return Err(s3_error!(InvalidArgument, "Legal Hold must be either of 'ON' or 'OFF'")),
+    };
+    Ok(Retention { mode, until_ms, legal_hold })
+}
+
+/// Whether the request asks to bypass GOVERNANCE retention, and may: `s3:BypassGovernanceRetention`.
+pub async fn bypass(v: &CloudVault, ext: &http::Extensions, asked: Option<bool>, bucket: &str) -> S3Result<bool> {
+    if asked != Some(true) {
+        return Ok(false);
+    }
+    let caller = ext.get::<Principal>();
+    v.authorizer.authorize(caller, "s3:BypassGovernanceRetention", Some(bucket), None).await?;
+    Ok(true)
+}
+
+/// PutObjectLockConfiguration: switches object lock on (a versioned bucket; for good) and sets the
+/// default retention (mode and exactly one of Days / Years, positive).
+pub async fn put_object_lock_configuration(
+    v: &CloudVault,
+    req: S3Request<PutObjectLockConfigurationInput>,
+) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+    require_integrity(&req.headers)?;
+    let i = req.input;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let config = i.object_lock_configuration.ok_or_else(|| s3_error!(MalformedXML))?;
+    if config.object_lock_enabled.as_ref().map(ObjectLockEnabled::as_str) != Some(ObjectLockEnabled::ENABLED) {
+        return Err(s3_error!(MalformedXML, "ObjectLockEnabled must be Enabled."));
+    }
+    let default = match config.rule.and_then(|r| r.default_retention) {
+        None => None,
+        Some(d) => {
+            let mode = mode_of(d.mode.as_ref().ok_or_else(|| s3_error!(MalformedXML))?.as_str())?;
+            let period = match (d.days, d.years) {
+                (Some(n), None) if (1..=MAX_DEFAULT_DAYS).contains(&n) => RetentionPeriod::Days(i64::from(n)),
+                (None, Some(n)) if (1..=MAX_DEFAULT_YEARS).contains(&n) => RetentionPeriod::Years(i64::from(n)),
+                (Some(_), Some(_)) | (None, None) => return Err(s3_error!(MalformedXML)),
+                _ => {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Default retention period must be a positive integer value."
+                    ));
+                }
+            };
+            Some((mode, period))
+        }
+    };
+    v.engine.set_bucket_lock(&bucket, &BucketLock { default }).await?;
+    Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
+}
+
+/// GetObjectLockConfiguration: `ObjectLockConfigurationNotFoundError` on a bucket without object lock.
+pub async fn get_object_lock_configuration(
+    v: &CloudVault,
+    req: S3Request<GetObjectLockConfigurationInput>,
+) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+    let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
+    let lock = bucket.object_lock.ok_or_else(|| {
+        s3_error!(ObjectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket")
+    })?;
+    let rule = lock.default.map(|(mode, period)| ObjectLockRule {
+        default_retention: Some(DefaultRetention {
+            mode: Some(ObjectLockRetentionMode::from(mode.as_str().to_owned())),
+            days: match period {
+                RetentionPeriod::Days(d) => i32::try_from(d).ok(),
+                RetentionPeriod::Years(_) => None,
+            },
+            years: match period {
+                RetentionPeriod::Years(y) => i32::try_from(y).ok(),
+                RetentionPeriod::Days(_) => None,
+            },
+        }),
+    });
+    Ok(S3Response::new(GetObjectLockConfigurationOutput {
+        object_lock_configuration: Some(ObjectLockConfiguration {
+            object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)),
+            rule,
+        }),
+    }))
+}
+
+/// PutObjectRetention: sets, extends or (GOVERNANCE with bypass) shortens or removes one version's
+/// retention. COMPLIANCE only ever gets longer.
+pub async fn put_object_retention(
+    v: &CloudVault,
+    req: S3Request<PutObjectRetentionInput>,
+) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+    require_integrity(&req.headers)?;
+    let i = req.input;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &i.bucket).await?;
+    let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
+    let retention = match i.retention {
+        Some(ObjectLockRetention { mode: Some(m), retain_until_date: Some(u) }) => {
+            let until = ms_of(&u);
+            if until <= now_ms() {
+                return Err(s3_error!(InvalidArgument, "The retain until date must be in the future!"));
+            }
+            Some((mode_of(m.as_str())?, until))
+        }
+        Some(ObjectLockRetention { mode: None, retain_until_date: None }) | None => None,
+        Some(_) => return Err(s3_error!(MalformedXML, "Mode and RetainUntilDate must both be given.")),
+    };
+    v.engine.set_retention(&bucket, i.key.as_bytes(), &object.version_id, retention, bypass).await?;
+    Ok(S3Response::new(PutObjectRetentionOutput::default()))
+}
+
+/// GetObjectRetention: `NoSuchObjectLockConfiguration` when the version has none.
+pub async fn get_object_retention(
+    v: &CloudVault,
+    req: S3Request<GetObjectRetentionInput>,
+) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+    let i = req.input;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    if bucket.object_lock.is_none() {
+        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+    }
+    let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
+    let (Some(mode), Some(until)) = (object.retention.mode, object.retention.until_ms) else {
+        return Err(s3_error!(
+            NoSuchObjectLockConfiguration,
+            "The specified object does not have a ObjectLock configuration"
+        ));
+    };
+    Ok(S3Response::new(GetObjectRetentionOutput {
+        retention: Some(ObjectLockRetention {
+            mode: Some(ObjectLockRetentionMode::from(mode.as_str().to_owned())),
+            retain_until_date: Some(timestamp(until)),
+        }),
+    }))
+}
+
+/// PutObjectLegalHold: ON or OFF for one version.
+pub async fn put_object_legal_hold(
+    v: &CloudVault,
+    req: S3Request<PutObjectLegalHoldInput>,
+) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+    require_integrity(&req.headers)?;
+    let i = req.input;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let on = match i.legal_hold.and_then(|h| h.status).as_ref().map(ObjectLockLegalHoldStatus::as_str) {
+        Some(ObjectLockLegalHoldStatus::ON) => true,
+        Some(ObjectLockLegalHoldStatus::OFF) => false,
+        _ => return Err(s3_error!(MalformedXML, "The legal hold Status must be ON or OFF.")),
+    };
+    let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
+    v.engine.set_legal_hold(&bucket, i.key.as_bytes(), &object.version_id, on).await?;
+    Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
+}
+
+/// GetObjectLegalHold: the version's hold status (OFF when never set).
+pub async fn get_object_legal_hold(
+    v: &CloudVault,
+    req: S3Request<GetObjectLegalHoldInput>,
+) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+    let i = req.input;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    if bucket.object_lock.is_none() {
+        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+    }
+    let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
+    let status =
+        if object.retention.legal_hold { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF };
+    Ok(S3Response::new(GetObjectLegalHoldOutput {
+        legal_hold: Some(ObjectLockLegalHold { status: Some(ObjectLockLegalHoldStatus::from_static(status)) }),
+    }))
+}
