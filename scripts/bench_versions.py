@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import boto3
 import requests
@@ -152,8 +153,8 @@ def main() -> int:
         session = requests.Session()
         mid_key = f"data/{args.keys // 2:06d}"
         first = timed(lambda: server.raw(session, "versions?versions&max-keys=1000"), args.rounds)
-        mid = timed(lambda: server.raw(
-            session, f"versions?versions&max-keys=1000&key-marker={mid_key}&version-id-marker={middle}"), args.rounds)
+        marker = f"key-marker={quote(mid_key, safe='')}&version-id-marker={middle}"
+        mid = timed(lambda: server.raw(session, f"versions?versions&max-keys=1000&{marker}"), args.rounds)
         plain = timed(lambda: server.raw(session, "versions?list-type=2&max-keys=1000"), args.rounds)
         counts = [r[2].count(b"<Version>") for r in (first, mid)] + [plain[2].count(b"<Contents>")]
         total = args.keys * args.versions_per_key

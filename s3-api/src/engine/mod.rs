@@ -135,14 +135,24 @@ impl Engine {
 
     /// DELETE of `key` without a version id, by `owner_id`: unversioned, the object goes (its blobs to
     /// the janitor's queue, see [`protocol`]); versioned, a delete marker hides it and the versions stay
-    /// (`cloudvault_metadata`'s `MetaStore::delete_object` has the rules). On a full volume the reserve
-    /// is released and the delete retried once, so deleting is how a full volume gets its space back.
+    /// (`cloudvault_metadata`'s `MetaStore::delete_object` has the rules). See [`Engine::deleting`] for
+    /// a full volume.
     pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], owner_id: UserId) -> EngineResult<Deleted> {
+        self.deleting(|| self.meta.delete_object(bucket_id, key, owner_id, now_ms())).await
+    }
+
+    /// Runs one delete transaction between the delete failpoints. On a full volume the reserve is
+    /// released and the delete retried once, so deleting is how a full volume gets its space back.
+    pub(crate) async fn deleting<F, Fut>(&self, delete: F) -> EngineResult<Deleted>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Deleted, MetaError>>,
+    {
         failpoint::hit("delete.before_commit")?;
-        let deleted = match self.meta.delete_object(bucket_id, key, owner_id, now_ms()).await {
+        let deleted = match delete().await {
             Err(e) if e.is_storage_full() => {
                 self.volume.release_reserve();
-                self.meta.delete_object(bucket_id, key, owner_id, now_ms()).await?
+                delete().await?
             }
             other => other?,
         };

@@ -6,7 +6,7 @@
 use cloudvault_metadata::{Bucket, BucketId, Deleted, ListedVersion, VersionRecord, VersionSel, Versioning};
 
 use super::listing::{Cursor, ListParams, Listed, Page, UNTIL_KEY_END, scan};
-use super::{Engine, EngineError, EngineResult, failpoint, now_ms};
+use super::{Engine, EngineError, EngineResult, now_ms};
 
 /// Parses a client's version id (`null` or an id CloudVault issued); anything else is
 /// `InvalidArgument`, as on AWS.
@@ -81,8 +81,8 @@ impl Engine {
 
     /// Deletes one version of `key` for good (its blobs go to the janitor's queue; when it was the
     /// newest, the next one becomes current). A missing version changes nothing; one object lock
-    /// protects is refused (`bypass`: an authorized bypass of GOVERNANCE retention). Retried once after
-    /// releasing the volume's reserve when the database's volume is full, like [`Engine::delete_object`].
+    /// protects is refused (`bypass`: an authorized bypass of GOVERNANCE retention). A full volume is
+    /// handled as for [`Engine::delete_object`].
     pub async fn delete_version(
         &self,
         bucket_id: BucketId,
@@ -90,16 +90,7 @@ impl Engine {
         sel: &VersionSel,
         bypass: bool,
     ) -> EngineResult<Deleted> {
-        failpoint::hit("delete.before_commit")?;
-        let deleted = match self.meta.delete_version(bucket_id, key, sel, bypass, now_ms()).await {
-            Err(e) if e.is_storage_full() => {
-                self.volume.release_reserve();
-                self.meta.delete_version(bucket_id, key, sel, bypass, now_ms()).await?
-            }
-            other => other?,
-        };
-        failpoint::hit("delete.committed")?;
-        Ok(deleted)
+        self.deleting(|| self.meta.delete_version(bucket_id, key, sel, bypass, now_ms())).await
     }
 
     /// One page of the versions of `bucket_id`, by key and newest first (see [`scan`]; `marker_id` is a

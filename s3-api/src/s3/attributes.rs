@@ -72,6 +72,12 @@ pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from(t)
 }
 
+/// An s3s timestamp as ms since the epoch (the stored unit).
+pub fn ms_of(ts: &Timestamp) -> i64 {
+    let t = time::OffsetDateTime::from(ts.clone());
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// A stored (unquoted) ETag as the s3s DTO.
 pub fn etag(value: &str) -> ETag {
     ETag::Strong(value.to_owned())

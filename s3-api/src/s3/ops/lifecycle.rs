@@ -8,16 +8,11 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::engine::lifecycle::{self as rules, DAY_MS, Filter, Lifecycle, MAX_RULES};
-use crate::s3::attributes::timestamp;
+use crate::s3::attributes::{ms_of, timestamp};
 use crate::s3::vault::CloudVault;
 
 /// Longest rule id AWS accepts.
 const MAX_RULE_ID: usize = 255;
-
-fn ms_of(ts: &Timestamp) -> i64 {
-    let t = time::OffsetDateTime::from(ts.clone());
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
 
 fn positive(days: Option<i32>, what: &str) -> S3Result<Option<i64>> {
     match days {

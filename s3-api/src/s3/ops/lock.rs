@@ -10,18 +10,13 @@ use cloudvault_metadata::{Bucket, BucketLock, LockMode, Retention, RetentionPeri
 
 use crate::auth::Principal;
 use crate::engine::now_ms;
-use crate::s3::attributes::timestamp;
+use crate::s3::attributes::{ms_of, timestamp};
 use crate::s3::vault::CloudVault;
 
 /// Longest default retention AWS accepts.
 const MAX_DEFAULT_DAYS: i32 = 36_500;
 /// Longest default retention AWS accepts, in years.
 const MAX_DEFAULT_YEARS: i32 = 100;
-
-fn ms_of(ts: &Timestamp) -> i64 {
-    let t = time::OffsetDateTime::from(ts.clone());
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
 
 fn mode_of(mode: &str) -> S3Result<LockMode> {
     LockMode::parse(mode).ok_or_else(|| s3_error!(InvalidArgument, "Unknown wormMode directive."))
