@@ -11,11 +11,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
-use crate::model::{BucketId, BucketLock, LockMode, ObjectRecord, Retention, RetentionPeriod, Versioning};
-use crate::objects::object_from_row;
+use crate::model::{BucketId, BucketLock, LockMode, ObjectRecord, Retention, RetentionPeriod, VersionSel, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
-use crate::versions::BucketState;
+use crate::versions::{BucketState, find_version};
 
 /// The bucket columns [`lock_from_row`] reads.
 pub(crate) const BUCKET_LOCK_COLUMNS: &str = "lock_enabled, lock_default_mode, lock_default_days, lock_default_years";
@@ -200,19 +199,10 @@ impl MetaStore {
         if state.lock.is_none() {
             return Err(MetaError::LockNotEnabled);
         }
-        for table in [Table::Current, Table::Noncurrent] {
-            let marker = if table == Table::Noncurrent { " AND is_marker = 0" } else { "" };
-            let sql = format!(
-                "SELECT {} FROM {} WHERE bucket_id = ? AND object_key = ? AND version_id = ?{marker}",
-                crate::objects::OBJECT_COLUMNS,
-                table.name()
-            );
-            let row =
-                sqlx::query(dynamic(sql)).bind(bucket_id).bind(key).bind(version_id).fetch_optional(&mut **tx).await?;
-            if let Some(row) = row {
-                return Ok((table, object_from_row(&row)?));
-            }
+        let sel = VersionSel::parse(version_id).ok_or(MetaError::NoSuchVersion)?;
+        match find_version(tx, bucket_id, key, &sel).await? {
+            Some(v) if !v.is_marker => Ok((if v.is_latest { Table::Current } else { Table::Noncurrent }, v.object)),
+            _ => Err(MetaError::NoSuchVersion),
         }
-        Err(MetaError::NoSuchVersion)
     }
 }

@@ -6,8 +6,8 @@
 //! exactly when its newest version is not a delete marker, and that row is newer (smaller `vorder`) than
 //! all of the key's `object_versions` rows. See `migrations/sqlite/0005_versioning.sql`.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::error::{MetaError, MetaResult};
 use crate::lock::{BUCKET_LOCK_COLUMNS, ensure_deletable, lock_from_row};
@@ -173,7 +173,7 @@ impl MetaStore {
         key: &[u8],
         now_ms: i64,
     ) -> MetaResult<()> {
-        let found = self.version_in_tx(tx, state.id, key, &VersionSel::Null).await?;
+        let found = noncurrent_version(tx, state.id, key, &VersionSel::Null).await?;
         if let Some(v) = found {
             self.remove_version_row(tx, state, &v, false, now_ms).await?;
         }
@@ -203,42 +203,6 @@ impl MetaStore {
         .execute(&mut **tx)
         .await?;
         Ok(version_id)
-    }
-
-    /// One `object_versions` row of `key` by version, inside `tx`.
-    async fn version_in_tx(
-        &self,
-        tx: &mut WriteTx,
-        bucket_id: BucketId,
-        key: &[u8],
-        sel: &VersionSel,
-    ) -> MetaResult<Option<VersionRecord>> {
-        let row = match sel {
-            // At most one null version per key; found by scanning the key's versions.
-            VersionSel::Null => {
-                sqlx::query(dynamic(format!(
-                    "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket_id = ? AND object_key = ? \
-                 AND version_id = 'null'"
-                )))
-                .bind(bucket_id)
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await?
-            }
-            VersionSel::Id { seq, id } => {
-                sqlx::query(dynamic(format!(
-                    "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket_id = ? AND object_key = ? \
-                 AND vorder = ? AND version_id = ?"
-                )))
-                .bind(bucket_id)
-                .bind(key)
-                .bind(-seq)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-            }
-        };
-        row.as_ref().map(version_from_row).transpose()
     }
 
     /// Deletes one `object_versions` row and queues its blobs; refused (`ObjectLocked`) while object
@@ -322,7 +286,7 @@ impl MetaStore {
                     self.promote_newest(&mut tx, &mut state, key).await?;
                     Deleted { version_id: Some(cur.version_id), marker: false, changed: true }
                 }
-                current => match self.version_in_tx(&mut tx, bucket_id, key, sel).await? {
+                current => match noncurrent_version(&mut tx, bucket_id, key, sel).await? {
                     None => Deleted { version_id: Some(sel.as_str().to_owned()), marker: false, changed: false },
                     Some(v) => {
                         self.remove_version_row(&mut tx, &mut state, &v, bypass, now_ms).await?;
@@ -349,31 +313,7 @@ impl MetaStore {
     ) -> MetaResult<Option<VersionRecord>> {
         self.timed(async move {
             let mut conn = self.reader.acquire().await?;
-            let current = sqlx::query(dynamic(format!(
-                "SELECT {OBJECT_COLUMNS}, 0 AS is_marker FROM objects WHERE bucket_id = ? AND object_key = ? \
-                 AND version_id = ?"
-            )))
-            .bind(bucket_id)
-            .bind(key)
-            .bind(sel.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = current {
-                return Ok(Some(VersionRecord { is_latest: true, ..version_from_row(&row)? }));
-            }
-            let (filter, vorder) = match sel {
-                VersionSel::Null => ("version_id = 'null'", None),
-                VersionSel::Id { seq, .. } => ("vorder = ? AND version_id = ?", Some(-seq)),
-            };
-            let sql = format!(
-                "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket_id = ? AND object_key = ? AND {filter}"
-            );
-            let mut query = sqlx::query(dynamic(sql)).bind(bucket_id).bind(key);
-            if let Some(vorder) = vorder {
-                query = query.bind(vorder).bind(sel.as_str());
-            }
-            let Some(row) = query.fetch_optional(&mut *conn).await? else { return Ok(None) };
-            let mut version = version_from_row(&row)?;
+            let Some(mut version) = find_version(&mut conn, bucket_id, key, sel).await? else { return Ok(None) };
             // Only a marker can be the newest version while sitting in `object_versions`.
             if version.is_marker {
                 let newer = sqlx::query(
@@ -540,6 +480,51 @@ impl MetaStore {
         })
         .await
     }
+}
+
+/// The version of `key` named by `sel`, read on `conn` (a write transaction's connection or a reader),
+/// current or not, delete markers included. `is_latest` is set for the current version (found in
+/// `objects`); a marker's is left to the caller.
+pub(crate) async fn find_version(
+    conn: &mut AnyConnection,
+    bucket_id: BucketId,
+    key: &[u8],
+    sel: &VersionSel,
+) -> MetaResult<Option<VersionRecord>> {
+    let current = sqlx::query(dynamic(format!(
+        "SELECT {OBJECT_COLUMNS}, 0 AS is_marker FROM objects WHERE bucket_id = ? AND object_key = ? AND version_id = ?"
+    )))
+    .bind(bucket_id)
+    .bind(key)
+    .bind(sel.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = current {
+        return Ok(Some(VersionRecord { is_latest: true, ..version_from_row(&row)? }));
+    }
+    noncurrent_version(conn, bucket_id, key, sel).await
+}
+
+/// One `object_versions` row of `key` by version: by primary key for an issued id; the `null` version
+/// (at most one per key) by scanning the key's versions.
+async fn noncurrent_version(
+    conn: &mut AnyConnection,
+    bucket_id: BucketId,
+    key: &[u8],
+    sel: &VersionSel,
+) -> MetaResult<Option<VersionRecord>> {
+    let (filter, vorder) = match sel {
+        VersionSel::Null => ("version_id = 'null'", None),
+        VersionSel::Id { seq, .. } => ("vorder = ? AND version_id = ?", Some(-seq)),
+    };
+    let sql =
+        format!("SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket_id = ? AND object_key = ? AND {filter}");
+    let mut query = sqlx::query(dynamic(sql)).bind(bucket_id).bind(key);
+    if let Some(vorder) = vorder {
+        query = query.bind(vorder).bind(sel.as_str());
+    }
+    let row = query.fetch_optional(&mut *conn).await?;
+    row.as_ref().map(version_from_row).transpose()
 }
 
 /// Merges two lists each sorted by (key, vorder) and keeps the first `limit`.

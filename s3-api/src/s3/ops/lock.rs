@@ -6,11 +6,12 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::{Bucket, BucketLock, LockMode, Retention, RetentionPeriod};
+use cloudvault_metadata::{Bucket, BucketLock, LockMode, MetaError, Retention, RetentionPeriod};
 
 use crate::auth::Principal;
 use crate::engine::now_ms;
 use crate::s3::attributes::{ms_of, timestamp};
+use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
 
 /// Longest default retention AWS accepts.
@@ -36,6 +37,15 @@ pub fn require_integrity(headers: &http::HeaderMap) -> S3Result<()> {
     Ok(())
 }
 
+/// Lock settings on a bucket without object lock: the one answer for them ([`MetaError::LockNotEnabled`],
+/// mapped in `s3/error.rs`).
+fn require_lock(bucket: &Bucket) -> S3Result<()> {
+    match bucket.object_lock {
+        Some(_) => Ok(()),
+        None => Err(meta_error(MetaError::LockNotEnabled)),
+    }
+}
+
 /// The protection a write's `x-amz-object-lock-*` headers ask for, validated as AWS does: only on a
 /// bucket with object lock (`InvalidRequest`), mode and retain-until together, the date in the future
 /// (`InvalidArgument`).
@@ -48,9 +58,7 @@ pub fn requested_retention(
     if mode.is_none() && until.is_none() && hold.is_none() {
         return Ok(Retention::default());
     }
-    if bucket.object_lock.is_none() {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
-    }
+    require_lock(bucket)?;
     let (mode, until_ms) = match (mode, until) {
         (None, None) => (None, None),
         (Some(m), Some(u)) => {
@@ -183,9 +191,7 @@ pub async fn get_object_retention(
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
-    if bucket.object_lock.is_none() {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
-    }
+    require_lock(&bucket)?;
     let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
     let (Some(mode), Some(until)) = (object.retention.mode, object.retention.until_ms) else {
         return Err(s3_error!(
@@ -226,9 +232,7 @@ pub async fn get_object_legal_hold(
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
-    if bucket.object_lock.is_none() {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
-    }
+    require_lock(&bucket)?;
     let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
     let status =
         if object.retention.legal_hold { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF };
