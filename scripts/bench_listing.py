@@ -14,37 +14,18 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import secrets
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import boto3
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
+
+from bench_common import free_port, signed_get, timed, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def timed(call, rounds: int) -> tuple[float, float, object]:
-    times, result = [], None
-    for _ in range(rounds):
-        started = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), min(times), result
 
 
 def main() -> int:
@@ -72,32 +53,18 @@ def main() -> int:
         s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=key,
                           aws_secret_access_key=secret, region_name="us-east-1",
                           config=Config(s3={"addressing_style": "path"}, max_pool_connections=16))
-        deadline = time.time() + 30
-        while True:
-            try:
-                s3.list_buckets()
-                break
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until_up(s3)
         s3.create_bucket(Bucket="folders")
         s3.create_bucket(Bucket="flat")
         jobs = [("folders", f"dir{i:04d}/file{j}") for i in range(1000) for j in range(3)]
         jobs += [("flat", f"key{i:04d}") for i in range(1000)]
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda job: s3.put_object(Bucket=job[0], Key=job[1], Body=b"x"), jobs))
-        def raw_list(bucket: str, query: str):
-            """One signed ListObjectsV2 over plain HTTP, timed without any XML parsing on our side."""
-            url = f"http://127.0.0.1:{port}/{bucket}?{query}"
-            request = AWSRequest(method="GET", url=url)
-            request.headers["x-amz-content-sha256"] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-            SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
-            resp = session.get(url, headers=dict(request.headers), timeout=60)
-            resp.raise_for_status()
-            return resp.content
-
         session = requests.Session()
+
+        def raw_list(bucket: str, query: str):
+            return signed_get(session, port, key, secret, f"{bucket}?{query}")
+
         with_delim = timed(lambda: raw_list("folders", "delimiter=%2F&list-type=2&max-keys=1000"), args.rounds)
         flat = timed(lambda: raw_list("flat", "list-type=2&max-keys=1000"), args.rounds)
         prefixes = with_delim[2].count(b"<CommonPrefixes>")

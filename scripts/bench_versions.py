@@ -17,40 +17,20 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import boto3
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
+
+from bench_common import free_port, signed_get, timed, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def timed(call, rounds: int):
-    times, result = [], None
-    for _ in range(rounds):
-        started = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), min(times), result
 
 
 class Server:
@@ -74,15 +54,8 @@ class Server:
         log = open(self.work / "server.log", "ab")
         self.proc = subprocess.Popen([str(self.binary), "serve"], env=env, stdout=log, stderr=log)
         s3 = self.client()
-        deadline = time.time() + 30
-        while True:
-            try:
-                s3.list_buckets()
-                return s3
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until_up(s3)
+        return s3
 
     def stop(self):
         self.proc.terminate()
@@ -94,14 +67,7 @@ class Server:
                             config=Config(s3={"addressing_style": "path"}))
 
     def raw(self, session, path_query: str) -> bytes:
-        """One signed GET, timed without XML parsing on our side."""
-        url = f"http://127.0.0.1:{self.port}/{path_query}"
-        request = AWSRequest(method="GET", url=url)
-        request.headers["x-amz-content-sha256"] = EMPTY_SHA256
-        SigV4Auth(Credentials(self.key, self.secret), "s3", "us-east-1").add_auth(request)
-        resp = session.get(url, headers=dict(request.headers), timeout=120)
-        resp.raise_for_status()
-        return resp.content
+        return signed_get(session, self.port, self.key, self.secret, path_query)
 
 
 def seed(db: Path, bucket: str, keys: int, per_key: int) -> str:
