@@ -40,6 +40,10 @@ pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiRes
                 "created_at": b.created_at,
                 "object_count": b.object_count,
                 "bytes_used": b.bytes_used,
+                "noncurrent_count": b.noncurrent_count,
+                "noncurrent_bytes": b.noncurrent_bytes,
+                "versioning": super::protection::versioning_name(b.versioning),
+                "object_lock": b.object_lock.is_some(),
                 "public": public,
                 "public_listing": public_listing,
             })
@@ -53,9 +57,14 @@ pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiRes
 pub struct CreateBucket {
     /// The bucket name.
     pub name: String,
+    /// Create it with object lock (and so versioning) on, for good.
+    #[serde(default)]
+    pub object_lock: bool,
 }
 
-/// `POST /api/buckets` `{"name"}`: AWS naming rules (`invalid_bucket_name`), `already_exists`.
+/// `POST /api/buckets` `{"name", "object_lock"}`: AWS naming rules (`invalid_bucket_name`),
+/// `already_exists`; with `object_lock` the bucket is versioned and locked for good, as S3's
+/// `x-amz-bucket-object-lock-enabled` makes it.
 pub async fn create(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -68,8 +77,8 @@ pub async fn create(
             "Bucket names are 3-63 lower-case letters, digits, dots and hyphens, start and end with a letter or digit, and are not IP addresses.",
         ));
     }
-    state.engine.create_bucket(&body.name, me.user_id, &state.region, false).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "name": body.name }))))
+    state.engine.create_bucket(&body.name, me.user_id, &state.region, body.object_lock).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": body.name, "object_lock": body.object_lock }))))
 }
 
 /// Query of `DELETE /api/buckets/{name}`.
@@ -160,21 +169,35 @@ pub async fn set_public(
 }
 
 /// `GET /api/usage`: object counts and bytes of the caller's buckets (an admin's: every bucket) and the
-/// totals, from the counters every write keeps.
+/// totals, from the counters every write keeps; current versions and noncurrent versions apart.
 pub async fn usage(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
     let owner = (!me.is_admin).then_some(me.user_id);
     let buckets = state.engine.list_buckets(owner).await?;
-    let (mut objects, mut bytes) = (0i64, 0i64);
+    let (mut objects, mut bytes, mut old_count, mut old_bytes) = (0i64, 0i64, 0i64, 0i64);
     let items: Vec<Value> = buckets
         .iter()
         .map(|b| {
             objects += b.object_count;
             bytes += b.bytes_used;
-            json!({ "name": b.name, "object_count": b.object_count, "bytes_used": b.bytes_used })
+            old_count += b.noncurrent_count;
+            old_bytes += b.noncurrent_bytes;
+            json!({
+                "name": b.name,
+                "object_count": b.object_count,
+                "bytes_used": b.bytes_used,
+                "noncurrent_count": b.noncurrent_count,
+                "noncurrent_bytes": b.noncurrent_bytes,
+            })
         })
         .collect();
     Ok(Json(json!({
         "buckets": items,
-        "total": { "buckets": buckets.len(), "object_count": objects, "bytes_used": bytes },
+        "total": {
+            "buckets": buckets.len(),
+            "object_count": objects,
+            "bytes_used": bytes,
+            "noncurrent_count": old_count,
+            "noncurrent_bytes": old_bytes,
+        },
     })))
 }

@@ -64,7 +64,7 @@ impl From<s3s::S3Error> for ApiError {
         let message = e.message().unwrap_or("request failed").to_owned();
         let (status, code) = match e.code() {
             C::AccessDenied => (StatusCode::FORBIDDEN, "forbidden"),
-            C::NoSuchBucket | C::NoSuchKey | C::NoSuchUpload => (StatusCode::NOT_FOUND, "not_found"),
+            C::NoSuchBucket | C::NoSuchKey | C::NoSuchUpload | C::NoSuchVersion => (StatusCode::NOT_FOUND, "not_found"),
             C::EntityTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             C::InvalidPart
             | C::InvalidPartOrder
@@ -74,9 +74,11 @@ impl From<s3s::S3Error> for ApiError {
             | C::IncompleteBody
             | C::BadDigest
             | C::KeyTooLongError
-            | C::MalformedXML => (StatusCode::BAD_REQUEST, "bad_request"),
+            | C::MalformedXML
+            | C::IllegalVersioningConfigurationException => (StatusCode::BAD_REQUEST, "bad_request"),
             C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "already_exists"),
             C::BucketNotEmpty => (StatusCode::CONFLICT, "bucket_not_empty"),
+            C::InvalidBucketState => (StatusCode::CONFLICT, "invalid_bucket_state"),
             C::InvalidBucketName => (StatusCode::BAD_REQUEST, "invalid_bucket_name"),
             C::ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -93,7 +95,18 @@ impl From<cloudvault_metadata::MetaError> for ApiError {
 
 impl From<crate::engine::EngineError> for ApiError {
     fn from(e: crate::engine::EngineError) -> Self {
-        s3s::S3Error::from(e).into()
+        use crate::engine::EngineError as E;
+        use cloudvault_metadata::MetaError as M;
+        match e {
+            // S3 answers AccessDenied; the console names the reason, so the user sees it is the lock.
+            E::Meta(M::ObjectLocked) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "object_locked",
+                "This version is protected by object lock (a retention or a legal hold): nobody can delete it now.",
+            ),
+            E::Meta(M::InvalidBucketState(why)) => ApiError::new(StatusCode::CONFLICT, "invalid_bucket_state", why),
+            e => s3s::S3Error::from(e).into(),
+        }
     }
 }
 

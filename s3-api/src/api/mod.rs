@@ -1,7 +1,7 @@
 //! The API listener (`CLOUDVAULT_API_ADDR`, default `0.0.0.0:4000`), built on axum:
 //! - probes and metrics (`probes`): `/healthz`, `/readyz`, `/metrics`;
-//! - the console's JSON API under `/api` (`session`, `buckets`, `objects`, `presign`, `keys`, `users`,
-//!   `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
+//! - the console's JSON API under `/api` (`session`, `buckets`, `protection`, `objects`, `versions`,
+//!   `presign`, `keys`, `users`, `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
 //!   the S3 endpoint, then calls the engine, as the S3 operations do (no S3 requests are built here; a
 //!   test in `tests/architecture.rs` keeps it so). Errors are JSON
 //!   `{"code": "...", "message": "..."}` (`error`). The contract is `docs/console-api.md` and
@@ -15,8 +15,10 @@ pub mod keys;
 pub mod objects;
 pub mod presign;
 pub mod probes;
+pub mod protection;
 pub mod session;
 pub mod users;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,7 +79,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/me/password", post(users::change_own))
         .route("/usage", get(buckets::usage))
         .route("/buckets", get(buckets::list).post(buckets::create))
-        .route("/buckets/{bucket}", delete(buckets::remove))
+        .route("/buckets/{bucket}", get(protection::details).delete(buckets::remove))
+        .route("/buckets/{bucket}/versioning", put(protection::set_versioning))
+        .route("/buckets/{bucket}/object-lock", put(protection::set_lock))
+        .route("/buckets/{bucket}/lifecycle", put(protection::set_lifecycle).delete(protection::remove_lifecycle))
+        .route("/buckets/{bucket}/versions", get(versions::list))
+        .route("/buckets/{bucket}/object/restore", post(versions::restore))
         .route("/buckets/{bucket}/public", put(buckets::set_public))
         .route("/buckets/{bucket}/objects", get(objects::list))
         .route("/buckets/{bucket}/objects/count", get(objects::count))

@@ -15,14 +15,15 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{Bucket, ListColumns, ListedObject, UserId, WriteCondition};
+use cloudvault_metadata::{Bucket, ListColumns, ListedObject, ObjectRecord, UserId, WriteCondition};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
+use super::versions::readable_version;
 use crate::auth::Principal;
 use crate::engine::attributes::ObjectAttributes;
-use crate::engine::{EngineError, ListParams, NewObject};
+use crate::engine::{EngineError, ListParams, NewObject, parse_version};
 use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_DELETE_KEYS, MAX_KEY_LENGTH, MAX_KEYS_PER_PAGE};
 
 /// Authorizes `action` on `bucket` (and `key`) for the session's user and returns the bucket.
@@ -58,7 +59,8 @@ fn content_type(attributes: &str) -> String {
     ObjectAttributes::decode(attributes).unwrap_or_default().content_type_or_default()
 }
 
-fn key_text(key: &[u8]) -> String {
+/// A key as JSON text (invalid UTF-8 replaced).
+pub(super) fn key_text(key: &[u8]) -> String {
     String::from_utf8_lossy(key).into_owned()
 }
 
@@ -232,18 +234,40 @@ pub struct KeyQuery {
     pub key: String,
 }
 
-/// `GET /api/buckets/{bucket}/object?key=`: the object's metadata.
+/// Query naming one object, or one version of it.
+#[derive(Debug, Deserialize)]
+pub struct VersionQuery {
+    /// The object key.
+    pub key: String,
+    /// A version id (`null` included); without one, the current object.
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+/// The version's object lock protection as JSON: `retention` (`null`, or mode and retain-until) and
+/// `legal_hold`.
+fn protection_json(o: &ObjectRecord) -> (Value, bool) {
+    let retention = match (o.retention.mode, o.retention.until_ms) {
+        (Some(mode), Some(until)) => json!({ "mode": mode.as_str(), "retain_until": until }),
+        _ => Value::Null,
+    };
+    (retention, o.retention.legal_hold)
+}
+
+/// `GET /api/buckets/{bucket}/object?key=[&version_id=]`: the object's (or that version's) metadata,
+/// version id and object lock protection. Authorized like GetObject (GetObjectVersion with an id).
 pub async fn metadata(
     State(state): State<ApiState>,
     Session(me): Session,
     Path(bucket): Path<String>,
-    Query(q): Query<KeyQuery>,
+    Query(q): Query<VersionQuery>,
 ) -> ApiResult<Json<Value>> {
-    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&q.key)).await?;
-    let o = state.engine.object(b.id, q.key.as_bytes()).await?.ok_or_else(|| ApiError::not_found("No such object."))?;
+    let (_, o) = readable_version(&state, &me, &bucket, &q.key, q.version_id.as_deref()).await?;
     let a = ObjectAttributes::decode(&o.attributes)?;
+    let (retention, legal_hold) = protection_json(&o);
     Ok(Json(json!({
         "key": q.key,
+        "version_id": o.version_id,
         "size": o.size,
         "etag": quoted(&o.etag),
         "last_modified": o.last_modified,
@@ -251,18 +275,46 @@ pub async fn metadata(
         "metadata": a.user_metadata,
         "tags": a.tags,
         "parts_count": o.parts_count,
+        "retention": retention,
+        "legal_hold": legal_hold,
     })))
 }
 
-/// `DELETE /api/buckets/{bucket}/object?key=`: 204 (also when it did not exist, as S3 answers).
+/// Query of `DELETE /api/buckets/{bucket}/object`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    /// The object key.
+    pub key: String,
+    /// Delete this version for good; without one, delete the object (a delete marker in a versioned
+    /// bucket).
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// With `version_id`: override GOVERNANCE retention (needs `s3:BypassGovernanceRetention`).
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// `DELETE /api/buckets/{bucket}/object?key=[&version_id=&bypass_governance=]`: 204 (also when it did
+/// not exist, as S3 answers). A version object lock protects is 403 `object_locked`, for everyone, an
+/// admin included. Authorized like DeleteObject (DeleteObjectVersion with an id).
 pub async fn delete_one(
     State(state): State<ApiState>,
     Session(me): Session,
     Path(bucket): Path<String>,
-    Query(q): Query<KeyQuery>,
+    Query(q): Query<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
-    state.engine.delete_object(b.id, q.key.as_bytes(), me.user_id).await?;
+    let Some(id) = q.version_id.as_deref() else {
+        let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
+        state.engine.delete_object(b.id, q.key.as_bytes(), me.user_id).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let sel = parse_version(id)?;
+    let b = authorized_bucket(&state, &me, "s3:DeleteObjectVersion", &bucket, Some(&q.key)).await?;
+    if q.bypass_governance {
+        state.authorizer.authorize(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), None).await?;
+    }
+    state.engine.delete_version(b.id, q.key.as_bytes(), &sel, q.bypass_governance).await?;
+    tracing::info!(user = %me.name, bucket = %bucket, version = %id, "version deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,16 +326,15 @@ pub(super) fn attachment(key: &str) -> String {
     format!("attachment; filename*=UTF-8''{}", utf8_percent_encode(name, ESCAPED))
 }
 
-/// `GET /api/buckets/{bucket}/object/content?key=`: the bytes, streamed, as a download (every blob
-/// opened before the first byte, as for an S3 GET).
+/// `GET /api/buckets/{bucket}/object/content?key=[&version_id=]`: the bytes of the object (or that
+/// version), streamed, as a download (every blob opened before the first byte, as for an S3 GET).
 pub async fn download(
     State(state): State<ApiState>,
     Session(me): Session,
     Path(bucket): Path<String>,
-    Query(q): Query<KeyQuery>,
+    Query(q): Query<VersionQuery>,
 ) -> ApiResult<Response> {
-    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&q.key)).await?;
-    let o = state.engine.object(b.id, q.key.as_bytes()).await?.ok_or_else(|| ApiError::not_found("No such object."))?;
+    let (_, o) = readable_version(&state, &me, &bucket, &q.key, q.version_id.as_deref()).await?;
     let size = o.size.max(0) as u64;
     let body = state.engine.open_read(&o.manifest, 0..size).await?;
     let mut headers = HeaderMap::new();
@@ -303,7 +354,8 @@ pub async fn download(
 }
 
 /// `PUT /api/buckets/{bucket}/object/content?key=`: the request body becomes the object (streamed and
-/// staged by the engine, like an S3 PUT; `Content-Type` is stored). 201 `{"key", "etag", "size"}`.
+/// staged by the engine, like an S3 PUT; `Content-Type` is stored). 201 `{"key", "etag", "size",
+/// "version_id"}` (`null` in a bucket that never had versioning).
 pub async fn upload(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -326,6 +378,11 @@ pub async fn upload(
     let new =
         NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes, retention: Default::default() };
     let committed = state.engine.put_object(b.id, new, staged, &WriteCondition::None).await?;
-    let reply = json!({ "key": q.key, "etag": quoted(&committed.etag), "size": committed.size });
+    let reply = json!({
+        "key": q.key,
+        "etag": quoted(&committed.etag),
+        "size": committed.size,
+        "version_id": committed.version_id,
+    });
     Ok((StatusCode::CREATED, Json(reply)))
 }

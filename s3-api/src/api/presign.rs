@@ -18,6 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::objects::{KeyQuery, attachment, authorized_bucket, check_key, quoted};
 use super::session::Session;
 use super::session::now_secs;
+use super::versions::readable_version;
 use crate::auth::Principal;
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::{RequestedPart, UploadState};
@@ -52,6 +53,9 @@ async fn mint(state: &ApiState, me: &Principal, request: &Presign<'_>) -> ApiRes
 pub struct ShareRequest {
     /// The object to share.
     pub key: String,
+    /// A version of it (`null` included); without one, the current object.
+    #[serde(default)]
+    pub version_id: Option<String>,
     /// Seconds until the link stops working: 1 to 604800 (7 days).
     pub expires_in_secs: u64,
     /// `attachment` (download, the default) or `inline` (shown by the browser: previews).
@@ -70,7 +74,8 @@ pub enum Disposition {
     Inline,
 }
 
-/// `POST /api/buckets/{bucket}/share`: `{"url", "expires_at"}` for an existing object.
+/// `POST /api/buckets/{bucket}/share`: `{"url", "expires_at"}` for an existing object or version (a
+/// delete marker is 404). Authorized like GetObject (GetObjectVersion with a `version_id`).
 pub async fn share(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -80,11 +85,11 @@ pub async fn share(
     if body.expires_in_secs == 0 || body.expires_in_secs > MAX_EXPIRY.as_secs() {
         return Err(PresignError::InvalidExpiry.into());
     }
-    let b = authorized_bucket(&state, &me, "s3:GetObject", &bucket, Some(&body.key)).await?;
-    if state.engine.object(b.id, body.key.as_bytes()).await?.is_none() {
-        return Err(ApiError::not_found("No such object."));
-    }
+    readable_version(&state, &me, &bucket, &body.key, body.version_id.as_deref()).await?;
     let mut query = Vec::new();
+    if let Some(id) = &body.version_id {
+        query.push(("versionId", id.clone()));
+    }
     if body.disposition == Disposition::Attachment {
         query.push(("response-content-disposition", attachment(&body.key)));
     }

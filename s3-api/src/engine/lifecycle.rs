@@ -12,7 +12,7 @@
 //! - Each pass examines at most [`PASS_BUDGET`] rows in total; a rule resumes where the previous pass
 //!   stopped, so a large bucket is covered over several passes and no pass is unbounded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use cloudvault_metadata::{Bucket, ListColumns, ListedVersion, MetaError, Upload, VersionSel};
 
 use super::attributes::ObjectAttributes;
-use super::{Engine, EngineResult, ListParams};
+use super::{Engine, EngineError, EngineResult, ListParams};
 
 /// Rows (objects, versions, uploads) one pass examines across every bucket and rule.
 pub const PASS_BUDGET: usize = 5_000;
@@ -91,7 +91,7 @@ impl Lifecycle {
         bucket
             .lifecycle
             .as_deref()
-            .map(|json| serde_json::from_str(json).map_err(|e| super::EngineError::Corrupt(format!("lifecycle: {e}"))))
+            .map(|json| serde_json::from_str(json).map_err(|e| EngineError::Corrupt(format!("lifecycle: {e}"))))
             .transpose()
     }
 
@@ -130,7 +130,90 @@ pub fn after_days(from: i64, days: i64, day: i64) -> i64 {
     if day == DAY_MS { at.div_euclid(DAY_MS).saturating_add(1).saturating_mul(DAY_MS) } else { at }
 }
 
+/// Longest rule id AWS accepts.
+pub const MAX_RULE_ID: usize = 255;
+/// Most noncurrent versions a rule may keep (`NewerNoncurrentVersions`, AWS's limit).
+pub const MAX_NEWER_NONCURRENT: i64 = 100;
+
+fn invalid(message: impl Into<String>) -> EngineError {
+    EngineError::rejected("InvalidArgument", message)
+}
+
+fn positive(days: Option<i64>, what: &str) -> EngineResult<()> {
+    match days {
+        Some(d) if d <= 0 => Err(invalid(format!("'{what}' for the rule must be a positive integer"))),
+        _ => Ok(()),
+    }
+}
+
+impl Lifecycle {
+    /// The configuration as it is stored, checked as AWS checks one (whichever front it came from):
+    /// 1 to [`MAX_RULES`] rules (`MalformedXML`), ids at most [`MAX_RULE_ID`] characters and unique (a
+    /// missing id gets `rule-N`), positive day counts, midnight dates, `NewerNoncurrentVersions` in
+    /// 1..=100, no tag filter on upload aborts, size bounds in order (`InvalidArgument`), and at least
+    /// one action per rule (`InvalidRequest`).
+    pub fn validated(mut self) -> EngineResult<Self> {
+        if self.rules.is_empty() || self.rules.len() > MAX_RULES {
+            return Err(EngineError::rejected(
+                "MalformedXML",
+                format!("A lifecycle configuration holds 1 to {MAX_RULES} rules."),
+            ));
+        }
+        let mut ids = HashSet::new();
+        for (n, rule) in self.rules.iter_mut().enumerate() {
+            if rule.id.is_empty() {
+                rule.id = format!("rule-{}", n + 1);
+            }
+            if rule.id.chars().count() > MAX_RULE_ID {
+                return Err(invalid(format!("ID length should not exceed allowed limit of {MAX_RULE_ID}")));
+            }
+            if !ids.insert(rule.id.clone()) {
+                return Err(invalid("Rule ID must be unique. Found same ID for more than one rule"));
+            }
+            rule.check()?;
+        }
+        Ok(self)
+    }
+}
+
 impl Rule {
+    fn check(&self) -> EngineResult<()> {
+        positive(self.expiration_days, "Days")?;
+        positive(self.noncurrent_days, "NoncurrentDays")?;
+        positive(self.abort_incomplete_days, "DaysAfterInitiation")?;
+        if self.expiration_date_ms.is_some_and(|ms| ms.rem_euclid(DAY_MS) != 0) {
+            return Err(invalid("'Date' must be at midnight GMT"));
+        }
+        if self.expiration_days.is_some() && self.expiration_date_ms.is_some() {
+            return Err(EngineError::rejected("MalformedXML", "An expiration has Days or a Date, not both."));
+        }
+        if let Some(n) = self.newer_noncurrent_versions {
+            if !(1..=MAX_NEWER_NONCURRENT).contains(&n) {
+                return Err(invalid("NewerNoncurrentVersions must be between 1 and 100."));
+            }
+            if self.noncurrent_days.is_none() {
+                return Err(EngineError::rejected("MalformedXML", "NewerNoncurrentVersions needs NoncurrentDays."));
+            }
+        }
+        if self.abort_incomplete_days.is_some() && !self.filter.tags.is_empty() {
+            return Err(invalid("AbortIncompleteMultipartUpload cannot be specified with Tags."));
+        }
+        if let (Some(gt), Some(lt)) = (self.filter.size_greater_than, self.filter.size_less_than)
+            && gt >= lt
+        {
+            return Err(invalid("ObjectSizeGreaterThan must be less than ObjectSizeLessThan."));
+        }
+        let acts = self.expiration_days.is_some()
+            || self.expiration_date_ms.is_some()
+            || self.expired_object_delete_marker
+            || self.noncurrent_days.is_some()
+            || self.abort_incomplete_days.is_some();
+        if !acts {
+            return Err(EngineError::rejected("InvalidRequest", "At least one action needs to be specified in a rule"));
+        }
+        Ok(())
+    }
+
     fn current_expiry(&self, written: i64, day: i64) -> Option<i64> {
         match (self.expiration_days, self.expiration_date_ms) {
             (Some(days), _) => Some(after_days(written, days, day)),
@@ -178,8 +261,7 @@ pub struct Applied {
 impl Engine {
     /// Stores (or with `None` removes) `bucket`'s lifecycle rules.
     pub async fn set_lifecycle(&self, bucket: &Bucket, rules: Option<&Lifecycle>) -> EngineResult<()> {
-        let json =
-            rules.map(serde_json::to_string).transpose().map_err(|e| super::EngineError::Corrupt(e.to_string()))?;
+        let json = rules.map(serde_json::to_string).transpose().map_err(|e| EngineError::Corrupt(e.to_string()))?;
         self.set_bucket_setting(bucket, cloudvault_metadata::BucketSetting::Lifecycle, json.as_deref()).await
     }
 

@@ -2,9 +2,29 @@
 //! legal hold. Enforcement (what may destroy a version) happens inside the metadata transactions that
 //! would destroy it (`cloudvault_metadata`'s `lock.rs`), for every caller alike.
 
-use cloudvault_metadata::{Bucket, BucketLock, LockMode};
+use cloudvault_metadata::{Bucket, BucketLock, LockMode, RetentionPeriod};
 
-use super::{Engine, EngineResult, now_ms};
+use super::{Engine, EngineError, EngineResult, now_ms};
+
+/// Longest default retention AWS accepts, in days.
+pub const MAX_DEFAULT_DAYS: i64 = 36_500;
+/// Longest default retention AWS accepts, in years.
+pub const MAX_DEFAULT_YEARS: i64 = 100;
+
+/// A bucket's default retention period, checked as AWS checks it: exactly one of `days` and `years`
+/// (`MalformedXML`), in 1..=36500 days or 1..=100 years (`InvalidArgument`).
+pub fn default_period(days: Option<i64>, years: Option<i64>) -> EngineResult<RetentionPeriod> {
+    match (days, years) {
+        (Some(n), None) if (1..=MAX_DEFAULT_DAYS).contains(&n) => Ok(RetentionPeriod::Days(n)),
+        (None, Some(n)) if (1..=MAX_DEFAULT_YEARS).contains(&n) => Ok(RetentionPeriod::Years(n)),
+        (Some(_), Some(_)) | (None, None) => {
+            Err(EngineError::rejected("MalformedXML", "A default retention has Days or Years, not both."))
+        }
+        _ => {
+            Err(EngineError::rejected("InvalidArgument", "Default retention period must be a positive integer value."))
+        }
+    }
+}
 
 impl Engine {
     /// Switches object lock on for `bucket` (for good; versioning must be enabled) with its default

@@ -136,8 +136,11 @@ impl Engine {
     /// DELETE of `key` without a version id, by `owner_id`: unversioned, the object goes (its blobs to
     /// the janitor's queue, see [`protocol`]); versioned, a delete marker hides it and the versions stay
     /// (`cloudvault_metadata`'s `MetaStore::delete_object` has the rules). See [`Engine::deleting`] for
-    /// a full volume.
+    /// a full volume. A key longer than S3 allows is `KeyTooLongError` (a delete marker is a row too).
     pub async fn delete_object(&self, bucket_id: BucketId, key: &[u8], owner_id: UserId) -> EngineResult<Deleted> {
+        if key.len() > crate::limits::MAX_KEY_LENGTH {
+            return Err(EngineError::rejected("KeyTooLongError", "Your key is too long (at most 1024 bytes)."));
+        }
         self.deleting(|| self.meta.delete_object(bucket_id, key, owner_id, now_ms())).await
     }
 

@@ -6,6 +6,8 @@ use cloudvault_metadata::{
     key_successor,
 };
 
+use futures::TryStreamExt;
+
 use super::attributes::ObjectAttributes;
 use super::{Engine, EngineError, EngineResult, StagedBlob, now_ms};
 use crate::limits::MAX_KEYS_PER_PAGE;
@@ -54,6 +56,24 @@ impl Engine {
     /// The current object under `key`, if any.
     pub async fn object(&self, bucket_id: BucketId, key: &[u8]) -> EngineResult<Option<ObjectRecord>> {
         Ok(self.meta.object(bucket_id, key).await?)
+    }
+
+    /// Copies `range` of `source`'s bytes into a new staged blob (a copy never shares a file with its
+    /// source), showing every chunk to `observe` (a checksum). Fails, dropping the staged blob, if the
+    /// source turned out shorter than its manifest says.
+    pub async fn stage_copy(
+        &self,
+        source: &ObjectRecord,
+        range: std::ops::Range<u64>,
+        observe: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> EngineResult<StagedBlob> {
+        let expected = range.end - range.start;
+        let bytes = self.open_read(&source.manifest, range).await?.map_err(EngineError::Io);
+        let staged = self.stage(bytes, Some(expected), u64::MAX, observe).await?;
+        if staged.size != expected {
+            return Err(EngineError::rejected("InternalError", "The copy source changed while it was being copied."));
+        }
+        Ok(staged)
     }
 
     /// Makes `staged` the object `new.key` under `condition` (the write protocol's steps 2–4, see

@@ -1,6 +1,5 @@
 //! CopyObject and UploadPartCopy.
 
-use futures::TryStreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -8,7 +7,7 @@ use cloudvault_metadata::ObjectRecord;
 
 use super::put::write_condition;
 use crate::auth::Principal;
-use crate::engine::{EngineError, NewObject, StagedBlob, now_ms};
+use crate::engine::{NewObject, StagedBlob, now_ms};
 use crate::limits::MAX_COPY_SIZE;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{Algorithm, Kind, Stored, set_checksum_fields};
@@ -57,8 +56,8 @@ macro_rules! copy_source_conditions {
     };
 }
 
-/// Streams `range` of the source into a new staged blob, computing `algorithm` (if any) on the way.
-/// Fails if the source turned out shorter than its manifest says.
+/// Copies `range` of the source into a new staged blob ([`crate::engine::Engine::stage_copy`]),
+/// computing `algorithm` (if any) on the way.
 async fn copy_bytes(
     v: &CloudVault,
     source: &ObjectRecord,
@@ -71,12 +70,7 @@ async fn copy_bytes(
             h.update(chunk);
         }
     };
-    let expected = range.end - range.start;
-    let bytes = v.engine.open_read(&source.manifest, range).await?.map_err(EngineError::Io);
-    let staged = v.engine.stage(bytes, Some(expected), u64::MAX, &mut observe).await?;
-    if staged.size != expected {
-        return Err(s3_error!(InternalError, "The copy source changed while it was being copied."));
-    }
+    let staged = v.engine.stage_copy(source, range, &mut observe).await?;
     let checksum = match (algorithm, hasher) {
         (Some(algorithm), Some(h)) => algorithm.value_in(&h.finalize()).map(|value| Stored {
             algorithm,

@@ -2,24 +2,14 @@
 //! the engine's stored form ([`crate::engine::lifecycle`]), which the janitor applies. Transitions are
 //! refused (there are no storage classes), never accepted and ignored.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::engine::lifecycle::{self as rules, DAY_MS, Filter, Lifecycle, MAX_RULES};
+use crate::engine::lifecycle::{self as rules, Filter, Lifecycle, MAX_RULES};
 use crate::s3::attributes::{ms_of, timestamp};
 use crate::s3::vault::CloudVault;
-
-/// Longest rule id AWS accepts.
-const MAX_RULE_ID: usize = 255;
-
-fn positive(days: Option<i32>, what: &str) -> S3Result<Option<i64>> {
-    match days {
-        Some(d) if d <= 0 => Err(s3_error!(InvalidArgument, "'{what}' for the rule must be a positive integer")),
-        other => Ok(other.map(i64::from)),
-    }
-}
 
 fn filter_of(rule: &LifecycleRule) -> S3Result<Filter> {
     let mut f = Filter::default();
@@ -51,15 +41,11 @@ fn filter_of(rule: &LifecycleRule) -> S3Result<Filter> {
         f.size_greater_than = and.object_size_greater_than.or(f.size_greater_than);
         f.size_less_than = and.object_size_less_than.or(f.size_less_than);
     }
-    if let (Some(gt), Some(lt)) = (f.size_greater_than, f.size_less_than)
-        && gt >= lt
-    {
-        return Err(s3_error!(InvalidArgument, "ObjectSizeGreaterThan must be less than ObjectSizeLessThan."));
-    }
     Ok(f)
 }
 
-/// One rule, validated as AWS does.
+/// One rule from its XML form; the XML's shape is checked here (`MalformedXML`), the values by
+/// [`Lifecycle::validated`].
 fn rule_of(rule: &LifecycleRule) -> S3Result<rules::Rule> {
     if rule.transitions.as_ref().is_some_and(|t| !t.is_empty())
         || rule.noncurrent_version_transitions.as_ref().is_some_and(|t| !t.is_empty())
@@ -85,47 +71,28 @@ fn rule_of(rule: &LifecycleRule) -> S3Result<rules::Rule> {
                 "Expiration holds exactly one of Days, Date and ExpiredObjectDeleteMarker."
             ));
         }
-        out.expiration_days = positive(e.days, "Days")?;
-        if let Some(date) = &e.date {
-            let ms = ms_of(date);
-            if ms.rem_euclid(DAY_MS) != 0 {
-                return Err(s3_error!(InvalidArgument, "'Date' must be at midnight GMT"));
-            }
-            out.expiration_date_ms = Some(ms);
-        }
+        out.expiration_days = e.days.map(i64::from);
+        out.expiration_date_ms = e.date.as_ref().map(ms_of);
         out.expired_object_delete_marker = e.expired_object_delete_marker == Some(true);
     }
     if let Some(n) = &rule.noncurrent_version_expiration {
-        out.noncurrent_days = positive(n.noncurrent_days, "NoncurrentDays")?;
+        out.noncurrent_days = n.noncurrent_days.map(i64::from);
         if out.noncurrent_days.is_none() {
             return Err(s3_error!(MalformedXML, "NoncurrentVersionExpiration needs NoncurrentDays."));
         }
-        match n.newer_noncurrent_versions {
-            Some(v) if !(1..=100).contains(&v) => {
-                return Err(s3_error!(InvalidArgument, "NewerNoncurrentVersions must be between 1 and 100."));
-            }
-            v => out.newer_noncurrent_versions = v.map(i64::from),
-        }
+        out.newer_noncurrent_versions = n.newer_noncurrent_versions.map(i64::from);
     }
     if let Some(a) = &rule.abort_incomplete_multipart_upload {
-        if !out.filter.tags.is_empty() {
-            return Err(s3_error!(InvalidArgument, "AbortIncompleteMultipartUpload cannot be specified with Tags."));
+        out.abort_incomplete_days = a.days_after_initiation.map(i64::from);
+        if out.abort_incomplete_days.is_none() {
+            return Err(s3_error!(MalformedXML, "AbortIncompleteMultipartUpload needs DaysAfterInitiation."));
         }
-        out.abort_incomplete_days = positive(a.days_after_initiation, "DaysAfterInitiation")?;
-    }
-    let acts = out.expiration_days.is_some()
-        || out.expiration_date_ms.is_some()
-        || out.expired_object_delete_marker
-        || out.noncurrent_days.is_some()
-        || out.abort_incomplete_days.is_some();
-    if !acts {
-        return Err(s3_error!(InvalidRequest, "At least one action needs to be specified in a rule"));
     }
     Ok(out)
 }
 
-/// PutBucketLifecycleConfiguration: replaces the bucket's rules (≤ 1000, ids ≤ 255 characters and
-/// unique; a missing id gets one).
+/// PutBucketLifecycleConfiguration: replaces the bucket's rules, validated by
+/// [`Lifecycle::validated`] (≤ 1000, ids ≤ 255 characters and unique; a missing id gets one).
 pub async fn put_bucket_lifecycle_configuration(
     v: &CloudVault,
     req: S3Request<PutBucketLifecycleConfigurationInput>,
@@ -133,24 +100,11 @@ pub async fn put_bucket_lifecycle_configuration(
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
     let config = i.lifecycle_configuration.ok_or_else(|| s3_error!(MalformedXML))?;
-    if config.rules.is_empty() || config.rules.len() > MAX_RULES {
+    if config.rules.len() > MAX_RULES {
         return Err(s3_error!(MalformedXML, "A lifecycle configuration holds 1 to {MAX_RULES} rules."));
     }
-    let mut ids = HashSet::new();
-    let mut stored = Lifecycle::default();
-    for (n, rule) in config.rules.iter().enumerate() {
-        let mut r = rule_of(rule)?;
-        if r.id.is_empty() {
-            r.id = format!("rule-{}", n + 1);
-        }
-        if r.id.chars().count() > MAX_RULE_ID {
-            return Err(s3_error!(InvalidArgument, "ID length should not exceed allowed limit of {MAX_RULE_ID}"));
-        }
-        if !ids.insert(r.id.clone()) {
-            return Err(s3_error!(InvalidArgument, "Rule ID must be unique. Found same ID for more than one rule"));
-        }
-        stored.rules.push(r);
-    }
+    let rules = config.rules.iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
+    let stored = Lifecycle { rules }.validated()?;
     v.engine.set_lifecycle(&bucket, Some(&stored)).await?;
     Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
 }

@@ -9,15 +9,11 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Bucket, BucketLock, LockMode, MetaError, Retention, RetentionPeriod};
 
 use crate::auth::Principal;
+use crate::engine::lock::default_period;
 use crate::engine::now_ms;
 use crate::s3::attributes::{ms_of, timestamp};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
-
-/// Longest default retention AWS accepts.
-const MAX_DEFAULT_DAYS: i32 = 36_500;
-/// Longest default retention AWS accepts, in years.
-const MAX_DEFAULT_YEARS: i32 = 100;
 
 fn mode_of(mode: &str) -> S3Result<LockMode> {
     LockMode::parse(mode).ok_or_else(|| s3_error!(InvalidArgument, "Unknown wormMode directive."))
@@ -110,18 +106,7 @@ pub async fn put_object_lock_configuration(
         None => None,
         Some(d) => {
             let mode = mode_of(d.mode.as_ref().ok_or_else(|| s3_error!(MalformedXML))?.as_str())?;
-            let period = match (d.days, d.years) {
-                (Some(n), None) if (1..=MAX_DEFAULT_DAYS).contains(&n) => RetentionPeriod::Days(i64::from(n)),
-                (None, Some(n)) if (1..=MAX_DEFAULT_YEARS).contains(&n) => RetentionPeriod::Years(i64::from(n)),
-                (Some(_), Some(_)) | (None, None) => return Err(s3_error!(MalformedXML)),
-                _ => {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "Default retention period must be a positive integer value."
-                    ));
-                }
-            };
-            Some((mode, period))
+            Some((mode, default_period(d.days.map(i64::from), d.years.map(i64::from))?))
         }
     };
     v.engine.set_bucket_lock(&bucket, &BucketLock { default }).await?;
