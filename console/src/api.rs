@@ -125,6 +125,18 @@ pub struct Bucket {
     /// Anonymous listing allowed.
     #[serde(default)]
     pub public_listing: bool,
+    /// `Unversioned`, `Enabled` or `Suspended`.
+    #[serde(default)]
+    pub versioning: String,
+    /// Object lock is on (for good).
+    #[serde(default)]
+    pub object_lock: bool,
+    /// Noncurrent versions.
+    #[serde(default)]
+    pub noncurrent_count: u64,
+    /// Their bytes.
+    #[serde(default)]
+    pub noncurrent_bytes: u64,
 }
 
 /// `GET /api/buckets`.
@@ -212,6 +224,151 @@ pub struct ObjectDetails {
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The version id (`null` without versioning).
+    #[serde(default)]
+    pub version_id: String,
+    /// Object lock retention, if any.
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    /// Legal hold on.
+    #[serde(default)]
+    pub legal_hold: bool,
+}
+
+/// A version's object lock retention.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Retention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Retain-until (unix ms).
+    pub retain_until: i64,
+}
+
+/// One row of `GET /api/buckets/{b}/versions`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VersionEntry {
+    /// Full key.
+    pub key: String,
+    /// Version id (`null` included).
+    pub version_id: String,
+    /// The key's newest version.
+    pub is_latest: bool,
+    /// A delete marker.
+    pub is_delete_marker: bool,
+    /// Bytes.
+    pub size: u64,
+    /// ETag (none for a delete marker).
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// Unix ms.
+    pub last_modified: i64,
+}
+
+/// `GET /api/buckets/{b}/versions`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VersionList {
+    /// Versions of this page, by key and newest first.
+    pub versions: Vec<VersionEntry>,
+    /// Sub-folders (with a delimiter).
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+    /// Paging: the key to resume after.
+    #[serde(default)]
+    pub next_key: Option<String>,
+    /// Paging: the version to resume after.
+    #[serde(default)]
+    pub next_version: Option<String>,
+}
+
+/// A bucket's default retention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Days (or `years`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<i64>,
+}
+
+/// A bucket's object lock.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ObjectLock {
+    /// The retention new versions get.
+    #[serde(default)]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// One lifecycle rule, as the API shows and takes it (fields the console does not edit are kept).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    /// Unique id.
+    #[serde(default)]
+    pub id: String,
+    /// Applied.
+    pub enabled: bool,
+    /// Key prefix.
+    #[serde(default)]
+    pub prefix: String,
+    /// Tag filter.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Size filter.
+    #[serde(default)]
+    pub size_greater_than: Option<i64>,
+    /// Size filter.
+    #[serde(default)]
+    pub size_less_than: Option<i64>,
+    /// Expire current versions after days.
+    #[serde(default)]
+    pub expiration_days: Option<i64>,
+    /// Expire current versions from (unix ms).
+    #[serde(default)]
+    pub expiration_date: Option<i64>,
+    /// Remove lone delete markers.
+    #[serde(default)]
+    pub expired_object_delete_marker: bool,
+    /// Expire noncurrent versions after days.
+    #[serde(default)]
+    pub noncurrent_days: Option<i64>,
+    /// Keep this many newest noncurrent versions.
+    #[serde(default)]
+    pub newer_noncurrent_versions: Option<i64>,
+    /// Abort incomplete uploads after days.
+    #[serde(default)]
+    pub abort_incomplete_days: Option<i64>,
+}
+
+/// A bucket's lifecycle rules.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Lifecycle {
+    /// The rules.
+    pub rules: Vec<LifecycleRule>,
+}
+
+/// `GET /api/buckets/{b}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BucketDetail {
+    /// Name.
+    pub name: String,
+    /// Current objects.
+    pub object_count: u64,
+    /// Their bytes.
+    pub bytes_used: u64,
+    /// Noncurrent versions.
+    pub noncurrent_count: u64,
+    /// Their bytes.
+    pub noncurrent_bytes: u64,
+    /// `Unversioned`, `Enabled` or `Suspended`.
+    pub versioning: String,
+    /// Object lock, when on.
+    #[serde(default)]
+    pub object_lock: Option<ObjectLock>,
+    /// Lifecycle rules, when set.
+    #[serde(default)]
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// A presigned URL answer (`share`).
@@ -361,6 +518,12 @@ pub struct BucketUsage {
     pub object_count: u64,
     /// Bytes.
     pub bytes_used: u64,
+    /// Noncurrent versions.
+    #[serde(default)]
+    pub noncurrent_count: u64,
+    /// Their bytes.
+    #[serde(default)]
+    pub noncurrent_bytes: u64,
 }
 
 /// Usage totals.
@@ -372,6 +535,12 @@ pub struct UsageTotal {
     pub object_count: u64,
     /// Bytes.
     pub bytes_used: u64,
+    /// Noncurrent versions.
+    #[serde(default)]
+    pub noncurrent_count: u64,
+    /// Their bytes.
+    #[serde(default)]
+    pub noncurrent_bytes: u64,
 }
 
 /// `GET /api/usage`.

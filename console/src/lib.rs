@@ -10,6 +10,7 @@
 pub mod api;
 pub mod logic;
 pub mod platform;
+pub mod protection;
 mod ui;
 
 pub use ui::App;

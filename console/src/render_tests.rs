@@ -1,6 +1,7 @@
 //! Components rendered natively with dioxus-ssr: hostile names come out as escaped text.
 
-use crate::api::{AccessKey, BucketUsage, ObjectEntry, Usage, UsageTotal};
+use crate::api::{AccessKey, BucketUsage, ObjectEntry, Usage, UsageTotal, VersionEntry};
+use crate::ui::versions::VersionRow;
 use crate::ui::{FolderRow, KeyRow, ObjectRow, UsageView};
 use dioxus::prelude::*;
 
@@ -77,16 +78,83 @@ fn folder_row_shows_the_folder_name() {
 fn usage_chart_renders_bars_and_totals() {
     let usage = Usage {
         buckets: vec![
-            BucketUsage { name: "big".into(), object_count: 3, bytes_used: 3 * 1024 * 1024 },
-            BucketUsage { name: "<script>".into(), object_count: 1, bytes_used: 1024 },
+            BucketUsage {
+                name: "big".into(),
+                object_count: 3,
+                bytes_used: 3 * 1024 * 1024,
+                noncurrent_count: 2,
+                noncurrent_bytes: 2048,
+            },
+            BucketUsage {
+                name: "<script>".into(),
+                object_count: 1,
+                bytes_used: 1024,
+                noncurrent_count: 0,
+                noncurrent_bytes: 0,
+            },
         ],
-        total: UsageTotal { buckets: 2, object_count: 4, bytes_used: 3 * 1024 * 1024 + 1024 },
+        total: UsageTotal {
+            buckets: 2,
+            object_count: 4,
+            bytes_used: 3 * 1024 * 1024 + 1024,
+            noncurrent_count: 2,
+            noncurrent_bytes: 2048,
+        },
     };
     let html = dioxus_ssr::render_element(rsx! { UsageView { usage } });
     assert!(html.contains("<svg"), "{html}");
     assert_eq!(html.matches("<rect").count(), 2, "{html}");
     assert!(html.contains("&#60;script&#62;") && !html.contains("<script>"), "{html}");
     assert!(html.contains("3.0 MiB"), "{html}");
+    assert!(html.contains("2 · 2.0 KiB"), "noncurrent versions are counted apart: {html}");
+}
+
+fn version(key: &str, id: &str, latest: bool, marker: bool) -> VersionEntry {
+    VersionEntry {
+        key: key.into(),
+        version_id: id.into(),
+        is_latest: latest,
+        is_delete_marker: marker,
+        size: if marker { 0 } else { 4096 },
+        etag: (!marker).then(|| "\"abc\"".into()),
+        last_modified: 0,
+    }
+}
+
+#[test]
+fn version_rows_escape_names_and_offer_what_each_version_allows() {
+    let html = render(|| {
+        rsx! {
+            VersionRow {
+                bucket: "b",
+                prefix: "dir/",
+                entry: version("dir/<img src=x onerror=alert(1)>", "00000000000000020123456789abcdef", true, true),
+                first_of_key: true,
+                on_delete: move |_| {},
+                on_restored: move |_| {},
+            }
+        }
+    });
+    assert!(!html.contains("<img") && html.contains("&#60;img src=x onerror=alert(1)&#62;"), "{html}");
+    assert!(html.contains("Delete marker") && html.contains("Current"), "{html}");
+    assert!(!html.contains("version-download") && !html.contains("version-restore"), "a marker has no bytes: {html}");
+    assert!(html.contains("version-delete"), "{html}");
+
+    let html = render(|| {
+        rsx! {
+            VersionRow {
+                bucket: "b",
+                prefix: "",
+                entry: version("doc.txt", "null", false, false),
+                first_of_key: false,
+                on_delete: move |_| {},
+                on_restored: move |_| {},
+            }
+        }
+    });
+    assert!(html.contains("version-download") && html.contains("version-restore"), "{html}");
+    assert!(html.contains("4.0 KiB") && !html.contains("Current"), "{html}");
+    assert!(!html.contains("doc.txt</"), "only the first row of a key names it: {html}");
 }
 
 #[test]

@@ -16,6 +16,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 
+mod settings;
+pub(crate) mod versions;
+
 // ------------------------------------------------------------------------------------------------
 // Application state
 // ------------------------------------------------------------------------------------------------
@@ -34,6 +37,8 @@ pub(crate) struct Session {
 pub(crate) enum Page {
     Buckets,
     Browser(String),
+    /// A bucket's versioning, object lock and lifecycle settings.
+    Settings(String),
     Keys,
     Users,
     Usage,
@@ -351,6 +356,7 @@ fn Shell() -> Element {
             match current {
                 Page::Buckets => rsx! { BucketsPage {} },
                 Page::Browser(bucket) => rsx! { Browser { key: "{bucket}", bucket: bucket.clone() } },
+                Page::Settings(bucket) => rsx! { settings::SettingsPage { key: "settings:{bucket}", bucket: bucket.clone() } },
                 Page::Keys => rsx! { KeysPage {} },
                 Page::Users => rsx! { UsersPage {} },
                 Page::Usage => rsx! { UsagePage {} },
@@ -477,6 +483,7 @@ fn BucketsPage() -> Element {
         ctx.call::<api::Buckets>(Method::Get, "/api/buckets".into(), None).await
     });
     let mut name = use_signal(String::new);
+    let mut with_lock = use_signal(|| false);
     let mut creating = use_signal(|| false);
     let mut dialog = use_signal(|| None::<BucketDialog>);
     let problem = if name.read().is_empty() { None } else { bucket_name_problem(&name.read()) };
@@ -489,9 +496,11 @@ fn BucketsPage() -> Element {
         }
         creating.set(true);
         spawn(async move {
-            match ctx.call::<serde_json::Value>(Method::Post, "/api/buckets".into(), Some(json!({"name": n}))).await {
+            let body = json!({"name": n, "object_lock": with_lock()});
+            match ctx.call::<serde_json::Value>(Method::Post, "/api/buckets".into(), Some(body)).await {
                 Ok(_) => {
                     name.set(String::new());
+                    with_lock.set(false);
                     ctx.info(format!("Bucket {} created.", n));
                     reload += 1;
                 }
@@ -515,6 +524,10 @@ fn BucketsPage() -> Element {
                         value: "{name}",
                         "aria-invalid": if problem.is_some() { "true" } else { "false" },
                         oninput: move |e| name.set(e.value()),
+                    }
+                    label { class: "check", title: "Versioned, and versions can be locked (WORM); cannot be switched off",
+                        input { r#type: "checkbox", "data-testid": "bucket-object-lock", checked: with_lock(), onchange: move |e| with_lock.set(e.checked()) }
+                        " Object lock"
                     }
                     button { r#type: "submit", class: "primary", "data-testid": "bucket-create",
                         disabled: name.read().is_empty() || problem.is_some() || creating(),
@@ -575,6 +588,7 @@ fn BucketRow(
     let ctx = use_context::<Ctx>();
     let mut page = ctx.page;
     let name = bucket.name.clone();
+    let settings_name = bucket.name.clone();
     let b1 = bucket.clone();
     let b2 = bucket.clone();
     rsx! {
@@ -582,6 +596,11 @@ fn BucketRow(
             td {
                 button { class: "link", "data-testid": "bucket-open", onclick: move |_| page.set(Page::Browser(name.clone())),
                     span { class: "ico ico-bucket", "aria-hidden": "true" } "{visible_name(&bucket.name)}"
+                }
+                if bucket.object_lock {
+                    " " span { class: "badge", "data-testid": "bucket-locked", "Object lock" }
+                } else if bucket.versioning == "Enabled" {
+                    " " span { class: "badge", "data-testid": "bucket-versioned", "Versioned" }
                 }
             }
             td { class: "num", "data-testid": "bucket-count", "{bucket.object_count}" }
@@ -594,6 +613,7 @@ fn BucketRow(
                 }
             }
             td { class: "actions",
+                button { "data-testid": "bucket-settings", onclick: move |_| page.set(Page::Settings(settings_name.clone())), "Settings" }
                 button { "data-testid": "bucket-public-toggle", onclick: move |_| on_public.call(b1.clone()),
                     if bucket.public { "Make private" } else { "Make public…" }
                 }
@@ -723,6 +743,7 @@ fn Browser(bucket: String) -> Element {
     let mut selected = use_signal(|| None::<String>);
     let mut dialog = use_signal(|| None::<BrowserDialog>);
     let mut dragging = use_signal(|| false);
+    let mut show_versions = use_signal(|| false);
     let b = bucket.clone();
     let listing = use_resource(move || {
         let b = b.clone();
@@ -809,12 +830,21 @@ fn Browser(bucket: String) -> Element {
                         input { id: "upload-folder", class: "sr-only", r#type: "file", multiple: true, directory: true, "data-testid": "upload-folder",
                             onchange: move |e: FormEvent| { add_files_4(e.files()); platform::clear_file_input("upload-folder"); } }
                     }
+                    label { class: "check", title: "List every version and delete marker",
+                        input { r#type: "checkbox", "data-testid": "show-versions", checked: show_versions(),
+                            onchange: move |e| { show_versions.set(e.checked()); selected.set(None); reload += 1; } }
+                        " Show versions"
+                    }
                     button { class: "ghost", "data-testid": "refresh", onclick: move |_| reload += 1, "↻ Refresh" }
                 }
             }
             p { class: "hint", "Drop files or folders anywhere here to upload them into this folder." }
             div { class: "browser-body",
                 div { class: "listing",
+                    if show_versions() {
+                        versions::VersionsListing { key: "versions:{cur_prefix}", bucket: bucket.clone(), prefix: cur_prefix.clone(),
+                            on_open_prefix: move |p: String| open_prefix(p) }
+                    } else {
                     match current {
                         None => rsx! { p { class: "loading", "data-testid": "loading", "Loading…" } },
                         Some(Err(e)) => rsx! { div { class: "notice error", role: "alert", "data-testid": "listing-error", "{e}" } },
@@ -865,6 +895,7 @@ fn Browser(bucket: String) -> Element {
                                 }
                             }
                         }
+                    }
                     }
                 }
                 if let Some(key) = selected() {
@@ -1010,6 +1041,13 @@ fn Details(
                             dt { "Modified" } dd { "{format_time_ms(d.last_modified)}" }
                             dt { "Content type" } dd { "data-testid": "details-content-type", "{visible_name(&ct)}" }
                             dt { "ETag" } dd { class: "mono", "data-testid": "details-etag", "{d.etag}" }
+                            if d.version_id != "null" && !d.version_id.is_empty() {
+                                dt { "Version" } dd { class: "mono small", "data-testid": "details-version", "{d.version_id}" }
+                            }
+                            if let Some(r) = d.retention.as_ref() {
+                                dt { "Retention" } dd { "data-testid": "details-retention", "{crate::protection::retention_label(r, platform::now_ms() as i64)}" }
+                            }
+                            if d.legal_hold { dt { "Legal hold" } dd { "data-testid": "details-legal-hold", "On" } }
                         }
                         h3 { "Metadata" }
                         if d.metadata.is_empty() { p { class: "muted", "None" } }
@@ -2046,6 +2084,8 @@ pub(crate) fn UsageView(usage: api::Usage) -> Element {
             div { class: "stat card", span { class: "muted", "Buckets" } strong { "data-testid": "usage-buckets", "{usage.total.buckets}" } }
             div { class: "stat card", span { class: "muted", "Objects" } strong { "data-testid": "usage-objects", "{usage.total.object_count}" } }
             div { class: "stat card", span { class: "muted", "Stored" } strong { "data-testid": "usage-bytes", "{human_size(usage.total.bytes_used)}" } }
+            div { class: "stat card", span { class: "muted", "Noncurrent versions" }
+                strong { "data-testid": "usage-noncurrent", "{usage.total.noncurrent_count} · {human_size(usage.total.noncurrent_bytes)}" } }
         }
         svg { class: "chart", "data-testid": "usage-chart", role: "img", "aria-label": "Bytes stored per bucket",
             view_box: "0 0 600 {height}", width: "100%", preserve_aspect_ratio: "xMinYMin meet",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import multiprocessing
@@ -422,6 +423,74 @@ def test_big_folder_first_page_under_a_second(stack, tmp_path):
     # "item-1234" matches item-12340 .. item-12349.
     assert result["search_rows"] == 10, result
     assert "session has ended" in result["expired_notice"], result["expired_notice"]
+
+
+def test_versions_settings_restore_and_locked_version(stack, tmp_path):
+    """Bucket settings (versioning, lifecycle rules, object lock), "Show versions" with a download and
+    a restore of an old version and a delete marker removed, and a COMPLIANCE version the server
+    refuses to delete, with the refusal shown: each checked against what S3 reports."""
+    server, console = stack
+    s3 = server.s3
+    tag = secrets.token_hex(3)
+    settings_bucket, versions_bucket, locked_bucket = (f"ui-{n}-{tag}" for n in ("settings", "versions", "locked"))
+    s3.create_bucket(Bucket=settings_bucket)
+    s3.create_bucket(Bucket=versions_bucket)
+    s3.put_bucket_versioning(Bucket=versions_bucket, VersioningConfiguration={"Status": "Enabled"})
+    old, new = b"the first report\n", b"the second, rewritten report\n"
+    old_id = s3.put_object(Bucket=versions_bucket, Key="report.txt", Body=old)["VersionId"]
+    new_id = s3.put_object(Bucket=versions_bucket, Key="report.txt", Body=new)["VersionId"]
+    gone_id = s3.put_object(Bucket=versions_bucket, Key="gone.txt", Body=b"deleted by mistake")["VersionId"]
+    marker_id = s3.delete_object(Bucket=versions_bucket, Key="gone.txt")["VersionId"]
+    s3.create_bucket(Bucket=locked_bucket, ObjectLockEnabledForBucket=True)
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    locked_id = s3.put_object(Bucket=locked_bucket, Key="ledger", Body=b"immutable", ObjectLockMode="COMPLIANCE",
+                              ObjectLockRetainUntilDate=until)["VersionId"]
+
+    result = run_ui(
+        {
+            "mode": "versions",
+            "console": console.url,
+            "username": server.access_key,
+            "password": server.secret_key,
+            "settings_bucket": settings_bucket,
+            "versions_bucket": versions_bucket,
+            "locked_bucket": locked_bucket,
+            "old_version": old_id,
+            "marker_version": marker_id,
+            "locked_version": locked_id,
+        },
+        tmp_path,
+    )
+    assert result["page_errors"] == [], result["page_errors"]
+    # Settings: what the page did is what S3 now reports.
+    assert s3.get_bucket_versioning(Bucket=settings_bucket)["Status"] == "Enabled"
+    assert "at least 1" in result["rule_problem"], result["rule_problem"]
+    assert result["rule_summaries"] == ["Expire current versions after 30 days",
+                                        "Expire noncurrent versions after 7 days, keep the newest 2"], result
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=settings_bucket)["Rules"]
+    assert [(r["ID"], r["Status"], r.get("NoncurrentVersionExpiration")) for r in rules] == \
+           [("old-versions", "Enabled", {"NoncurrentDays": 7, "NewerNoncurrentVersions": 2})], rules
+    lock = s3.get_object_lock_configuration(Bucket=settings_bucket)["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}, lock
+    assert result["lock_default"] == "GOVERNANCE, 1 day" and result["suspend_disabled"] is True, result
+    # Versions: listed newest first; the old one downloaded and restored as a new current version.
+    assert result["versions_before"] == [{"id": new_id, "current": True}, {"id": old_id, "current": False}], result
+    assert Path(result["old_version_path"]).read_bytes() == old
+    after = result["versions_after"]
+    assert [v["id"] for v in after[1:]] == [new_id, old_id] and after[0]["current"], after
+    current = s3.get_object(Bucket=versions_bucket, Key="report.txt")
+    assert current["VersionId"] == after[0]["id"] and current["Body"].read() == old
+    assert old_id in result["restore_notice"], result["restore_notice"]
+    # The delete marker is gone, so the object is back.
+    got = s3.get_object(Bucket=versions_bucket, Key="gone.txt")
+    assert got["VersionId"] == gone_id and got["Body"].read() == b"deleted by mistake"
+    # The COMPLIANCE version: shown as such, refused with object lock's answer, still there.
+    assert result["dialog_retention"].startswith("Object lock: COMPLIANCE until"), result["dialog_retention"]
+    assert "object lock" in result["locked_error"].lower(), result["locked_error"]
+    assert result["locked_rows"] == 1
+    assert s3.get_object(Bucket=locked_bucket, Key="ledger", VersionId=locked_id)["Body"].read() == b"immutable"
+    shots = sorted(p.name for p in ARTIFACTS.glob("versions-*.png"))
+    assert {"versions-04-versions.png", "versions-06-version-locked.png"} <= set(shots), shots
 
 
 def test_expired_session_returns_to_sign_in(tmp_path_factory, tmp_path):
