@@ -26,9 +26,9 @@ interval 1 s:
      ``error``: the client gets a 500/503 within the read timeout, the server keeps running;
   3. one janitor sweep past the grace period (polled, bounded), then the four numbers, all 0:
      lost_or_changed (an acknowledged object or part gone or different; listing differs),
-     partial (bytes that are no body ever sent), rows_without_blob (object and part rows against
-     the files, sizes and MD5s), orphan_files (files under blobs/ and staging/ named by no object
-     or part row: after the sweep nothing may be left queued either);
+     partial (bytes that are no body ever sent), rows_without_blob (object, version and part rows
+     against the files, sizes and MD5s), orphan_files (files under blobs/ and staging/ named by no
+     object, version or part row: after the sweep nothing may be left queued either);
      and the key under write is in the state the protocol promises: before the step's commit the
      old state (old bytes; upload without the part; upload still open; object still there), at or
      after it the new one (new bytes; part listed; object complete; object gone);
@@ -64,7 +64,7 @@ from test_faults import (
     Metadata,
     observe,
     orphan_files,
-    parse_manifest,
+    referenced_blobs,
     rows_without_blob,
     staging_files,
     wait_up,
@@ -601,7 +601,7 @@ def crash_residue(c: Case, family: str) -> list[str]:
     staged = staging_files(data)
     pending = set(snap["pending"])
     garbage = set(snap["garbage"])
-    live = {b for _, m in snap["objects"] for b, _, _ in parse_manifest(m)} | {b for _, _, b, _ in snap["parts"]}
+    live = referenced_blobs(snap)
     placed = {p.name for d in (data / "blobs").iterdir() if d.is_dir() for p in d.iterdir()} - live
     problems = []
 

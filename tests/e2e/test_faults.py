@@ -28,8 +28,8 @@ required to be 0:
     acknowledged write gone, reverted or unreadable, a deleted key back);
   * partial: a key whose bytes are none of the bodies ever sent to it (torn, truncated, mixed), or
     a listed key no client wrote;
-  * rows_without_blob: a manifest line (object or part row) whose file is missing, the wrong size,
-    or (final check) of the wrong MD5;
+  * rows_without_blob: a manifest line (object, version or part row) whose file is missing, the
+    wrong size, or (final check) of the wrong MD5;
   * orphan_files: a file under ``blobs/`` or ``staging/`` named by no object, part, intent or
     garbage row; also no intent or garbage row may be left older than the sweep allowed for.
 
@@ -223,6 +223,12 @@ class Metadata:
 
         return {
             "objects": [(text(k), text(m)) for k, m in self.query("SELECT object_key, manifest FROM objects")],
+            # Versioned buckets: every noncurrent version and every delete marker (a marker's manifest
+            # is empty). Their manifests name live blobs exactly as an `objects` row's do.
+            "versions": [
+                (text(k), text(v), int(mk) != 0, text(m))
+                for k, v, mk, m in self.query("SELECT object_key, version_id, is_marker, manifest FROM object_versions")
+            ],
             "parts": [
                 (text(u), int(n), text(b), int(s))
                 for u, n, b, s in self.query("SELECT upload_id, part_number, blob_id, size FROM multipart_parts")
@@ -260,11 +266,17 @@ def file_md5(path: Path) -> Optional[str]:
 
 
 def rows_without_blob(data_dir: Path, snap: dict, *, check_md5: bool) -> list[str]:
-    """Every manifest line of every object row, and every part row, whose file is missing, of another
-    size than recorded, or (``check_md5``) of other bytes."""
+    """Every manifest line of every object row, noncurrent version row, and every part row, whose file
+    is missing, of another size than recorded, or (``check_md5``) of other bytes; and every delete
+    marker row that names a blob (a marker has no bytes)."""
     problems = []
     refs = [(f"object {key!r}", blob_id, size, md5)
             for key, manifest in snap["objects"] for blob_id, size, md5 in parse_manifest(manifest)]
+    for key, version_id, is_marker, manifest in snap.get("versions", []):
+        lines = parse_manifest(manifest)
+        if is_marker and lines:
+            problems.append(f"delete marker {version_id} of {key!r}: names blobs {[b for b, _, _ in lines]}")
+        refs += [(f"version {version_id} of {key!r}", blob_id, size, md5) for blob_id, size, md5 in lines]
     refs += [(f"part {n} of upload {upload}", blob_id, size, None) for upload, n, blob_id, size in snap["parts"]]
     for owner, blob_id, size, md5 in refs:
         path = blob_path(data_dir, blob_id)
@@ -280,11 +292,18 @@ def rows_without_blob(data_dir: Path, snap: dict, *, check_md5: bool) -> list[st
     return problems
 
 
+def referenced_blobs(snap: dict) -> set[str]:
+    """The blob ids a live row names: current objects, noncurrent versions, parts."""
+    refs = {b for _, m in snap["objects"] for b, _, _ in parse_manifest(m)}
+    refs |= {b for _, _, _, m in snap.get("versions", []) for b, _, _ in parse_manifest(m)}
+    refs |= {b for _, _, b, _ in snap["parts"]}
+    return refs
+
+
 def orphan_files(data_dir: Path, snap: dict) -> list[str]:
-    """Files under blobs/ and staging/ that no object, part, intent or garbage row names (a blob file
-    outside its fan-out directory counts too)."""
-    referenced = {b for _, m in snap["objects"] for b, _, _ in parse_manifest(m)}
-    referenced |= {b for _, _, b, _ in snap["parts"]}
+    """Files under blobs/ and staging/ that no object, version, part, intent or garbage row names (a
+    blob file outside its fan-out directory counts too)."""
+    referenced = referenced_blobs(snap)
     queued = set(snap["pending"]) | set(snap["garbage"])
     orphans = []
     blobs = data_dir / "blobs"

@@ -357,16 +357,15 @@ impl RulePass<'_> {
                 continue;
             }
             let expected = (o.etag.as_str(), o.last_modified);
-            match self
-                .engine
-                .meta
-                .expire_current(self.bucket.id, &o.key, expected, self.bucket.owner_id, self.now)
-                .await
-            {
+            // Through the engine's delete wrapper, as every delete: its failpoints and the full-volume
+            // retry apply to the worker too.
+            let (bucket_id, owner_id) = (self.bucket.id, self.bucket.owner_id);
+            let expire = || self.engine.meta.expire_current(bucket_id, &o.key, expected, owner_id, self.now);
+            match self.engine.deleting(expire).await {
                 Ok(d) if d.changed => applied.expired += 1,
                 Ok(_) => {}
-                Err(MetaError::ObjectLocked) => applied.locked += 1,
-                Err(e) => return Err(e.into()),
+                Err(EngineError::Meta(MetaError::ObjectLocked)) => applied.locked += 1,
+                Err(e) => return Err(e),
             }
         }
         let next = page.last.filter(|_| page.truncated).map(|key| (key, String::new()));
@@ -449,7 +448,7 @@ impl RulePass<'_> {
         match self.engine.delete_version(self.bucket.id, &version.object.key, &sel, false).await {
             Ok(d) if d.changed => applied.removed += 1,
             Ok(_) => {}
-            Err(super::EngineError::Meta(MetaError::ObjectLocked)) => applied.locked += 1,
+            Err(EngineError::Meta(MetaError::ObjectLocked)) => applied.locked += 1,
             Err(e) => return Err(e),
         }
         Ok(())
