@@ -11,11 +11,15 @@ after every refused attempt, and the refusal is S3's 403 AccessDenied.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import assert_client_error, assert_xml_error, console_login, quote_key
+from conftest import REGION, assert_client_error, assert_xml_error, console_login, quote_key, run
 
 
 def in_future(**delta) -> dt.datetime:
@@ -169,3 +173,58 @@ def test_lock_headers_are_validated(server, s3, locked):
     copied = s3.copy_object(Bucket=locked, Key="copy", CopySource={"Bucket": locked, "Key": "mpu"},
                             ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=in_future(hours=1))
     assert s3.head_object(Bucket=locked, Key="copy", VersionId=copied["VersionId"])["ObjectLockMode"] == "GOVERNANCE"
+
+
+def test_backup_tools_write_into_a_default_retention_bucket(server, s3, locked, tmp_path):
+    """The README's immutable-backup recipe with real clients: into a bucket whose default retention
+    protects every new version, restic, aws-cli and rclone write (each sends Content-MD5 or a checksum,
+    as AWS requires there) and what they wrote is locked; a PUT with no digest at all (s3cmd's, a bare
+    SDK call) is refused with AWS's InvalidRequest and stores nothing."""
+    s3.put_object_lock_configuration(Bucket=locked, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    })
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "db.dump").write_bytes(os.urandom(200_000))
+    (src / "notes.txt").write_text("nightly\n")
+
+    restic = shutil.which("restic") or pytest.fail("restic missing; run scripts/setup-test-env")
+    env = {**server.aws_env(), "RESTIC_REPOSITORY": f"s3:{server.endpoint}/{locked}/restic",
+           "RESTIC_PASSWORD": "correct horse battery staple", "RESTIC_CACHE_DIR": str(tmp_path / "restic-cache")}
+    for args in (["init"], ["backup", str(src)], ["check", "--read-data"]):
+        run([restic, *args], env=env, timeout=300)
+    out = tmp_path / "restored"
+    run([restic, "restore", "latest", "--target", str(out)], env=env, timeout=300)
+    assert (out / src.relative_to("/") / "db.dump").read_bytes() == (src / "db.dump").read_bytes()
+
+    server.aws("s3", "cp", str(src / "notes.txt"), f"s3://{locked}/cli/notes.txt")
+    server.rclone("copyto", str(src / "notes.txt"), f"other:{locked}/rclone/notes.txt")
+    # s3cmd sends no digest on a single PUT (s3tools/s3cmd#1177), so AWS refuses it here; so do we.
+    s3cmd = shutil.which("s3cmd") or pytest.fail("s3cmd missing; run scripts/setup-test-env")
+    host = server.endpoint.split("://", 1)[1]
+    refused = run([s3cmd, "--no-ssl" if server.endpoint.startswith("http:") else "--ssl", "--host", host,
+                   "--host-bucket", host, "--access_key", server.access_key, "--secret_key", server.secret_key,
+                   "--region", REGION, "--config", "/dev/null", "put", str(src / "notes.txt"),
+                   f"s3://{locked}/s3cmd/notes.txt"], env=server.rclone_env(), timeout=120, check=False)
+    assert refused.returncode != 0 and b"InvalidRequest" in refused.stderr, refused.stderr
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=locked)["Contents"]]
+    assert any(k.startswith("restic/data/") for k in keys), keys
+    assert not any(k.startswith("s3cmd/") for k in keys), keys
+    for key in [k for k in keys if k.startswith("restic/data/")][:1] + ["cli/notes.txt", "rclone/notes.txt"]:
+        head = s3.head_object(Bucket=locked, Key=key)
+        assert head["ObjectLockMode"] == "GOVERNANCE", (key, head)
+        with pytest.raises(ClientError) as e:
+            s3.delete_object(Bucket=locked, Key=key, VersionId=head["VersionId"])
+        assert_client_error(e, 403, "AccessDenied")
+
+    bare = boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION,
+                        aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
+                        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"),
+                        verify=server.verify)
+    with pytest.raises(ClientError) as e:
+        bare.put_object(Bucket=locked, Key="no-digest", Body=b"unverified")
+    assert_client_error(e, 400, "InvalidRequest")
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=locked, Key="no-digest")
+    assert_client_error(e, 404, "404")

@@ -19,10 +19,16 @@ fn mode_of(mode: &str) -> S3Result<LockMode> {
     LockMode::parse(mode).ok_or_else(|| s3_error!(InvalidArgument, "Unknown wormMode directive."))
 }
 
-/// AWS requires Content-MD5 or a flexible checksum on every request with a body that sets object lock
-/// settings (PutObject with lock headers, and the lock configuration, retention and legal hold calls).
+/// AWS requires Content-MD5 or a flexible checksum (a header, or a trailer announced by `x-amz-trailer`)
+/// on every request with a body that sets object lock settings: PutObject with lock headers or into a
+/// bucket with a default retention, and the lock configuration, retention and legal hold calls.
 pub fn require_integrity(headers: &http::HeaderMap) -> S3Result<()> {
-    let has_checksum = headers.contains_key("content-md5")
+    let trailer = headers
+        .get_all("x-amz-trailer")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.trim().to_ascii_lowercase().starts_with("x-amz-checksum-")));
+    let has_checksum = trailer
+        || headers.contains_key("content-md5")
         || headers.keys().any(|h| h.as_str().starts_with("x-amz-checksum-") || h == "x-amz-sdk-checksum-algorithm");
     if !has_checksum {
         return Err(s3_error!(

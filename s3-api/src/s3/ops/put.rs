@@ -106,7 +106,9 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
-    if retention.is_set() {
+    // As on AWS, a bucket's default retention counts as the write's: the body must carry a digest.
+    let default_retention = bucket.object_lock.is_some_and(|l| l.default.is_some());
+    if retention.is_set() || default_retention {
         require_integrity(&req.headers)?;
     }
     let condition = write_condition(input.if_match, input.if_none_match)?;
