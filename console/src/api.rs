@@ -389,6 +389,9 @@ pub struct UploadUrl {
     /// Headers the PUT must carry.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The PUT must carry Content-MD5 (a bucket with a default retention).
+    #[serde(default)]
+    pub digest_required: bool,
 }
 
 /// `multipart` answer.
@@ -415,6 +418,9 @@ pub struct PartUrls {
     /// When they expire (unix seconds; 0 when not said).
     #[serde(default)]
     pub expires_at: i64,
+    /// Each part PUT must carry Content-MD5 (a bucket with a default retention).
+    #[serde(default)]
+    pub digest_required: bool,
 }
 
 /// A completed part for `complete`.

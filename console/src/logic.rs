@@ -470,6 +470,13 @@ pub fn retry_delay_ms(failures: u32) -> u32 {
     500u32.saturating_mul(1 << failures.saturating_sub(1).min(4))
 }
 
+/// The `Content-MD5` header value of `bytes`: the base64 of their MD5.
+pub fn content_md5(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
+}
+
 /// Whether a file of this size goes up as a multipart upload.
 pub fn use_multipart(size: u64) -> bool {
     size >= MULTIPART_THRESHOLD
@@ -693,6 +700,12 @@ pub fn password_change_error(code: &str, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_md5_is_base64_of_the_digest() {
+        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        assert_eq!(content_md5(b"hello"), "XUFAKrxLKna5cZ2REBfFkg==");
+    }
 
     #[test]
     fn breadcrumbs_split_folders() {

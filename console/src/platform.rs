@@ -215,6 +215,28 @@ pub async fn put_file(
     }
 }
 
+/// The `Content-MD5` value (base64 of the MD5) of `file`, or of bytes `range` of it: read into wasm
+/// memory one call at a time (a part, or a file below the multipart threshold), only for buckets whose
+/// uploads must carry a digest.
+pub async fn md5_base64(file: &PickedFile, range: Option<(u64, u64)>) -> Result<String, String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsValue;
+        let js = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+        let blob: web_sys::Blob = match range {
+            Some((start, end)) => file.file.slice_with_f64_and_f64(start as f64, end as f64).map_err(js)?,
+            None => file.file.clone().into(),
+        };
+        let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await.map_err(js)?;
+        Ok(crate::logic::content_md5(&js_sys::Uint8Array::new(&buffer).to_vec()))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (file, range);
+        Err("reading files needs a browser".into())
+    }
+}
+
 /// GET the first `max_bytes` of `url` (a presigned URL on the S3 origin; CORS allows the console's
 /// origin) with a `Range` request; answers the bytes, which a server ignoring `Range` may make longer.
 pub async fn fetch_prefix(url: &str, max_bytes: u64) -> Result<Vec<u8>, String> {

@@ -1430,8 +1430,12 @@ async fn upload_single(ctx: Ctx, item: &UploadItem, sent: &SentBytes) -> Result<
         .call::<api::UploadUrl>(Method::Post, format!("{}/upload-url", bucket_path(&item.bucket)), Some(body))
         .await
         .map_err(|e| e.to_string())?;
+    let mut headers = target.headers.clone();
+    if target.digest_required {
+        headers.insert("Content-MD5".into(), platform::md5_base64(&item.file, None).await?);
+    }
     let loaded = sent.track(0);
-    platform::put_file(&target.url, &target.headers, &item.file, None, loaded, &item.aborter).await?;
+    platform::put_file(&target.url, &headers, &item.file, None, loaded, &item.aborter).await?;
     sent.confirm(0, item.file.size);
     Ok(())
 }
@@ -1505,6 +1509,8 @@ async fn upload_parts(
     // Presigned URLs not used yet: part number → (URL, expiry in unix seconds).
     let mut urls: BTreeMap<u32, (String, i64)> = BTreeMap::new();
     let mut running: Vec<PartPut> = Vec::new();
+    // Whether each part must carry Content-MD5 (said with every batch of URLs).
+    let mut digest = false;
     loop {
         if item.aborter.is_cancelled() {
             return Err("cancelled".into());
@@ -1522,6 +1528,7 @@ async fn upload_parts(
                     )
                     .await
                     .map_err(|e| e.to_string())?;
+                digest = got.digest_required;
                 for u in got.urls {
                     urls.insert(u.part_number, (u.url, got.expires_at));
                 }
@@ -1536,8 +1543,15 @@ async fn upload_parts(
                 if failures > 0 {
                     platform::sleep_ms(retry_delay_ms(failures)).await;
                 }
-                let headers = Default::default();
-                let r = platform::put_file(&url, &headers, &file, Some((part.start, part.end)), loaded, &aborter).await;
+                let range = Some((part.start, part.end));
+                let mut headers = BTreeMap::new();
+                if digest {
+                    match platform::md5_base64(&file, range).await {
+                        Ok(md5) => headers.insert("Content-MD5".to_owned(), md5),
+                        Err(e) => return (part, Err(e)),
+                    };
+                }
+                let r = platform::put_file(&url, &headers, &file, range, loaded, &aborter).await;
                 (part, r)
             }));
         }

@@ -445,6 +445,11 @@ def test_versions_settings_restore_and_locked_version(stack, tmp_path):
     until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
     locked_id = s3.put_object(Bucket=locked_bucket, Key="ledger", Body=b"immutable", ObjectLockMode="COMPLIANCE",
                               ObjectLockRetainUntilDate=until)["VersionId"]
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    small, big = uploads / "small.txt", uploads / "big.bin"
+    small.write_bytes(b"locked by default\n" * 100)
+    big_md5 = write_generated_file(big, 17 * MIB, seed=11)  # above the 16 MiB threshold: 3 parts
 
     result = run_ui(
         {
@@ -458,6 +463,7 @@ def test_versions_settings_restore_and_locked_version(stack, tmp_path):
             "old_version": old_id,
             "marker_version": marker_id,
             "locked_version": locked_id,
+            "locked_uploads": [{"path": str(p), "name": p.name} for p in (small, big)],
         },
         tmp_path,
     )
@@ -473,6 +479,13 @@ def test_versions_settings_restore_and_locked_version(stack, tmp_path):
     lock = s3.get_object_lock_configuration(Bucket=settings_bucket)["ObjectLockConfiguration"]
     assert lock["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}, lock
     assert result["lock_default"] == "GOVERNANCE, 1 day" and result["suspend_disabled"] is True, result
+    # Uploads from the browser into it carried Content-MD5 (AWS's rule there) and got the default retention.
+    for name, want in ((small.name, hashlib.md5(small.read_bytes()).hexdigest()), (big.name, big_md5)):
+        head = s3.head_object(Bucket=settings_bucket, Key=name)
+        assert head["ObjectLockMode"] == "GOVERNANCE", (name, head)
+        got = s3.get_object(Bucket=settings_bucket, Key=name)["Body"].read()
+        assert hashlib.md5(got).hexdigest() == want, name
+    assert s3.head_object(Bucket=settings_bucket, Key=big.name)["ETag"].endswith('-3"'), "went up in parts"
     # Versions: listed newest first; the old one downloaded and restored as a new current version.
     assert result["versions_before"] == [{"id": new_id, "current": True}, {"id": old_id, "current": False}], result
     assert Path(result["old_version_path"]).read_bytes() == old

@@ -198,6 +198,8 @@ def test_backup_tools_write_into_a_default_retention_bucket(server, s3, locked, 
     assert (out / src.relative_to("/") / "db.dump").read_bytes() == (src / "db.dump").read_bytes()
 
     server.aws("s3", "cp", str(src / "notes.txt"), f"s3://{locked}/cli/notes.txt")
+    (tmp_path / "big.bin").write_bytes(os.urandom(9 * 1024 * 1024))  # over aws-cli's 8 MiB: multipart
+    server.aws("s3", "cp", str(tmp_path / "big.bin"), f"s3://{locked}/cli/big.bin")
     server.rclone("copyto", str(src / "notes.txt"), f"other:{locked}/rclone/notes.txt")
     # s3cmd sends no digest on a single PUT (s3tools/s3cmd#1177), so AWS refuses it here; so do we.
     s3cmd = shutil.which("s3cmd") or pytest.fail("s3cmd missing; run scripts/setup-test-env")
@@ -211,7 +213,7 @@ def test_backup_tools_write_into_a_default_retention_bucket(server, s3, locked, 
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=locked)["Contents"]]
     assert any(k.startswith("restic/data/") for k in keys), keys
     assert not any(k.startswith("s3cmd/") for k in keys), keys
-    for key in [k for k in keys if k.startswith("restic/data/")][:1] + ["cli/notes.txt", "rclone/notes.txt"]:
+    for key in [k for k in keys if k.startswith("restic/data/")][:1] + ["cli/notes.txt", "cli/big.bin", "rclone/notes.txt"]:
         head = s3.head_object(Bucket=locked, Key=key)
         assert head["ObjectLockMode"] == "GOVERNANCE", (key, head)
         with pytest.raises(ClientError) as e:
@@ -225,6 +227,12 @@ def test_backup_tools_write_into_a_default_retention_bucket(server, s3, locked, 
     with pytest.raises(ClientError) as e:
         bare.put_object(Bucket=locked, Key="no-digest", Body=b"unverified")
     assert_client_error(e, 400, "InvalidRequest")
+    upload = bare.create_multipart_upload(Bucket=locked, Key="no-digest")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        bare.upload_part(Bucket=locked, Key="no-digest", UploadId=upload, PartNumber=1, Body=b"unverified part")
+    assert_client_error(e, 400, "InvalidRequest")
+    assert "Parts" not in bare.list_parts(Bucket=locked, Key="no-digest", UploadId=upload)
+    bare.abort_multipart_upload(Bucket=locked, Key="no-digest", UploadId=upload)
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=locked, Key="no-digest")
     assert_client_error(e, 404, "404")

@@ -21,6 +21,7 @@ use super::session::now_secs;
 use super::versions::readable_version;
 use crate::auth::Principal;
 use crate::engine::attributes::ObjectAttributes;
+use crate::engine::lock::needs_digest;
 use crate::engine::{RequestedPart, UploadState};
 use crate::limits::{MAX_PART_NUMBER, MAX_PART_URLS};
 use crate::presign::{MAX_EXPIRY, Presign, PresignError};
@@ -109,7 +110,8 @@ pub struct UploadRequest {
     pub content_type: Option<String>,
 }
 
-/// `POST /api/buckets/{bucket}/upload-url`: a presigned single PUT, valid for 15 minutes.
+/// `POST /api/buckets/{bucket}/upload-url`: a presigned single PUT, valid for 15 minutes;
+/// `digest_required` when the PUT must carry Content-MD5 (a bucket with a default retention).
 pub async fn upload_url(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -117,7 +119,7 @@ pub async fn upload_url(
     Json(body): Json<UploadRequest>,
 ) -> ApiResult<Json<Value>> {
     check_key(&body.key)?;
-    authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
     let request =
         Presign { method: "PUT", bucket: &bucket, key: &body.key, query: Vec::new(), expires_in: UPLOAD_URL_TTL };
     let url = mint(&state, &me, &request).await?;
@@ -130,6 +132,7 @@ pub async fn upload_url(
         "method": "PUT",
         "headers": headers,
         "expires_at": now_secs() + UPLOAD_URL_TTL.as_secs(),
+        "digest_required": needs_digest(&b, &Default::default()),
     })))
 }
 
@@ -157,7 +160,8 @@ pub struct PartUrlsRequest {
     pub part_numbers: Vec<u32>,
 }
 
-/// `POST /api/buckets/{bucket}/multipart/{upload_id}/parts`: presigned UploadPart URLs (15 minutes).
+/// `POST /api/buckets/{bucket}/multipart/{upload_id}/parts`: presigned UploadPart URLs (15 minutes);
+/// `digest_required` when each part must carry Content-MD5 (a bucket with a default retention).
 pub async fn part_urls(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -170,14 +174,18 @@ pub async fn part_urls(
     {
         return Err(ApiError::bad_request("Ask for 1 to 1000 part numbers, each 1 to 10000."));
     }
-    authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
+    let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
     let mut urls = Vec::with_capacity(body.part_numbers.len());
     for n in &body.part_numbers {
         let query = vec![("partNumber", n.to_string()), ("uploadId", upload_id.clone())];
         let request = Presign { method: "PUT", bucket: &bucket, key: &body.key, query, expires_in: UPLOAD_URL_TTL };
         urls.push(json!({ "part_number": n, "url": mint(&state, &me, &request).await? }));
     }
-    Ok(Json(json!({ "urls": urls, "expires_at": now_secs() + UPLOAD_URL_TTL.as_secs() })))
+    Ok(Json(json!({
+        "urls": urls,
+        "expires_at": now_secs() + UPLOAD_URL_TTL.as_secs(),
+        "digest_required": needs_digest(&b, &Default::default()),
+    })))
 }
 
 /// One uploaded part, as the browser saw it.

@@ -2,7 +2,7 @@
 //! legal hold. Enforcement (what may destroy a version) happens inside the metadata transactions that
 //! would destroy it (`cloudvault_metadata`'s `lock.rs`), for every caller alike.
 
-use cloudvault_metadata::{Bucket, BucketLock, LockMode, RetentionPeriod};
+use cloudvault_metadata::{Bucket, BucketLock, LockMode, Retention, RetentionPeriod};
 
 use super::{Engine, EngineError, EngineResult, now_ms};
 
@@ -10,6 +10,13 @@ use super::{Engine, EngineError, EngineResult, now_ms};
 pub const MAX_DEFAULT_DAYS: i64 = 36_500;
 /// Longest default retention AWS accepts, in years.
 pub const MAX_DEFAULT_YEARS: i64 = 100;
+
+/// Whether a write of bytes into `bucket` asking for `asked` must carry a digest (Content-MD5 or a
+/// checksum), as AWS requires of every upload (PutObject, UploadPart) that object lock will protect:
+/// one asking for a retention or legal hold, or any into a bucket with a default retention.
+pub fn needs_digest(bucket: &Bucket, asked: &Retention) -> bool {
+    asked.is_set() || bucket.object_lock.is_some_and(|l| l.default.is_some())
+}
 
 /// A bucket's default retention period, checked as AWS checks it: exactly one of `days` and `years`
 /// (`MalformedXML`), in 1..=36500 days or 1..=100 years (`InvalidArgument`).

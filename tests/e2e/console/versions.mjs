@@ -1,5 +1,5 @@
 // Mode "versions" of ui.mjs: a bucket's settings (versioning on, lifecycle rules added and deleted,
-// object lock on with a default retention), "Show versions" in the browser (restore and download of
+// object lock on with a default retention, then uploads into it, single and multipart), "Show versions" in the browser (restore and download of
 // an old version, a delete marker removed), and a COMPLIANCE version whose delete the server refuses,
 // with the refusal shown in the dialog. Screenshots of each view go to the artifacts folder.
 //
@@ -64,6 +64,14 @@ async function settingsFlow(page, h) {
   result.lock_default = (await page.locator(T("lock-default")).textContent()).trim();
   result.suspend_disabled = await page.locator(T("versioning-suspend")).isDisabled();
   await shot(page, "03-settings-locked");
+
+  step("upload into the bucket with a default retention (each PUT carries Content-MD5)");
+  await page.locator(T("settings-browse")).click();
+  await page.locator(T("page-browser")).waitFor();
+  await page.locator(T("upload-files")).setInputFiles(cfg.locked_uploads.map((f) => f.path));
+  for (const f of cfg.locked_uploads) {
+    await page.locator(`${T("object-row")}[data-key=${h.css(f.name)}]`).waitFor({ timeout: 60000 });
+  }
 }
 
 async function versionsFlow(page, h) {

@@ -10,6 +10,7 @@ use cloudvault_metadata::{ListColumns, Upload};
 
 use super::owner;
 use super::put::{stage_verified, write_condition};
+use crate::engine::lock::needs_digest;
 use crate::engine::{ListParams, RequestedPart, UploadState};
 use crate::limits::{MAX_PART_NUMBER, MAX_PARTS_PER_PAGE};
 use crate::s3::attributes::{attributes_from_input, etag, timestamp};
@@ -98,6 +99,10 @@ pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3R
     let i = req.input;
     let upload = upload_checked(v, &req.extensions, &i.bucket, &i.key, &i.upload_id, i.part_number).await?;
     let state = UploadState::of(&upload)?;
+    let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    if needs_digest(&bucket, &state.lock.retention()?) {
+        super::lock::require_integrity(&req.headers)?;
+    }
     let given = given_checksums!(i);
     let fallback = state.checksum.map(|(a, _)| a);
     let expectation = checksums::expectation(&req.headers, &given, i.checksum_algorithm.as_ref(), fallback)?;

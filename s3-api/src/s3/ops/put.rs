@@ -9,6 +9,7 @@ use cloudvault_metadata::WriteCondition;
 
 use super::lifecycle::expiration_header;
 use super::lock::{requested_retention, require_integrity};
+use crate::engine::lock::needs_digest;
 use crate::engine::{EngineError, NewObject, StagedBlob};
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag};
 use crate::s3::checksums::{self, Algorithm, Expectation, Kind, given_checksums, set_checksum_fields};
@@ -106,9 +107,7 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
-    // As on AWS, a bucket's default retention counts as the write's: the body must carry a digest.
-    let default_retention = bucket.object_lock.is_some_and(|l| l.default.is_some());
-    if retention.is_set() || default_retention {
+    if needs_digest(&bucket, &retention) {
         require_integrity(&req.headers)?;
     }
     let condition = write_condition(input.if_match, input.if_none_match)?;
