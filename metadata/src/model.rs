@@ -377,6 +377,11 @@ pub enum WriteCondition {
     IfAbsent,
     /// `If-Match: <etag>`: only replace the object whose ETag is this (unquoted).
     IfEtag(String),
+    /// `If-Match: *`: only replace an existing object, whatever its ETag.
+    IfExists,
+    /// `If-None-Match: <etag>`: write unless the current object has this ETag (unquoted); a missing
+    /// object counts as a different one.
+    IfNotEtag(String),
 }
 
 /// A user as stored.

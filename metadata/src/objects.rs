@@ -196,6 +196,9 @@ impl MetaStore {
             (WriteCondition::None, _) => {}
             (WriteCondition::IfAbsent, None) => {}
             (WriteCondition::IfEtag(want), Some(prev)) if *want == prev.etag => {}
+            (WriteCondition::IfExists, Some(_)) => {}
+            (WriteCondition::IfNotEtag(_), None) => {}
+            (WriteCondition::IfNotEtag(unwanted), Some(prev)) if *unwanted != prev.etag => {}
             _ => return Err(MetaError::PreconditionFailed),
         }
         let retention = state.retention_for(&object.retention, now_ms)?;

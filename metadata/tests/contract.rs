@@ -155,11 +155,30 @@ async fn conditions_are_checked_in_the_transaction(db: &TestDb) {
     ));
     commit(s, b.id, &object(b"k", "e3", "b4", 1), &WriteCondition::IfEtag("e1".into()), 3).await.expect("cas");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e3");
+    // If-None-Match: <etag> refuses only that ETag; If-Match: * only a missing key.
+    assert!(matches!(
+        commit(s, b.id, &object(b"k", "e4", "b5", 1), &WriteCondition::IfNotEtag("e3".into()), 4).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        commit(s, b.id, &object(b"absent", "e4", "b6", 1), &WriteCondition::IfExists, 4).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(s.object(b.id, b"absent").await.expect("get").is_none());
+    assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e3");
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b1".to_owned()));
     assert!(
         !s.garbage_blobs(i64::MAX, 10).await.expect("garbage").contains(&"b2".to_owned()),
         "failed writes retire nothing"
     );
+    commit(s, b.id, &object(b"k", "e5", "b7", 1), &WriteCondition::IfNotEtag("e1".into()), 5)
+        .await
+        .expect("other etag");
+    commit(s, b.id, &object(b"k", "e6", "b8", 1), &WriteCondition::IfExists, 6).await.expect("exists");
+    commit(s, b.id, &object(b"fresh", "e7", "b9", 1), &WriteCondition::IfNotEtag("e7".into()), 6)
+        .await
+        .expect("absent");
+    assert_eq!(s.object(b.id, b"k").await.expect("get").expect("present").etag, "e6");
 }
 
 async fn racing_creators_have_one_winner(db: &TestDb) {

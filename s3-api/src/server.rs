@@ -231,6 +231,29 @@ impl CorsLayer {
     }
 }
 
+/// Largest error body that gets its `<RequestId>` inserted (S3 error documents are a few hundred bytes).
+const MAX_STAMPED_ERROR_BODY: usize = 64 * 1024;
+
+/// Returns the request id as `x-amz-request-id` and, in an S3 XML error body, as `<RequestId>` (AWS's
+/// error documents carry both; s3s writes neither).
+fn stamp_request_id(response: &mut s3s::HttpResponse, id: &str) {
+    let Ok(value) = http::HeaderValue::from_str(id) else { return };
+    response.headers_mut().insert("x-amz-request-id", value);
+    if response.status().as_u16() < 400 {
+        return;
+    }
+    let Some(body) = response.body().bytes().filter(|b| b.len() <= MAX_STAMPED_ERROR_BODY) else { return };
+    let Some(open) = std::str::from_utf8(&body).ok().and_then(|t| t.strip_suffix("</Error>")) else { return };
+    if open.contains("<RequestId>") {
+        return;
+    }
+    let stamped = format!("{open}<RequestId>{id}</RequestId></Error>");
+    if let Ok(length) = http::HeaderValue::from_str(&stamped.len().to_string()) {
+        response.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+    }
+    *response.body_mut() = s3s::Body::from(stamped);
+}
+
 fn xml_error(status: http::StatusCode, code: &str, message: &str) -> s3s::HttpResponse {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
@@ -308,9 +331,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     && req.method() == http::Method::OPTIONS
                 {
                     let mut response = cors.preflight(&req, origin).await;
-                    if let Ok(value) = http::HeaderValue::from_str(&id) {
-                        response.headers_mut().insert("x-amz-request-id", value);
-                    }
+                    stamp_request_id(&mut response, &id);
                     in_flight.finish("Preflight".to_owned(), response.status().as_u16(), 0);
                     return Ok(response);
                 }
@@ -323,9 +344,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                         "AccessDenied",
                         "Bearer tokens are not accepted by the S3 endpoint; sign requests with an access key.",
                     );
-                    if let Ok(value) = http::HeaderValue::from_str(&id) {
-                        response.headers_mut().insert("x-amz-request-id", value);
-                    }
+                    stamp_request_id(&mut response, &id);
                     in_flight.finish("unknown".to_owned(), 403, 0);
                     return Ok(response);
                 }
@@ -340,9 +359,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                         "Your request was too big.",
                     );
                     response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-                    if let Ok(value) = http::HeaderValue::from_str(&id) {
-                        response.headers_mut().insert("x-amz-request-id", value);
-                    }
+                    stamp_request_id(&mut response, &id);
                     in_flight.finish("unknown".to_owned(), 400, 0);
                     return Ok(response);
                 }
@@ -354,9 +371,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                 {
                     cors::apply(response.headers_mut(), &allowed, false);
                 }
-                if let Ok(value) = http::HeaderValue::from_str(&id) {
-                    response.headers_mut().insert("x-amz-request-id", value);
-                }
+                stamp_request_id(&mut response, &id);
                 let status = response.status().as_u16();
                 // An error may be answered before the request body was read (a client that sent
                 // `Expect: 100-continue` then never sends it). Reusing the connection would then

@@ -203,5 +203,6 @@ def test_s3api_errors(server, bucket):
     assert proc.returncode != 0 and b"NoSuchKey" in proc.stderr, proc.stderr
     proc = s3api(server, "list-objects-v2", "--bucket", bucket + "-nope", check=False)
     assert proc.returncode != 0 and b"NoSuchBucket" in proc.stderr, proc.stderr
-    proc = s3api(server, "create-bucket", "--bucket", bucket, check=False)
+    proc = s3api(server, "create-bucket", "--bucket", bucket,
+                 "--create-bucket-configuration", "LocationConstraint=eu-west-1", check=False)
     assert proc.returncode != 0 and b"BucketAlreadyOwnedByYou" in proc.stderr, proc.stderr

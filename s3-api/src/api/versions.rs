@@ -147,6 +147,7 @@ pub async fn restore(
     let mut attributes = ObjectAttributes::decode(&source.attributes)?;
     // The copy is rewritten, not linked: its stored checksum would describe bytes it did not hash.
     attributes.checksum = None;
+    attributes.upload_id = None;
     let staged = state.engine.stage_copy(&source, 0..source.size.max(0) as u64, &mut |_| {}).await?;
     let new = NewObject {
         key: body.key.clone().into_bytes(),

@@ -114,8 +114,8 @@ impl Authorizer {
     /// `s3:GetObject`) on `bucket` / `key`, and returns the bucket the decision was made on (None for
     /// calls on no bucket and for CreateBucket, whose uniqueness the database decides).
     ///
-    /// A bucket that does not exist is never a reason to allow anything: a signed-in caller gets
-    /// `NoSuchBucket` (as AWS answers), an anonymous one `AccessDenied`.
+    /// A bucket that does not exist is never a reason to allow anything: every caller, anonymous ones
+    /// included, gets `NoSuchBucket`, as AWS answers (bucket names are public knowledge there too).
     ///
     /// A signed-in caller's decision is made on the bucket as the database has it now (one indexed
     /// lookup, which the operation then reuses), so a name deleted and re-created by another user on
@@ -143,7 +143,7 @@ impl Authorizer {
             None => self.engine.bucket_cached(name).await?,
         };
         let Some(found) = found else {
-            return Err(if caller.is_some() { s3_error!(NoSuchBucket) } else { denied() });
+            return Err(s3_error!(NoSuchBucket));
         };
         match caller {
             Some(p) if p.is_admin || found.owner_id == p.user_id => Ok(Some(found)),

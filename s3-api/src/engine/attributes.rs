@@ -41,6 +41,10 @@ pub struct ObjectAttributes {
     /// Object tags (`x-amz-tagging`, PutObjectTagging).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The multipart upload this version was completed from: a retried CompleteMultipartUpload of it
+    /// answers this version again, as AWS does. Never copied to another object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl ObjectAttributes {

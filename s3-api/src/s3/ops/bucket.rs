@@ -4,6 +4,9 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
 use super::owner;
+use cloudvault_metadata::MetaError;
+
+use crate::engine::EngineError;
 use crate::s3::attributes::timestamp;
 use crate::s3::vault::CloudVault;
 
@@ -33,8 +36,12 @@ pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S
     }))
 }
 
+/// The region where re-creating one's own bucket succeeds (AWS's legacy behaviour of North Virginia).
+const LEGACY_REGION: &str = "us-east-1";
+
 /// CreateBucket: any LocationConstraint is accepted and remembered; an existing bucket of the caller
-/// answers `BucketAlreadyOwnedByYou`, someone else's `BucketAlreadyExists`. (s3s has already validated
+/// answers `BucketAlreadyOwnedByYou` (in us-east-1: 200, as AWS answers there), someone else's
+/// `BucketAlreadyExists`. (s3s has already validated
 /// the name against AWS's rules: `InvalidBucketName`.) `x-amz-bucket-object-lock-enabled: true` creates
 /// the bucket with object lock on and versioning enabled, both for good.
 pub async fn create_bucket(
@@ -50,7 +57,13 @@ pub async fn create_bucket(
         .filter(|lc| !lc.is_empty())
         .unwrap_or_else(|| v.region.clone());
     let object_lock = input.object_lock_enabled_for_bucket == Some(true);
-    v.engine.create_bucket(&input.bucket, me.user_id, &region, object_lock).await?;
+    match v.engine.create_bucket(&input.bucket, me.user_id, &region, object_lock).await {
+        Ok(_) => {}
+        // AWS's us-east-1 legacy: re-creating one's own bucket there answers 200 and changes nothing
+        // (unless it asks for object lock, which an existing bucket cannot be given this way).
+        Err(EngineError::Meta(MetaError::BucketAlreadyOwnedByYou)) if region == LEGACY_REGION && !object_lock => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
 }
 

@@ -151,6 +151,7 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
     let condition = write_condition(i.if_match, i.if_none_match)?;
     let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
     attributes.checksum = checksum;
+    attributes.upload_id = None;
     let new = NewObject { key: i.key.into_bytes(), owner_id: me.user_id, attributes, retention };
     let committed = v.engine.put_object(target_bucket.id, new, staged, &condition).await?;
     Ok(S3Response::new(CopyObjectOutput {

@@ -83,7 +83,9 @@ async fn list_page(
         max: limit,
         columns: ListColumns::Bare,
     };
-    let page = v.engine.list_objects(bucket.id, params).await?;
+    let mut page = v.engine.list_objects(bucket.id, params).await?;
+    // `max-keys=0` asks for nothing and gets nothing, not a truncated listing (as AWS answers).
+    page.truncated &= limit > 0;
     Ok(Listing { url, limit, prefix, delimiter, page })
 }
 

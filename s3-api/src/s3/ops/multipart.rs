@@ -13,7 +13,7 @@ use super::put::{stage_verified, write_condition};
 use crate::engine::lock::needs_digest;
 use crate::engine::{ListParams, RequestedPart, UploadState};
 use crate::limits::{MAX_PART_NUMBER, MAX_PARTS_PER_PAGE};
-use crate::s3::attributes::{attributes_from_input, etag, timestamp};
+use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
 use crate::s3::checksums::{self, Algorithm, Kind, PartChecksum, Stored, given_checksums, set_checksum_fields};
 use crate::s3::vault::CloudVault;
 
@@ -27,6 +27,36 @@ async fn upload_of(
 ) -> S3Result<Upload> {
     let bucket = v.bucket(ext, bucket).await?;
     Ok(v.engine.upload(bucket.id, key.as_bytes(), upload_id).await?)
+}
+
+/// A CompleteMultipartUpload of an upload that is gone: when the key's current version was completed
+/// from it (a client retrying a Complete whose answer it lost), the same answer again, as AWS gives;
+/// otherwise `gone` (NoSuchUpload).
+async fn completed_before(
+    v: &CloudVault,
+    ext: &http::Extensions,
+    i: &CompleteMultipartUploadInput,
+    gone: s3s::S3Error,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let bucket = v.bucket(ext, &i.bucket).await?;
+    let Some(object) = v.engine.object(bucket.id, i.key.as_bytes()).await? else { return Err(gone) };
+    let attributes = ObjectAttributes::decode(&object.attributes)?;
+    if attributes.upload_id.as_deref() != Some(i.upload_id.as_str()) {
+        return Err(gone);
+    }
+    let mut output = CompleteMultipartUploadOutput {
+        version_id: crate::s3::vault::reported_version(&bucket, &object.version_id),
+        bucket: Some(i.bucket.clone()),
+        key: Some(i.key.clone()),
+        e_tag: Some(etag(&object.etag)),
+        location: Some(format!("/{}/{}", i.bucket, i.key)),
+        ..Default::default()
+    };
+    if let Some(c) = attributes.checksum {
+        set_checksum_fields!(output, c.dto());
+        output.checksum_type = Some(c.kind.dto());
+    }
+    Ok(S3Response::new(output))
 }
 
 /// The upload named by a part request, after checking the part number (1..=10000, else
@@ -120,7 +150,7 @@ pub async fn upload_part(v: &CloudVault, req: S3Request<UploadPartInput>) -> S3R
         v,
         i.body,
         i.content_length,
-        i.content_md5.as_deref(),
+        super::put::content_md5_header(&req.headers, i.content_md5.as_deref()),
         expectation.as_ref(),
         req.trailing_headers.as_ref(),
     )
@@ -145,8 +175,13 @@ pub async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let i = req.input;
-    let condition = write_condition(i.if_match, i.if_none_match)?;
-    let upload = upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await?;
+    let condition = write_condition(i.if_match.clone(), i.if_none_match.clone())?;
+    let upload = match upload_of(v, &req.extensions, &i.bucket, &i.key, &i.upload_id).await {
+        Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {
+            return completed_before(v, &req.extensions, &i, e).await;
+        }
+        other => other?,
+    };
     let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     let mut requested = Vec::with_capacity(listed.len());
     for part in &listed {
@@ -171,6 +206,7 @@ pub async fn complete_multipart_upload(
     };
     let mut attributes = state.attributes;
     attributes.checksum = checksum.clone();
+    attributes.upload_id = Some(upload.upload_id.clone());
     let record = assembly.record(&upload, &attributes, state.lock.retention()?);
     let version_id = v.engine.complete_upload(&upload.upload_id, upload.bucket_id, &record, &condition).await?;
     let mut output = CompleteMultipartUploadOutput {

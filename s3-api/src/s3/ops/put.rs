@@ -16,6 +16,15 @@ use crate::s3::checksums::{self, Algorithm, Expectation, Kind, given_checksums, 
 use crate::s3::error::body_error;
 use crate::s3::vault::CloudVault;
 
+/// The `Content-MD5` header as sent: s3s drops an empty one, which AWS refuses as `InvalidDigest`, so
+/// the raw header wins over the parsed input.
+pub fn content_md5_header<'a>(headers: &'a http::HeaderMap, parsed: Option<&'a str>) -> Option<&'a str> {
+    match headers.get("content-md5") {
+        Some(raw) => Some(raw.to_str().unwrap_or("")),
+        None => parsed,
+    }
+}
+
 /// Decodes a `Content-MD5` header: base64 of exactly 16 bytes, else `InvalidDigest`.
 pub fn parse_content_md5(value: &str) -> S3Result<[u8; 16]> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -32,11 +41,9 @@ pub fn write_condition(
     match (if_match, if_none_match) {
         (None, None) => Ok(WriteCondition::None),
         (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfAbsent),
-        (None, Some(ETagCondition::ETag(_))) => {
-            Err(s3_error!(NotImplemented, "If-None-Match on writes supports only '*'."))
-        }
+        (None, Some(ETagCondition::ETag(e))) => Ok(WriteCondition::IfNotEtag(e.value().to_owned())),
         (Some(ETagCondition::ETag(e)), None) => Ok(WriteCondition::IfEtag(e.value().to_owned())),
-        (Some(ETagCondition::Any), None) => Err(s3_error!(NotImplemented, "If-Match: * is not supported on writes.")),
+        (Some(ETagCondition::Any), None) => Ok(WriteCondition::IfExists),
         (Some(_), Some(_)) => Err(s3_error!(InvalidRequest, "If-Match and If-None-Match cannot be combined.")),
     }
 }
@@ -117,7 +124,7 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
         v,
         input.body,
         input.content_length,
-        input.content_md5.as_deref(),
+        content_md5_header(&req.headers, input.content_md5.as_deref()),
         expectation.as_ref(),
         req.trailing_headers.as_ref(),
     )

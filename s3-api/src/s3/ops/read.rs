@@ -210,10 +210,17 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
 pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
     let s = select_for!(v, &req.extensions, i).await?;
+    let tags = s.attributes.tags.len();
     let output = object_output!(HeadObjectOutput, i, s);
     // s3s sets 206 for a GET with Content-Range; a ranged HEAD answers 206 too, as on AWS.
-    if output.content_range.is_some() {
-        return Ok(S3Response::with_status(output, http::StatusCode::PARTIAL_CONTENT));
+    let mut response = if output.content_range.is_some() {
+        S3Response::with_status(output, http::StatusCode::PARTIAL_CONTENT)
+    } else {
+        S3Response::new(output)
+    };
+    // HeadObjectOutput has no tag count; AWS sends the header on HEAD as on GET.
+    if tags > 0 {
+        response.headers.insert("x-amz-tagging-count", http::HeaderValue::from(tags));
     }
-    Ok(S3Response::new(output))
+    Ok(response)
 }

@@ -79,7 +79,8 @@ pub async fn list_object_versions(
         max: limit,
         columns: ListColumns::Bare,
     };
-    let page = v.engine.list_versions(bucket.id, params).await?;
+    let mut page = v.engine.list_versions(bucket.id, params).await?;
+    page.truncated &= limit > 0;
     let (versions, delete_markers) = entries(v, page.items, url).await?;
     let next_key = if page.truncated { page.last.as_deref().map(|l| render(l, url)) } else { None };
     let next_version = next_key.as_ref().and(Some(page.last_id)).filter(|id| !id.is_empty());

@@ -1,0 +1,125 @@
+"""Behaviours real clients trip on (issue 13's list), each with AWS's exact answer, on SQLite and
+MariaDB: conditional writes with an ETag in If-None-Match and `*` in If-Match, a retried
+CompleteMultipartUpload, re-creating one's own bucket in us-east-1, `max-keys=0`, an empty
+Content-MD5, `x-amz-tagging-count`, an anonymous request to a missing bucket, `<RequestId>` in error
+bodies, and a chunked PUT without Content-Length (refused, as AWS refuses it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import assert_client_error, quote_key, xml_error_code
+
+
+def test_if_none_match_with_an_etag_and_if_match_any_on_put(s3, bucket):
+    first = s3.put_object(Bucket=bucket, Key="doc", Body=b"one")["ETag"]
+    # If-None-Match: <etag> refuses exactly the current ETag, and writes over any other.
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="doc", Body=b"two", IfNoneMatch=first)
+    assert_client_error(e, 412, "PreconditionFailed")
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"one"
+    second = s3.put_object(Bucket=bucket, Key="doc", Body=b"two", IfNoneMatch='"0123456789abcdef0123456789abcdef"')
+    assert s3.get_object(Bucket=bucket, Key="doc")["ETag"] == second["ETag"]
+    s3.put_object(Bucket=bucket, Key="fresh", Body=b"new", IfNoneMatch=first)
+    assert s3.get_object(Bucket=bucket, Key="fresh")["Body"].read() == b"new"
+    # If-Match: * writes only over an existing object.
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"three", IfMatch="*")
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"three"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="missing", Body=b"x", IfMatch="*")
+    assert_client_error(e, 412, "PreconditionFailed")
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="missing")
+    assert_client_error(e, 404, "404")
+
+
+def test_retried_complete_multipart_answers_the_same_object(s3, bucket):
+    up = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="big", UploadId=up, PartNumber=1, Body=b"p" * 1000)
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    assert again["ETag"] == done["ETag"] and again["Key"] == "big", (done, again)
+    assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == b"p" * 1000
+    # Once the object is replaced, the old upload id is unknown again.
+    s3.put_object(Bucket=bucket, Key="big", Body=b"replaced")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=up, MultipartUpload=parts)
+    assert_client_error(e, 404, "NoSuchUpload")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="other", UploadId=up, MultipartUpload=parts)
+    assert_client_error(e, 404, "NoSuchUpload")
+
+
+def test_recreating_ones_own_bucket_in_us_east_1_succeeds(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"still here")
+    again = s3.create_bucket(Bucket=bucket)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here"
+
+
+def test_max_keys_zero_is_not_truncated(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a", Body=b"1")
+    for query in ("list-type=2&max-keys=0", "max-keys=0"):
+        r = server.request("GET", f"/{bucket}", query=query)
+        assert r.status_code == 200, r.text
+        root = ET.fromstring(r.content)
+        ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+        assert root.findtext(f"{ns}IsTruncated") == "false", (query, r.text)
+        assert root.find(f"{ns}Contents") is None, (query, r.text)
+
+
+def test_empty_content_md5_is_invalid_digest(server, bucket):
+    r = server.request("PUT", f"/{bucket}/k", headers={"Content-MD5": ""}, body=b"data")
+    assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidDigest"), r.text
+    r = server.request("PUT", f"/{bucket}/k", headers={"Content-MD5": "not base64!"}, body=b"data")
+    assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidDigest"), r.text
+    assert server.request("HEAD", f"/{bucket}/k").status_code == 404
+
+
+def test_tagging_count_on_get_and_head(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="a=1&b=2")
+    assert s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    got = s3.get_object(Bucket=bucket, Key="t")
+    assert got["TagCount"] == 2
+    s3.put_object(Bucket=bucket, Key="u", Body=b"x")
+    assert "x-amz-tagging-count" not in s3.head_object(Bucket=bucket, Key="u")["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_anonymous_request_to_a_missing_bucket_is_no_such_bucket(server):
+    r = requests.get(f"{server.endpoint}/no-such-bucket-{hashlib.md5(b'x').hexdigest()[:8]}/key", timeout=30,
+                     verify=server.verify)
+    assert (r.status_code, xml_error_code(r.content)) == (404, "NoSuchBucket"), r.text
+
+
+def test_error_bodies_carry_a_request_id(server, bucket):
+    r = server.request("GET", f"/{bucket}/{quote_key('missing')}")
+    assert r.status_code == 404
+    root = ET.fromstring(r.content)
+    request_id = root.findtext("RequestId")
+    assert request_id and request_id == r.headers.get("x-amz-request-id"), (r.text, dict(r.headers))
+
+
+def test_chunked_put_without_content_length_is_refused_as_on_aws(server, bucket):
+    """AWS requires Content-Length on PutObject (411 MissingContentLength); a chunked body without it
+    is refused the same way, before anything is stored (aws-chunked uploads announce their decoded
+    length and are accepted: test_checksums.py)."""
+    body = b"streamed without a length " * 1000
+    headers = {"Transfer-Encoding": "chunked", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+
+    def chunks():
+        for i in range(0, len(body), 4096):
+            yield body[i:i + 4096]
+
+    url = f"{server.endpoint}/{bucket}/chunked"
+    signed = server.sign_headers("PUT", url, headers, payload_hash="UNSIGNED-PAYLOAD")
+    signed.pop("Content-Length", None)
+    r = requests.put(url, headers=signed, data=chunks(), timeout=60, verify=server.verify)
+    assert (r.status_code, xml_error_code(r.content)) == (411, "MissingContentLength"), r.text
+    assert server.request("HEAD", f"/{bucket}/chunked").status_code == 404
