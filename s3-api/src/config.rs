@@ -92,6 +92,11 @@ pub struct Config {
     /// `CLOUDVAULT_MAX_POST_OBJECT_SIZE`: largest file of a browser-form upload (POST object), which s3s
     /// may hold in memory while checking the form. Default 16 MiB.
     pub max_post_object_size: u64,
+    /// `CLOUDVAULT_SIGV2`: accept AWS Signature Version 2 (header, presigned query, browser form), as
+    /// MinIO does, for the clients that still send it (boto3's default presigned URL on a custom
+    /// endpoint, s3cmd's `signature_v2`). Default `true`; `false` refuses it with `AccessDenied`.
+    /// CloudVault itself always signs with SigV4.
+    pub sig_v2: bool,
 }
 
 /// Everything `cloudvault console` (the frontend process) needs.
@@ -255,6 +260,7 @@ impl Config {
             body_timeout_secs: parsed("CLOUDVAULT_BODY_TIMEOUT_SECS", 30)?.max(1),
             password_hash_concurrency: parsed("CLOUDVAULT_PASSWORD_HASH_CONCURRENCY", 2)?.max(1),
             max_post_object_size: parsed("CLOUDVAULT_MAX_POST_OBJECT_SIZE", 16 * 1024 * 1024)?,
+            sig_v2: parsed("CLOUDVAULT_SIGV2", true)?,
         })
     }
 }

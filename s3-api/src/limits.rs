@@ -1,6 +1,9 @@
 //! The protocol limits, in one place: each is AWS's (so clients written against AWS behave the same
 //! here) unless it says otherwise. Settings a deployment may change live in `config` instead.
 
+/// Most buckets one ListBuckets page holds (`max-buckets`, AWS's limit).
+pub const MAX_BUCKETS_PER_PAGE: usize = 10_000;
+
 /// Most keys (objects plus common prefixes) one listing page returns, and the default `max-keys`.
 pub const MAX_KEYS_PER_PAGE: u32 = 1000;
 /// Largest user metadata set (`x-amz-meta-*` names and values, UTF-8 bytes; AWS: 2 KB).

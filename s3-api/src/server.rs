@@ -352,6 +352,23 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     Some(_) => cors.rules(req.uri(), req.headers()).await,
                     None => Vec::new(),
                 };
+                // OPTIONS is only ever a CORS preflight: without an Origin it is AWS's 400.
+                if req.method() == http::Method::OPTIONS {
+                    let mut response = xml_error(
+                        http::StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        "Insufficient information. Origin request header needed.",
+                    );
+                    stamp_request_id(&mut response, &id);
+                    in_flight.finish("Preflight".to_owned(), 400, 0);
+                    return Ok(response);
+                }
+                if let Some((code, message)) = crate::s3::query_auth::refused_expiry(req.uri().query()) {
+                    let mut response = xml_error(http::StatusCode::FORBIDDEN, code, &message);
+                    stamp_request_id(&mut response, &id);
+                    in_flight.finish("unknown".to_owned(), 403, 0);
+                    return Ok(response);
+                }
                 if xml_body_too_large(&req) {
                     let mut response = xml_error(
                         http::StatusCode::BAD_REQUEST,

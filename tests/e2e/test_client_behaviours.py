@@ -8,6 +8,7 @@ bodies, and a chunked PUT without Content-Length (refused, as AWS refuses it).
 from __future__ import annotations
 
 import hashlib
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -123,3 +124,57 @@ def test_chunked_put_without_content_length_is_refused_as_on_aws(server, bucket)
     r = requests.put(url, headers=signed, data=chunks(), timeout=60, verify=server.verify)
     assert (r.status_code, xml_error_code(r.content)) == (411, "MissingContentLength"), r.text
     assert server.request("HEAD", f"/{bucket}/chunked").status_code == 404
+
+
+def test_presigned_urls_out_of_their_validity_are_403(server, s3, bucket):
+    """SigV4 presigned URLs: over 7 days or negative is 403 AuthorizationQueryParametersError, expired is
+    403 AccessDenied (SigV2 URLs carry an absolute Expires and no such limit, as on AWS)."""
+    s3.put_object(Bucket=bucket, Key="shared", Body=b"for a while")
+    s3 = server.client(signature_version="s3v4")
+    ok = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=604800)
+    assert requests.get(ok, timeout=30, verify=server.verify).content == b"for a while"
+    too_long = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=604801)
+    # botocore refuses to sign a negative expiry; a client that does not sends this.
+    negative = ok.replace("X-Amz-Expires=604800", "X-Amz-Expires=-5")
+    assert negative != ok
+    for url in (too_long, negative):
+        r = requests.get(url, timeout=30, verify=server.verify)
+        assert (r.status_code, xml_error_code(r.content)) == (403, "AuthorizationQueryParametersError"), (url, r.text)
+        assert b"for a while" not in r.content
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=1)
+    time.sleep(2.2)
+    r = requests.get(url, timeout=30, verify=server.verify)
+    assert (r.status_code, xml_error_code(r.content)) == (403, "AccessDenied"), r.text
+    assert "expired" in r.text
+
+
+def test_options_without_origin_is_400(server, s3, bucket):
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=600)
+    r = requests.options(url, timeout=30, verify=server.verify)
+    assert (r.status_code, xml_error_code(r.content)) == (400, "BadRequest"), r.text
+
+
+def test_list_buckets_pages_with_max_buckets(server, s3, bucket_name):
+    names = sorted(f"{bucket_name[:40]}-{i}" for i in range(5))
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    for size in (1, 2, 3):
+        seen, token = [], None
+        for _ in range(20):
+            kw = {"MaxBuckets": size, "Prefix": bucket_name[:40]}
+            if token:
+                kw["ContinuationToken"] = token
+            page = s3.list_buckets(**kw)
+            assert len(page["Buckets"]) <= size, page
+            seen += [b["Name"] for b in page["Buckets"]]
+            token = page.get("ContinuationToken")
+            if not token:
+                break
+        assert seen == names, (size, seen)
+    for bad in ("0", "10001"):
+        r = server.request("GET", "/", query=f"max-buckets={bad}")
+        assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidArgument"), r.text
+    r = server.request("GET", "/", query="max-buckets=1&continuation-token=%21%21")
+    assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidArgument"), r.text
+    for n in names:
+        s3.delete_bucket(Bucket=n)

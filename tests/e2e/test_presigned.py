@@ -1,15 +1,25 @@
 """Presigned URLs: SigV4 query signing works for GET, PUT, HEAD and UploadPart (plain HTTP and
-TLS); SigV2 presigned URLs are refused with 403 AccessDenied on purpose; an expired or tampered
-SigV4 URL is 403.
+TLS); SigV2 (presigned and header) works by default and is refused with 403 AccessDenied when
+CLOUDVAULT_SIGV2=false; an expired or tampered URL is 403.
 """
 
 from __future__ import annotations
 
 import time
 
+import boto3
+import pytest
 import requests
+from botocore.exceptions import ClientError
 
-from conftest import multipart_etag, quoted_md5, xml_error_code
+from conftest import (
+    REGION,
+    assert_client_error,
+    multipart_etag,
+    quoted_md5,
+    running_server,
+    xml_error_code,
+)
 
 MiB = 1024 * 1024
 
@@ -70,16 +80,44 @@ def test_presigned_upload_part(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="pre/mp")["Body"].read() == b"".join(parts)
 
 
-def test_sigv2_presigned_is_access_denied(server, s3, bucket):
-    """A SigV2 presigned URL (AWSAccessKeyId/Signature/Expires) is refused: 403 AccessDenied."""
-    s3.put_object(Bucket=bucket, Key="v2", Body=b"secret")
-    url = presigner(server, "s3").generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": "v2"}, ExpiresIn=300)
-    assert "Signature=" in url and "X-Amz-Signature" not in url, url
-    r = fetch(server, "GET", url)
-    assert r.status_code == 403, r.content
-    assert xml_error_code(r.content) == "AccessDenied", r.content
-    assert r.content.find(b"secret") == -1
+def test_sigv2_presigned_urls_and_headers_work_by_default(server, s3, bucket):
+    """SigV2 is accepted by default (CLOUDVAULT_SIGV2), as MinIO does: boto3's default presigned URL on a
+    custom endpoint (AWSAccessKeyId/Signature/Expires), SigV2 presigned PUT and GET, and SigV2 header
+    auth on object requests; an edited V2 URL is 403 SignatureDoesNotMatch."""
+    s3.put_object(Bucket=bucket, Key="v2", Body=b"shared the old way")
+    default = boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION, verify=server.verify,
+                           aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key)
+    url = default.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v2"}, ExpiresIn=300)
+    assert "Signature=" in url and "X-Amz-Signature" not in url, "boto3 presigns with SigV2 here: " + url
+    assert fetch(server, "GET", url).content == b"shared the old way"
+    tampered = fetch(server, "GET", url.replace("/v2?", "/v2x?"))
+    assert (tampered.status_code, xml_error_code(tampered.content)) == (403, "SignatureDoesNotMatch"), tampered.content
+    v2 = presigner(server, "s3")
+    put = v2.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v2-put"}, ExpiresIn=300)
+    assert fetch(server, "PUT", put, data=b"put with V2").status_code == 200
+    assert s3.get_object(Bucket=bucket, Key="v2-put")["Body"].read() == b"put with V2"
+    # Header auth (AWS's "s3" signer is SigV2) on object requests.
+    v2.put_object(Bucket=bucket, Key="v2-header", Body=b"header")
+    assert v2.get_object(Bucket=bucket, Key="v2-header")["Body"].read() == b"header"
+    assert v2.head_object(Bucket=bucket, Key="v2-header")["ContentLength"] == 6
+
+
+def test_sigv2_refused_when_switched_off(tmp_path_factory):
+    """CLOUDVAULT_SIGV2=false: every SigV2 request is 403 AccessDenied and reads nothing; SigV4 works."""
+    with running_server("sqlite", tmp_path_factory, extra_env=lambda _: {"CLOUDVAULT_SIGV2": "false"}) as srv:
+        s3 = srv.s3
+        s3.create_bucket(Bucket="v2-off")
+        s3.put_object(Bucket="v2-off", Key="k", Body=b"secret")
+        url = presigner(srv, "s3").generate_presigned_url("get_object", Params={"Bucket": "v2-off", "Key": "k"},
+                                                          ExpiresIn=300)
+        r = fetch(srv, "GET", url)
+        assert (r.status_code, xml_error_code(r.content)) == (403, "AccessDenied"), r.content
+        assert b"secret" not in r.content
+        with pytest.raises(ClientError) as e:
+            presigner(srv, "s3").get_object(Bucket="v2-off", Key="k")
+        assert_client_error(e, 403, "AccessDenied")
+        v4 = presigner(srv).generate_presigned_url("get_object", Params={"Bucket": "v2-off", "Key": "k"}, ExpiresIn=300)
+        assert fetch(srv, "GET", v4).content == b"secret"
 
 
 def test_expired_presigned_url(server, s3, bucket):

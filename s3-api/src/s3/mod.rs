@@ -8,6 +8,7 @@ pub mod cors;
 pub mod error;
 pub mod identity;
 pub mod ops;
+pub mod query_auth;
 pub mod vault;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn build_service(
     s3_config.post_object_max_file_size = config.max_post_object_size;
     s3_config.aws_chunked_stream_max_chunk_size = crate::limits::MAX_AWS_CHUNK_SIZE;
     s3_config.xml_max_body_size = crate::limits::MAX_XML_BODY_BYTES;
+    s3_config.enable_sig_v2 = config.sig_v2;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     builder.set_auth(identity::Auth(keys));
     builder.set_access(access::S3Authz(authorizer));

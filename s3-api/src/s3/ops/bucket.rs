@@ -1,26 +1,43 @@
 //! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::list::{decode_token, encode_token};
 use super::owner;
 use cloudvault_metadata::MetaError;
 
 use crate::engine::EngineError;
+use crate::limits::MAX_BUCKETS_PER_PAGE;
 use crate::s3::attributes::timestamp;
 use crate::s3::vault::CloudVault;
 
 /// ListBuckets: the caller's buckets, by name; a key restricted to named buckets sees only those.
-/// (`max-buckets` / `prefix` are accepted; one page holds every bucket, as AWS does below its
-/// pagination threshold.)
+/// `prefix` and `bucket-region` filter; `max-buckets` (1..=10000) pages, with `continuation-token`
+/// resuming after the last bucket of the previous page.
 pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let me = v.principal(&req).await?;
-    let prefix = req.input.prefix.clone();
-    let buckets = v.engine.list_buckets(Some(me.user_id)).await?;
-    let buckets = buckets
+    let i = req.input;
+    let max = match i.max_buckets {
+        None => MAX_BUCKETS_PER_PAGE,
+        Some(n) if n >= 1 && n as usize <= MAX_BUCKETS_PER_PAGE => n as usize,
+        Some(_) => return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and {MAX_BUCKETS_PER_PAGE}")),
+    };
+    let after = i.continuation_token.as_deref().map(decode_token).transpose()?;
+    let mine = v.engine.list_buckets(Some(me.user_id)).await?;
+    let mut page: Vec<_> = mine
         .into_iter()
-        .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .filter(|b| i.prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .filter(|b| i.bucket_region.as_deref().is_none_or(|r| b.region == r))
+        .filter(|b| after.as_deref().is_none_or(|a| b.name.as_bytes() > a))
         .filter(|b| me.scope.as_ref().is_none_or(|scope| scope.allows("s3:ListBucket", Some(&b.name))))
+        .take(max + 1)
+        .collect();
+    let more = page.len() > max;
+    page.truncate(max);
+    let continuation_token = more.then(|| page.last().map(|b| encode_token(b.name.as_bytes()))).flatten();
+    let buckets = page
+        .into_iter()
         .map(|b| Bucket {
             name: Some(b.name),
             creation_date: Some(timestamp(b.created_at)),
@@ -31,8 +48,8 @@ pub async fn list_buckets(v: &CloudVault, req: S3Request<ListBucketsInput>) -> S
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(owner(me.user_id, me.name)),
-        prefix,
-        ..Default::default()
+        prefix: i.prefix,
+        continuation_token,
     }))
 }
 

@@ -43,11 +43,13 @@ pub(super) fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn encode_token(last: &[u8]) -> String {
+/// A continuation token naming where a listing resumes (opaque to clients).
+pub(super) fn encode_token(last: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
 }
 
-fn decode_token(token: &str) -> S3Result<Vec<u8>> {
+/// The resume point of a continuation token (`InvalidArgument` for one CloudVault did not issue).
+pub(super) fn decode_token(token: &str) -> S3Result<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
