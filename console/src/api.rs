@@ -580,6 +580,29 @@ pub fn id_segment(id: &serde_json::Value) -> String {
 mod tests {
     use super::*;
 
+    /// The console keeps its own copy of the API's rule type (the wasm build cannot share the server's):
+    /// it must name exactly the fields the API documents, or a saved rule would lose settings.
+    #[test]
+    fn lifecycle_rule_fields_match_the_openapi_document() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../s3-api/src/api/openapi.json")).expect("openapi.json parses");
+        let documented: std::collections::BTreeSet<String> =
+            doc["components"]["schemas"]["LifecycleRule"]["properties"]
+                .as_object()
+                .expect("LifecycleRule has properties")
+                .keys()
+                .cloned()
+                .collect();
+        let ours: std::collections::BTreeSet<String> = serde_json::to_value(LifecycleRule::default())
+            .expect("serializes")
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(ours, documented);
+    }
+
     #[test]
     fn errors_decode() {
         let e = error_from(409, r#"{"code":"count_mismatch","message":"changed"}"#);

@@ -4,7 +4,7 @@
 //! `CLOUDVAULT_SHUTDOWN_GRACE_SECS` to finish, then the process exits.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use hyper::body::Incoming;
@@ -302,6 +302,35 @@ fn xml_body_too_large(req: &http::Request<Incoming>) -> bool {
     is_document && content_length(req.headers()) > crate::limits::MAX_XML_BODY_BYTES as u64
 }
 
+/// The requests answered in front of s3s, with the operation name their metrics get:
+/// - a console session token as S3 credentials: 403 `AccessDenied`, as AWS refuses unknown credentials
+///   (not as a malformed header);
+/// - OPTIONS without `Origin` (OPTIONS is only ever a CORS preflight): AWS's 400;
+/// - a presigned URL whose expiry is refused ([`crate::s3::query_auth`]): 403;
+/// - a document body over the limit ([`xml_body_too_large`]): 400 `MaxMessageLengthExceeded`, with
+///   the connection closed since the body is never read.
+fn refused_before_s3s(req: &http::Request<Incoming>) -> Option<(s3s::HttpResponse, &'static str)> {
+    let bearer = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if bearer.is_some_and(|v| v.len() >= 7 && v[..7].eq_ignore_ascii_case("bearer ")) {
+        let message = "Bearer tokens are not accepted by the S3 endpoint; sign requests with an access key.";
+        return Some((xml_error(http::StatusCode::FORBIDDEN, "AccessDenied", message), "unknown"));
+    }
+    if req.method() == http::Method::OPTIONS {
+        let message = "Insufficient information. Origin request header needed.";
+        return Some((xml_error(http::StatusCode::BAD_REQUEST, "BadRequest", message), "Preflight"));
+    }
+    if let Some((code, message)) = crate::s3::query_auth::refused_expiry(req.uri().query(), SystemTime::now()) {
+        return Some((xml_error(http::StatusCode::FORBIDDEN, code, &message), "unknown"));
+    }
+    if xml_body_too_large(req) {
+        let mut response =
+            xml_error(http::StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", "Your request was too big.");
+        response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return Some((response, "unknown"));
+    }
+    None
+}
+
 fn content_length(headers: &http::HeaderMap) -> u64 {
     headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0)
 }
@@ -335,51 +364,15 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     in_flight.finish("Preflight".to_owned(), response.status().as_u16(), 0);
                     return Ok(response);
                 }
-                // Console session tokens are never S3 credentials: refuse them as AWS refuses unknown
-                // credentials, rather than as a malformed header.
-                let bearer = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                if bearer.is_some_and(|v| v.len() >= 7 && v[..7].eq_ignore_ascii_case("bearer ")) {
-                    let mut response = xml_error(
-                        http::StatusCode::FORBIDDEN,
-                        "AccessDenied",
-                        "Bearer tokens are not accepted by the S3 endpoint; sign requests with an access key.",
-                    );
+                if let Some((mut response, operation)) = refused_before_s3s(&req) {
                     stamp_request_id(&mut response, &id);
-                    in_flight.finish("unknown".to_owned(), 403, 0);
+                    in_flight.finish(operation.to_owned(), response.status().as_u16(), 0);
                     return Ok(response);
                 }
                 let cors_rules = match origin.as_deref() {
                     Some(_) => cors.rules(req.uri(), req.headers()).await,
                     None => Vec::new(),
                 };
-                // OPTIONS is only ever a CORS preflight: without an Origin it is AWS's 400.
-                if req.method() == http::Method::OPTIONS {
-                    let mut response = xml_error(
-                        http::StatusCode::BAD_REQUEST,
-                        "BadRequest",
-                        "Insufficient information. Origin request header needed.",
-                    );
-                    stamp_request_id(&mut response, &id);
-                    in_flight.finish("Preflight".to_owned(), 400, 0);
-                    return Ok(response);
-                }
-                if let Some((code, message)) = crate::s3::query_auth::refused_expiry(req.uri().query()) {
-                    let mut response = xml_error(http::StatusCode::FORBIDDEN, code, &message);
-                    stamp_request_id(&mut response, &id);
-                    in_flight.finish("unknown".to_owned(), 403, 0);
-                    return Ok(response);
-                }
-                if xml_body_too_large(&req) {
-                    let mut response = xml_error(
-                        http::StatusCode::BAD_REQUEST,
-                        "MaxMessageLengthExceeded",
-                        "Your request was too big.",
-                    );
-                    response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-                    stamp_request_id(&mut response, &id);
-                    in_flight.finish("unknown".to_owned(), 400, 0);
-                    return Ok(response);
-                }
                 let method = req.method().clone();
                 let counted = req.map(|body| s3s::Body::http_body(metrics.counted(body)));
                 let mut response = inner.call(counted).await?;

@@ -96,11 +96,11 @@ def test_settings_shown_and_changed_agree_with_s3(server, s3, root, bucket_name)
     r = root.put(f"/api/buckets/{bucket_name}/lifecycle", json={"rules": rules})
     assert r.status_code == 200, r.text
     stored = r.json()["rules"]
-    assert [x["id"] for x in stored] == ["logs", "rule-2", "uploads"]
+    assert [x["id"] for x in stored] == ["logs", "rule-1", "uploads"]
     assert root.get(f"/api/buckets/{bucket_name}").json()["lifecycle"]["rules"] == stored
     s3_rules = {x["ID"]: x for x in s3.get_bucket_lifecycle_configuration(Bucket=bucket_name)["Rules"]}
     assert s3_rules["logs"]["Expiration"] == {"Days": 30} and s3_rules["logs"]["Filter"] == {"Prefix": "logs/"}
-    assert s3_rules["rule-2"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7, "NewerNoncurrentVersions": 3}
+    assert s3_rules["rule-1"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7, "NewerNoncurrentVersions": 3}
     assert s3_rules["uploads"]["Status"] == "Disabled"
     assert s3_rules["uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 2}
 
@@ -113,6 +113,9 @@ def test_settings_shown_and_changed_agree_with_s3(server, s3, root, bucket_name)
         [{"id": "a", "enabled": True, "noncurrent_days": 1, "newer_noncurrent_versions": 101}],
         [{"id": "a", "enabled": True, "tags": {"k": "v"}, "abort_incomplete_days": 1}],
         [{"id": "a", "enabled": True, "expiration_date": 1_000}],  # not a midnight
+        [{"id": "a", "enabled": True, "expiration_days": 30, "expired_object_delete_marker": True}],
+        [{"id": "a", "enabled": True, "expiration_days": 3_000_000_000}],  # over S3's 32-bit days
+        [{"id": "a", "enabled": True, "expiration_days": 1, "size_greater_than": -1}],
         [{"id": "a", "enabled": True, "expiration_days": 1, "transitions": [{"days": 1}]}],  # unknown setting
         [],
     ]
@@ -120,6 +123,15 @@ def test_settings_shown_and_changed_agree_with_s3(server, s3, root, bucket_name)
         assert_api_error(root.put(f"/api/buckets/{bucket_name}/lifecycle", json={"rules": bad_rules}), 400,
                          "bad_request")
     assert root.get(f"/api/buckets/{bucket_name}").json()["lifecycle"]["rules"] == stored, "refusals change nothing"
+    # Unnamed rules get the lowest free rule-N: deleting rule-1 and adding one more never collides.
+    r = root.put(f"/api/buckets/{bucket_name}/lifecycle", json={"rules": [
+        {"id": "rule-1", "enabled": True, "expiration_days": 1}, {"enabled": True, "expiration_days": 2},
+        {"enabled": True, "expiration_days": 3}]})
+    assert [x["id"] for x in r.json()["rules"]] == ["rule-1", "rule-2", "rule-3"], r.text
+    r = root.put(f"/api/buckets/{bucket_name}/lifecycle", json={"rules": [
+        {"id": "rule-2", "enabled": True, "expiration_days": 2}, {"enabled": True, "expiration_days": 4}]})
+    assert [x["id"] for x in r.json()["rules"]] == ["rule-2", "rule-1"], r.text
+    root.put(f"/api/buckets/{bucket_name}/lifecycle", json={"rules": rules})
     # A rule set through S3 (a date, a tag filter) shows in the console and survives a round trip.
     s3.put_bucket_lifecycle_configuration(Bucket=bucket_name, LifecycleConfiguration={"Rules": [
         {"ID": "dated", "Status": "Enabled", "Filter": {"Tag": {"Key": "tier", "Value": "tmp"}},
@@ -254,6 +266,8 @@ def test_other_users_see_no_versions_or_settings(server, s3, root, versioned):
         ("GET", f"/api/buckets/{versioned}", {}),
         ("GET", f"/api/buckets/{versioned}/versions", {}),
         ("GET", f"/api/buckets/{versioned}/object/content", {"params": {"key": "secret", "version_id": vid}}),
+        ("GET", f"/api/buckets/{versioned}/object", {"params": {"key": "secret", "version_id": vid}}),
+        ("POST", f"/api/buckets/{versioned}/share", {"json": {"key": "secret", "version_id": vid, "expires_in_secs": 60}}),
         ("DELETE", f"/api/buckets/{versioned}/object", {"params": {"key": "secret", "version_id": vid}}),
         ("POST", f"/api/buckets/{versioned}/object/restore", {"json": {"key": "secret", "version_id": vid}}),
         ("PUT", f"/api/buckets/{versioned}/versioning", {"json": {"status": "Suspended"}}),
@@ -264,3 +278,31 @@ def test_other_users_see_no_versions_or_settings(server, s3, root, versioned):
         assert_api_error(other.request(method, path, **kw), 403, "forbidden")
     assert s3.get_bucket_versioning(Bucket=versioned)["Status"] == "Enabled"
     assert s3.get_object(Bucket=versioned, Key="secret", VersionId=vid)["Body"].read() == b"mine"
+
+
+def test_console_upload_carries_and_checks_content_md5(s3, root, bucket_name):
+    """The console API's own upload: a Content-MD5 is always verified (a mismatch stores nothing), and
+    in a bucket with a default retention it is required, as S3 requires there."""
+    import base64
+    import hashlib
+
+    s3.create_bucket(Bucket=bucket_name, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=bucket_name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    path = f"/api/buckets/{bucket_name}/object/content"
+    body = b"a backup written from the console"
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    assert_api_error(root.put(path, params={"key": "none"}, data=body), 400, "bad_request")
+    assert_api_error(root.put(path, params={"key": "wrong"}, data=body, headers={"Content-MD5": wrong}), 400,
+                     "bad_request")
+    assert_api_error(root.put(path, params={"key": "junk"}, data=body, headers={"Content-MD5": "nope"}), 400,
+                     "bad_request")
+    for key in ("none", "wrong", "junk"):
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket_name, Key=key)
+        assert_client_error(e, 404, "404")
+    r = root.put(path, params={"key": "ok"}, data=body, headers={"Content-MD5": good})
+    assert r.status_code == 201, r.text
+    head = s3.head_object(Bucket=bucket_name, Key="ok", VersionId=r.json()["version_id"])
+    assert head["ObjectLockMode"] == "GOVERNANCE" and head["ContentLength"] == len(body)

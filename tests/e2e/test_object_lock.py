@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, assert_client_error, assert_xml_error, console_login, quote_key, run
+from conftest import REGION, assert_client_error, assert_xml_error, console_login, quote_key, run, xml_error_code
 
 
 def in_future(**delta) -> dt.datetime:
@@ -227,6 +227,10 @@ def test_backup_tools_write_into_a_default_retention_bucket(server, s3, locked, 
     with pytest.raises(ClientError) as e:
         bare.put_object(Bucket=locked, Key="no-digest", Body=b"unverified")
     assert_client_error(e, 400, "InvalidRequest")
+    # Naming an algorithm without sending its value verifies nothing, so it does not count.
+    for names in ({"x-amz-sdk-checksum-algorithm": "CRC32"}, {"x-amz-checksum-type": "FULL_OBJECT"}):
+        r = server.request("PUT", f"/{locked}/no-digest", headers=names, body=b"unverified")
+        assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidRequest"), (names, r.text)
     upload = bare.create_multipart_upload(Bucket=locked, Key="no-digest")["UploadId"]
     with pytest.raises(ClientError) as e:
         bare.upload_part(Bucket=locked, Key="no-digest", UploadId=upload, PartNumber=1, Body=b"unverified part")

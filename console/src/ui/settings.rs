@@ -99,13 +99,19 @@ fn LockCard(detail: api::BucketDetail, on_changed: EventHandler<()>) -> Element 
     let ctx = use_context::<Ctx>();
     let default = detail.object_lock.as_ref().and_then(|l| l.default_retention.clone());
     let mut mode = use_signal(|| default.as_ref().map(|d| d.mode.clone()).unwrap_or_default());
-    let mut days = use_signal(|| default.as_ref().and_then(|d| d.days).map(|d| d.to_string()).unwrap_or_default());
+    // The period as set: in days, or in years when the bucket's default says years (set through S3).
+    let in_years = default.as_ref().is_some_and(|d| d.years.is_some());
+    let mut unit = use_signal(|| if in_years { "years" } else { "days" });
+    let mut amount =
+        use_signal(|| default.as_ref().and_then(|d| d.days.or(d.years)).map(|n| n.to_string()).unwrap_or_default());
     let mut busy = use_signal(|| false);
     let on = detail.object_lock.is_some();
     let versioned = detail.versioning == "Enabled";
-    let problem = match (mode.read().as_str(), days.read().trim().parse::<i64>()) {
+    let most = if unit() == "years" { 100 } else { 36_500 };
+    let problem = match (mode.read().as_str(), amount.read().trim().parse::<i64>()) {
         ("", _) => None,
-        (_, Ok(n)) if (1..=36_500).contains(&n) => None,
+        (_, Ok(n)) if (1..=most).contains(&n) => None,
+        _ if unit() == "years" => Some("Years must be a whole number from 1 to 100."),
         _ => Some("Days must be a whole number from 1 to 36500."),
     };
     let name = detail.name.clone();
@@ -113,7 +119,7 @@ fn LockCard(detail: api::BucketDetail, on_changed: EventHandler<()>) -> Element 
         let name = name.clone();
         let retention = match mode().as_str() {
             "" => serde_json::Value::Null,
-            m => json!({"mode": m, "days": days().trim().parse::<i64>().unwrap_or(0)}),
+            m => json!({"mode": m, unit(): amount().trim().parse::<i64>().unwrap_or(0)}),
         };
         busy.set(true);
         spawn(async move {
@@ -152,8 +158,12 @@ fn LockCard(detail: api::BucketDetail, on_changed: EventHandler<()>) -> Element 
                     }
                     if !mode.read().is_empty() {
                         label { "for "
-                            input { "data-testid": "lock-days", inputmode: "numeric", size: "6", value: "{days}", oninput: move |e| days.set(e.value()) }
-                            " days"
+                            input { "data-testid": "lock-days", inputmode: "numeric", size: "6", value: "{amount}", oninput: move |e| amount.set(e.value()) }
+                        }
+                        select { "data-testid": "lock-unit", "aria-label": "Unit of the retention period",
+                            onchange: move |e| unit.set(if e.value() == "years" { "years" } else { "days" }),
+                            option { value: "days", selected: unit() == "days", "days" }
+                            option { value: "years", selected: unit() == "years", "years" }
                         }
                     }
                     button { class: if on { "" } else { "danger" }, "data-testid": "lock-save", disabled: busy() || problem.is_some(), onclick: save,

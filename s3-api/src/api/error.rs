@@ -102,7 +102,8 @@ impl From<crate::engine::EngineError> for ApiError {
             E::Meta(M::ObjectLocked) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "object_locked",
-                "This version is protected by object lock (a retention or a legal hold): nobody can delete it now.",
+                "This version is protected by object lock and cannot be deleted now: a legal hold or COMPLIANCE \
+                 retention stops everyone, GOVERNANCE retention yields only to bypass_governance.",
             ),
             E::Meta(M::InvalidBucketState(why)) => ApiError::new(StatusCode::CONFLICT, "invalid_bucket_state", why),
             e => s3s::S3Error::from(e).into(),

@@ -23,6 +23,7 @@ use super::session::Session;
 use super::versions::readable_version;
 use crate::auth::Principal;
 use crate::engine::attributes::ObjectAttributes;
+use crate::engine::lock::needs_digest;
 use crate::engine::{EngineError, ListParams, NewObject, parse_version};
 use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_DELETE_KEYS, MAX_KEY_LENGTH, MAX_KEYS_PER_PAGE};
 
@@ -304,6 +305,9 @@ pub async fn delete_one(
     Query(q): Query<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
     let Some(id) = q.version_id.as_deref() else {
+        if q.bypass_governance {
+            return Err(ApiError::bad_request("bypass_governance applies to a version: name it with version_id."));
+        }
         let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, Some(&q.key)).await?;
         state.engine.delete_object(b.id, q.key.as_bytes(), me.user_id).await?;
         return Ok(StatusCode::NO_CONTENT);
@@ -353,8 +357,18 @@ pub async fn download(
     Ok((StatusCode::OK, headers, Body::from_stream(body)).into_response())
 }
 
+/// The `Content-MD5` of an upload, if it sent one: base64 of 16 bytes, else 400.
+fn content_md5(headers: &HeaderMap) -> ApiResult<Option<[u8; 16]>> {
+    use base64::Engine as _;
+    let Some(value) = headers.get("content-md5") else { return Ok(None) };
+    let invalid = || ApiError::bad_request("Content-MD5 must be the base64 of the body's 16-byte MD5.");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(value.as_bytes()).map_err(|_| invalid())?;
+    Ok(Some(bytes.try_into().map_err(|_| invalid())?))
+}
+
 /// `PUT /api/buckets/{bucket}/object/content?key=`: the request body becomes the object (streamed and
-/// staged by the engine, like an S3 PUT; `Content-Type` is stored). 201 `{"key", "etag", "size",
+/// staged by the engine, like an S3 PUT; `Content-Type` is stored). A `Content-MD5` is verified (400 on
+/// a mismatch, nothing stored), and required in a bucket with a default retention, as S3 requires. 201 `{"key", "etag", "size",
 /// "version_id"}` (`null` in a bucket that never had versioning).
 pub async fn upload(
     State(state): State<ApiState>,
@@ -366,6 +380,12 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_key(&q.key)?;
     let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&q.key)).await?;
+    let md5 = content_md5(&headers)?;
+    if md5.is_none() && needs_digest(&b, &Default::default()) {
+        return Err(ApiError::bad_request(
+            "This bucket has a default retention: an upload must carry Content-MD5, as on S3.",
+        ));
+    }
     let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
     let announced = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     let stream = body.into_data_stream().map_err(|e| EngineError::Body {
@@ -374,6 +394,9 @@ pub async fn upload(
     });
     let staged = state.engine.stage(stream, announced, state.max_object_size, &mut |_| {}).await?;
     staged.check_length(announced)?;
+    if md5.is_some_and(|m| m != staged.md5) {
+        return Err(ApiError::bad_request("The Content-MD5 does not match the bytes received; nothing was stored."));
+    }
     let attributes = ObjectAttributes { content_type: header_text(header::CONTENT_TYPE), ..Default::default() };
     let new =
         NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes, retention: Default::default() };

@@ -21,7 +21,7 @@ use super::session::Session;
 use crate::auth::Principal;
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::{ListParams, NewObject, parse_version};
-use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_KEYS_PER_PAGE};
+use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_COPY_SIZE, MAX_KEYS_PER_PAGE};
 
 /// The S3 action reading `key` needs: `s3:GetObjectVersion` when a version is named.
 pub(super) fn read_action(version_id: Option<&str>) -> &'static str {
@@ -135,7 +135,8 @@ pub struct RestoreRequest {
 
 /// `POST /api/buckets/{bucket}/object/restore` `{"key", "version_id"}`: copies that version's bytes
 /// and attributes (type, metadata, tags) into a new current version, as S3's CopyObject of a version
-/// onto its own key does; the old version stays. 201 `{"key", "version_id", "etag", "size"}`.
+/// onto its own key does, within its 5 GiB limit; the old version stays. 201 `{"key", "version_id",
+/// "etag", "size"}`.
 pub async fn restore(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -144,6 +145,11 @@ pub async fn restore(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (b, source) = readable_version(&state, &me, &bucket, &body.key, Some(&body.version_id)).await?;
     state.authorizer.authorize(Some(&me), "s3:PutObject", Some(&bucket), Some(&body.key)).await?;
+    if source.size > MAX_COPY_SIZE {
+        return Err(ApiError::bad_request(
+            "A version over 5 GiB cannot be restored in one copy (S3's CopyObject limit); use a multipart copy.",
+        ));
+    }
     let mut attributes = ObjectAttributes::decode(&source.attributes)?;
     // The copy is rewritten, not linked: its stored checksum would describe bytes it did not hash.
     attributes.checksum = None;

@@ -139,9 +139,12 @@ fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::rejected("InvalidArgument", message)
 }
 
+/// Day counts are S3's 32-bit integers: 1..=2147483647.
 fn positive(days: Option<i64>, what: &str) -> EngineResult<()> {
     match days {
-        Some(d) if d <= 0 => Err(invalid(format!("'{what}' for the rule must be a positive integer"))),
+        Some(d) if d <= 0 || d > i64::from(i32::MAX) => {
+            Err(invalid(format!("'{what}' for the rule must be a positive integer")))
+        }
         _ => Ok(()),
     }
 }
@@ -149,9 +152,10 @@ fn positive(days: Option<i64>, what: &str) -> EngineResult<()> {
 impl Lifecycle {
     /// The configuration as it is stored, checked as AWS checks one (whichever front it came from):
     /// 1 to [`MAX_RULES`] rules (`MalformedXML`), ids at most [`MAX_RULE_ID`] characters and unique (a
-    /// missing id gets `rule-N`), positive day counts, midnight dates, `NewerNoncurrentVersions` in
-    /// 1..=100, no tag filter on upload aborts, size bounds in order (`InvalidArgument`), and at least
-    /// one action per rule (`InvalidRequest`).
+    /// missing id gets the lowest free `rule-N`), day counts in 1..=2^31-1, midnight dates,
+    /// `NewerNoncurrentVersions` in 1..=100, no tag filter on upload aborts, prefixes of at most 1024
+    /// bytes, size bounds non-negative and in order (`InvalidArgument`), at most one kind of expiration
+    /// (`MalformedXML`), and at least one action per rule (`InvalidRequest`).
     pub fn validated(mut self) -> EngineResult<Self> {
         if self.rules.is_empty() || self.rules.len() > MAX_RULES {
             return Err(EngineError::rejected(
@@ -159,10 +163,13 @@ impl Lifecycle {
                 format!("A lifecycle configuration holds 1 to {MAX_RULES} rules."),
             ));
         }
+        // A missing id gets the lowest `rule-N` no rule names, so ids stay unique whatever the order.
+        let named: HashSet<String> = self.rules.iter().map(|r| r.id.clone()).filter(|id| !id.is_empty()).collect();
+        let mut free = (1..).map(|n| format!("rule-{n}")).filter(|id| !named.contains(id));
         let mut ids = HashSet::new();
-        for (n, rule) in self.rules.iter_mut().enumerate() {
+        for rule in &mut self.rules {
             if rule.id.is_empty() {
-                rule.id = format!("rule-{}", n + 1);
+                rule.id = free.next().unwrap_or_default();
             }
             if rule.id.chars().count() > MAX_RULE_ID {
                 return Err(invalid(format!("ID length should not exceed allowed limit of {MAX_RULE_ID}")));
@@ -184,8 +191,19 @@ impl Rule {
         if self.expiration_date_ms.is_some_and(|ms| ms.rem_euclid(DAY_MS) != 0) {
             return Err(invalid("'Date' must be at midnight GMT"));
         }
-        if self.expiration_days.is_some() && self.expiration_date_ms.is_some() {
-            return Err(EngineError::rejected("MalformedXML", "An expiration has Days or a Date, not both."));
+        let expirations =
+            [self.expiration_days.is_some(), self.expiration_date_ms.is_some(), self.expired_object_delete_marker];
+        if expirations.iter().filter(|set| **set).count() > 1 {
+            return Err(EngineError::rejected(
+                "MalformedXML",
+                "Expiration holds exactly one of Days, Date and ExpiredObjectDeleteMarker.",
+            ));
+        }
+        if self.filter.prefix.len() > crate::limits::MAX_KEY_LENGTH {
+            return Err(invalid("The prefix of a rule is at most 1024 bytes."));
+        }
+        if self.filter.size_greater_than.is_some_and(|n| n < 0) || self.filter.size_less_than.is_some_and(|n| n < 0) {
+            return Err(invalid("ObjectSizeGreaterThan and ObjectSizeLessThan must not be negative."));
         }
         if let Some(n) = self.newer_noncurrent_versions {
             if !(1..=MAX_NEWER_NONCURRENT).contains(&n) {

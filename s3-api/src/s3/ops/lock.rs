@@ -22,15 +22,22 @@ fn mode_of(mode: &str) -> S3Result<LockMode> {
 /// AWS requires Content-MD5 or a flexible checksum (a header, or a trailer announced by `x-amz-trailer`)
 /// on every request with a body that sets object lock settings: PutObject with lock headers or into a
 /// bucket with a default retention, and the lock configuration, retention and legal hold calls.
+/// Only headers that carry a digest value count: an algorithm name alone (`x-amz-sdk-checksum-algorithm`,
+/// `x-amz-checksum-type`) verifies nothing.
 pub fn require_integrity(headers: &http::HeaderMap) -> S3Result<()> {
-    let trailer = headers
-        .get_all("x-amz-trailer")
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.trim().to_ascii_lowercase().starts_with("x-amz-checksum-")));
-    let has_checksum = trailer
-        || headers.contains_key("content-md5")
-        || headers.keys().any(|h| h.as_str().starts_with("x-amz-checksum-") || h == "x-amz-sdk-checksum-algorithm");
-    if !has_checksum {
+    const VALUE_HEADERS: [&str; 6] = [
+        "content-md5",
+        "x-amz-checksum-crc32",
+        "x-amz-checksum-crc32c",
+        "x-amz-checksum-crc64nvme",
+        "x-amz-checksum-sha1",
+        "x-amz-checksum-sha256",
+    ];
+    let announced = |v: &http::HeaderValue| {
+        v.to_str().is_ok_and(|v| VALUE_HEADERS[1..].contains(&v.trim().to_ascii_lowercase().as_str()))
+    };
+    let has_value = VALUE_HEADERS.iter().any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()));
+    if !(has_value || headers.get_all("x-amz-trailer").iter().any(announced)) {
         return Err(s3_error!(
             InvalidRequest,
             "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters"
