@@ -93,6 +93,11 @@ def test_sigv2_presigned_urls_and_headers_work_by_default(server, s3, bucket):
     tampered = fetch(server, "GET", url.replace("/v2?", "/v2x?"))
     assert (tampered.status_code, xml_error_code(tampered.content)) == (403, "SignatureDoesNotMatch"), tampered.content
     v2 = presigner(server, "s3")
+    # SigV2 itself has no limit; CloudVault holds V2 links to SigV4's 7 days.
+    year = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v2"}, ExpiresIn=365 * 86400)
+    r = fetch(server, "GET", year)
+    assert (r.status_code, xml_error_code(r.content)) == (403, "AuthorizationQueryParametersError"), r.content
+    assert b"shared the old way" not in r.content
     put = v2.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v2-put"}, ExpiresIn=300)
     assert fetch(server, "PUT", put, data=b"put with V2").status_code == 200
     assert s3.get_object(Bucket=bucket, Key="v2-put")["Body"].read() == b"put with V2"
