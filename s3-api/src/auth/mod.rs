@@ -7,7 +7,9 @@
 //! - [`authorizer`]: the one decision of whether a caller may perform an action on a bucket or object,
 //!   with access-key scopes;
 //! - [`passwords`]: the bounded pool that hashes and checks passwords;
-//! - [`policy`]: the bucket policies that grant anonymous reads;
+//! - [`policy`]: the bucket policies that grant anonymous reads (what the authorizer consults today);
+//! - [`iam`]: the full IAM policy language with AWS's evaluation logic (parsed, evaluated and tested;
+//!   not yet consulted by the authorizer);
 //! - [`secrets`]: the master key, sealed secrets and password hashes.
 //!
 //! The principal is resolved once per request (by the S3 access hook from the signed key, by the console
@@ -15,6 +17,7 @@
 
 pub mod accounts;
 pub mod authorizer;
+pub mod iam;
 pub mod keys;
 pub mod passwords;
 pub mod policy;
