@@ -8,6 +8,7 @@ bodies, and a chunked PUT without Content-Length (refused, as AWS refuses it).
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import xml.etree.ElementTree as ET
 
@@ -178,3 +179,19 @@ def test_list_buckets_pages_with_max_buckets(server, s3, bucket_name):
     assert (r.status_code, xml_error_code(r.content)) == (400, "InvalidArgument"), r.text
     for n in names:
         s3.delete_bucket(Bucket=n)
+
+
+def test_policy_status_without_a_policy_and_a_wildcard_resource(server, s3, bucket):
+    """GetBucketPolicyStatus of a bucket without a policy is IsPublic=false (the Ceph suite's answer);
+    a policy whose resource is `arn:aws:s3:::*` is accepted and grants what it says."""
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    s3.put_object(Bucket=bucket, Key="open", Body=b"for everyone")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*"}]}))
+    r = requests.get(f"{server.endpoint}/{bucket}/open", timeout=30, verify=server.verify)
+    assert (r.status_code, r.content) == (200, b"for everyone")
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}]}))
+    assert_client_error(e, 400, "MalformedPolicy")

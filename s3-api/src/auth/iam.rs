@@ -261,7 +261,7 @@ pub struct PolicyDocument {
 }
 
 /// Glob match with `*` (any run) and `?` (one character); `fold` ignores ASCII case (actions).
-fn glob(pattern: &str, text: &str, fold: bool) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str, fold: bool) -> bool {
     let norm = |s: &str| -> Vec<char> { if fold { s.to_ascii_lowercase() } else { s.to_owned() }.chars().collect() };
     let (p, t) = (norm(pattern), norm(text));
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
@@ -359,11 +359,14 @@ fn conditions(value: Option<&Value>) -> Result<Vec<Condition>, PolicyError> {
     Ok(out)
 }
 
-/// Checks a resource ARN names `bucket` or objects in it (AWS refuses others in a bucket policy).
+/// Whether a resource ARN can name `bucket` or objects in it (`arn:aws:s3:::*` can): AWS refuses a
+/// bucket policy naming other buckets only.
+pub(crate) fn names_bucket(bucket: &str, arn: &str) -> bool {
+    arn.strip_prefix("arn:aws:s3:::").is_some_and(|rest| glob(rest.split('/').next().unwrap_or(""), bucket, false))
+}
+
 fn check_resource(bucket: &str, arn: &str) -> Result<(), PolicyError> {
-    let rest = arn.strip_prefix("arn:aws:s3:::").ok_or_else(|| bad("Policy has invalid resource"))?;
-    let named = rest.split('/').next().unwrap_or("");
-    if glob(named, bucket, false) { Ok(()) } else { Err(bad("Policy has invalid resource")) }
+    if names_bucket(bucket, arn) { Ok(()) } else { Err(bad("Policy has invalid resource")) }
 }
 
 impl PolicyDocument {

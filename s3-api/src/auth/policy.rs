@@ -51,32 +51,15 @@ fn is_everyone(principal: Option<&Value>) -> S3Result<bool> {
     }
 }
 
-/// Glob match with `*` (any run) and `?` (one character), as IAM matches actions and resources.
+/// Glob match with `*` and `?`, as IAM matches actions and resources (case-sensitive here).
 fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    super::iam::glob(pattern, text, false)
 }
 
 impl BucketPolicy {
     /// Parses and validates a policy for `bucket`: `MalformedPolicy` when it is not JSON, lacks
-    /// `Statement`, `Effect`, `Principal`, `Action` or `Resource`, or names a resource outside the bucket.
+    /// `Statement`, `Effect`, `Principal`, `Action` or `Resource`, or names a resource no pattern of
+    /// which can be this bucket (`arn:aws:s3:::*` can).
     pub fn parse(bucket: &str, json: &str) -> S3Result<Self> {
         let doc: Value = serde_json::from_str(json).map_err(|_| malformed("Policies must be valid JSON"))?;
         let statements = match doc.get("Statement") {
@@ -84,7 +67,6 @@ impl BucketPolicy {
             Some(item @ Value::Object(_)) => vec![item.clone()],
             _ => return Err(malformed("Missing required field Statement")),
         };
-        let own = format!("arn:aws:s3:::{bucket}");
         let mut parsed = Vec::with_capacity(statements.len());
         for st in &statements {
             let allow = match st.get("Effect").and_then(Value::as_str) {
@@ -93,7 +75,7 @@ impl BucketPolicy {
                 _ => return Err(malformed("Invalid effect")),
             };
             let resources = strings(st.get("Resource"), "Resource")?;
-            if let Some(r) = resources.iter().find(|r| **r != own && !r.starts_with(&format!("{own}/"))) {
+            if let Some(r) = resources.iter().find(|r| !super::iam::names_bucket(bucket, r)) {
                 return Err(malformed(&format!("Policy has invalid resource {r}")));
             }
             let actions = strings(st.get("Action"), "Action")?;
@@ -179,5 +161,16 @@ mod tests {
         assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
         assert!(!glob("arn:aws:s3:::b/*", "arn:aws:s3:::bb/x"));
         assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+    }
+
+    #[test]
+    fn a_wildcard_bucket_resource_names_this_bucket() {
+        let any =
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"}]}"#;
+        let p = BucketPolicy::parse("photos", any).expect("arn:aws:s3:::* is a valid resource");
+        assert!(p.allows_anonymous("s3:GetObject", "arn:aws:s3:::photos/a"));
+        let prefix = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pho*/*"}]}"#;
+        assert!(BucketPolicy::parse("photos", prefix).is_ok());
+        assert!(BucketPolicy::parse("videos", prefix).is_err());
     }
 }

@@ -47,15 +47,17 @@ pub async fn delete_bucket_policy(
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
-/// GetBucketPolicyStatus: whether the policy grants anything to everyone (`NoSuchBucketPolicy` without
-/// one, as AWS answers).
+/// GetBucketPolicyStatus: whether the policy grants anything to everyone; a bucket without a policy is
+/// not public (`IsPublic: false`, as the Ceph suite expects).
 pub async fn get_bucket_policy_status(
     v: &CloudVault,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let policy =
-        bucket.policy.clone().ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))?;
-    let public = BucketPolicy::parse(&req.input.bucket, &policy).map(|p| p.is_public()).unwrap_or(false);
+    let public = bucket
+        .policy
+        .as_deref()
+        .and_then(|policy| BucketPolicy::parse(&req.input.bucket, policy).ok())
+        .is_some_and(|p| p.is_public());
     Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
 }
