@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -55,8 +56,32 @@ for _var in ("NO_PROXY", "no_proxy"):
 # ------------------------------------------------------------------------------------------------
 
 
+# Independent of any test's random.seed(): two servers must never be handed the same sequence.
+_PORT_PICKER = random.SystemRandom()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (outgoing connections take their local ports there)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago (bind to port 0)."""
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, chosen BELOW the kernel's ephemeral
+    range: a server restarted on its port by a crash test must find it free, and an outgoing connection
+    (to MariaDB, a client's) would otherwise be able to take it as its local port in between (seen as
+    "Address already in use" on a restart). Bounded: 200 tries, then any port the kernel gives."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _PORT_PICKER.randint(max(1025, low - 12000), max(1026, low - 1))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
