@@ -21,7 +21,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::versions::readable_version;
-use crate::auth::Principal;
+use crate::auth::{Principal, action_of};
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::lock::needs_digest;
 use crate::engine::{EngineError, ListParams, NewObject, parse_version};
@@ -313,7 +313,7 @@ pub async fn delete_one(
         return Ok(StatusCode::NO_CONTENT);
     };
     let sel = parse_version(id)?;
-    let b = authorized_bucket(&state, &me, "s3:DeleteObjectVersion", &bucket, Some(&q.key)).await?;
+    let b = authorized_bucket(&state, &me, &action_of("DeleteObject", true), &bucket, Some(&q.key)).await?;
     if q.bypass_governance {
         state.authorizer.authorize(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), None).await?;
     }

@@ -18,15 +18,10 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{authorized_bucket, key_text, quoted};
 use super::session::Session;
-use crate::auth::Principal;
+use crate::auth::{Principal, action_of};
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::{ListParams, NewObject, parse_version};
 use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_COPY_SIZE, MAX_KEYS_PER_PAGE};
-
-/// The S3 action reading `key` needs: `s3:GetObjectVersion` when a version is named.
-pub(super) fn read_action(version_id: Option<&str>) -> &'static str {
-    if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" }
-}
 
 /// Authorizes reading `key` (or its version `version_id`) and returns the version: the current
 /// object without an id; 404 `not_found` when there is none, or the id names a delete marker.
@@ -37,7 +32,8 @@ pub(super) async fn readable_version(
     key: &str,
     version_id: Option<&str>,
 ) -> ApiResult<(std::sync::Arc<Bucket>, ObjectRecord)> {
-    let b = authorized_bucket(state, me, read_action(version_id), bucket, Some(key)).await?;
+    let action = action_of("GetObject", version_id.is_some());
+    let b = authorized_bucket(state, me, &action, bucket, Some(key)).await?;
     let object = match version_id {
         None => state.engine.object(b.id, key.as_bytes()).await?,
         Some(id) => {

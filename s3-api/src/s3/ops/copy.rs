@@ -6,7 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::ObjectRecord;
 
 use super::put::write_condition;
-use crate::auth::Principal;
+use crate::auth::{Principal, action_of};
 use crate::engine::{NewObject, StagedBlob, now_ms};
 use crate::limits::MAX_COPY_SIZE;
 use crate::s3::attributes::{ObjectAttributes, attributes_from_input, etag, timestamp};
@@ -33,10 +33,10 @@ async fn copy_source(
     let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
+    let action = action_of("GetObject", version_id.is_some());
     let bucket = v
         .authorizer
-        .authorize(Some(caller), action, Some(bucket), Some(key))
+        .authorize(Some(caller), &action, Some(bucket), Some(key))
         .await?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
     let (object, _) = v.object_at(bucket.id, key, version_id.as_deref()).await?;
