@@ -11,7 +11,20 @@ use crate::tx::WriteTx;
 
 const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors, \
                               versioning, noncurrent_count, noncurrent_bytes, lock_enabled, lock_default_mode, \
-                              lock_default_days, lock_default_years, lifecycle";
+                              lock_default_days, lock_default_years, lifecycle, ownership, \
+                              public_access_block, acl";
+
+/// The ownership control a bucket gets when its creator names none: ACLs disabled, AWS's default.
+pub const DEFAULT_OWNERSHIP: &str = "BucketOwnerEnforced";
+
+/// The access settings a new bucket is created with (stored as the engine writes them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewBucketAccess<'a> {
+    /// The ownership control (`None`: no controls).
+    pub ownership: Option<&'a str>,
+    /// The ACL grants (`None`: private).
+    pub acl: Option<&'a str>,
+}
 
 fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
     Ok(Bucket {
@@ -30,6 +43,9 @@ fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
         noncurrent_bytes: row.try_get("noncurrent_bytes")?,
         object_lock: lock_from_row(row)?,
         lifecycle: row.try_get("lifecycle")?,
+        ownership: row.try_get("ownership")?,
+        public_access_block: row.try_get("public_access_block")?,
+        acl: row.try_get("acl")?,
     })
 }
 
@@ -45,11 +61,26 @@ impl MetaStore {
         object_lock: bool,
         now_ms: i64,
     ) -> MetaResult<Bucket> {
+        let access = NewBucketAccess { ownership: Some(DEFAULT_OWNERSHIP), acl: None };
+        self.create_bucket_with(name, owner_id, region, object_lock, access, now_ms).await
+    }
+
+    /// [`Self::create_bucket`] with the bucket's ownership control and ACL set in the same insert (so
+    /// a crash never leaves a bucket with other access settings than its creator asked for).
+    pub async fn create_bucket_with(
+        &self,
+        name: &str,
+        owner_id: UserId,
+        region: &str,
+        object_lock: bool,
+        access: NewBucketAccess<'_>,
+        now_ms: i64,
+    ) -> MetaResult<Bucket> {
         self.timed(async move {
             let versioning = if object_lock { Versioning::Enabled } else { Versioning::Unversioned };
             let inserted = sqlx::query(
-                "INSERT INTO buckets (name, owner_id, region, created_at, versioning, lock_enabled) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO buckets (name, owner_id, region, created_at, versioning, lock_enabled, ownership, acl) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(name)
             .bind(owner_id)
@@ -57,6 +88,8 @@ impl MetaStore {
             .bind(now_ms)
             .bind(versioning.as_str())
             .bind(i64::from(object_lock))
+            .bind(access.ownership)
+            .bind(access.acl)
             .execute(&self.writer)
             .await;
             match inserted {
@@ -141,6 +174,9 @@ impl MetaStore {
                 BucketSetting::Tags => "UPDATE buckets SET tags = ? WHERE id = ?",
                 BucketSetting::Cors => "UPDATE buckets SET cors = ? WHERE id = ?",
                 BucketSetting::Lifecycle => "UPDATE buckets SET lifecycle = ? WHERE id = ?",
+                BucketSetting::Ownership => "UPDATE buckets SET ownership = ? WHERE id = ?",
+                BucketSetting::PublicAccessBlock => "UPDATE buckets SET public_access_block = ? WHERE id = ?",
+                BucketSetting::Acl => "UPDATE buckets SET acl = ? WHERE id = ?",
             };
             let done = sqlx::query(sql).bind(value).bind(id).execute(&self.writer).await?;
             if done.rows_affected() == 0 {

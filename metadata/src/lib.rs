@@ -25,6 +25,7 @@ mod throttle;
 mod tx;
 mod versions;
 
+pub use buckets::{DEFAULT_OWNERSHIP, NewBucketAccess};
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;
 pub use model::{

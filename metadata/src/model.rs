@@ -40,6 +40,12 @@ pub struct Bucket {
     pub object_lock: Option<BucketLock>,
     /// Lifecycle rules (JSON written by the engine), if set.
     pub lifecycle: Option<String>,
+    /// The object ownership control (written by the engine); `None`: no controls (ObjectWriter).
+    pub ownership: Option<String>,
+    /// Block Public Access flags (JSON written by the engine), if set.
+    pub public_access_block: Option<String>,
+    /// ACL grants (JSON written by the engine); `None`: private.
+    pub acl: Option<String>,
 }
 
 /// An object lock retention mode.
@@ -225,6 +231,12 @@ pub enum BucketSetting {
     Cors,
     /// The bucket's lifecycle rules.
     Lifecycle,
+    /// The bucket's object ownership control.
+    Ownership,
+    /// The bucket's Block Public Access flags.
+    PublicAccessBlock,
+    /// The bucket's ACL.
+    Acl,
 }
 
 /// One blob of an object's bytes. Single-part objects have one; multipart objects one per part.

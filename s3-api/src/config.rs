@@ -76,7 +76,8 @@ pub struct Config {
     /// holds an `index.html`. Default `console/dist`.
     pub console_dir: PathBuf,
     /// `CLOUDVAULT_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of proxies (the console
-    /// frontend, the router) whose `X-Forwarded-For` names the client for sign-in throttling. Default:
+    /// frontend, the router) whose `X-Forwarded-For` names the client (sign-in throttling, `aws:SourceIp`)
+    /// and whose `X-Forwarded-Proto` tells TLS (`aws:SecureTransport`). Default:
     /// none (the peer address is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Connection limits of the S3 and API listeners (`CLOUDVAULT_HEADER_TIMEOUT_SECS`,

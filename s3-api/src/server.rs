@@ -19,6 +19,7 @@ use cloudvault_metadata::MetaStore;
 
 use crate::auth::Authorizer;
 use crate::auth::KeyStore;
+use crate::auth::origin::Origin;
 use crate::auth::secrets::MasterKey;
 use crate::engine::{BlobStore, Engine, janitor};
 use crate::metrics::{Metrics, OperationSlot};
@@ -138,7 +139,15 @@ pub async fn serve_until(
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), data_dir = %config.data_dir.display(), backend = ?meta.backend(), "CloudVault S3 endpoint listening");
     on_bound(Bound { s3: listener.local_addr()?, api: api_addr });
 
-    let s3 = move |_peer| RequestIds { inner: service.clone(), metrics: metrics.clone(), cors: cors.clone() };
+    let (secure, trusted) = (tls.is_some(), Arc::new(config.trusted_proxies.clone()));
+    let s3 = move |peer: std::net::SocketAddr| RequestIds {
+        inner: service.clone(),
+        metrics: metrics.clone(),
+        cors: cors.clone(),
+        peer: peer.ip(),
+        secure,
+        trusted: trusted.clone(),
+    };
     crate::listener::serve(listener, tls, limits, s3, shutdown, drain).await;
     let _ = stop_tx.send(true);
     drop(stop_rx);
@@ -173,13 +182,19 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Gives every request an id (logged on its span and returned as `x-amz-request-id`) and records its
-/// metrics.
+/// Gives every request an id (logged on its span and returned as `x-amz-request-id`), records its
+/// metrics and where it came from ([`Origin`], for the authorizer's conditions).
 #[derive(Clone)]
 struct RequestIds {
     inner: S3Service,
     metrics: Arc<Metrics>,
     cors: Arc<CorsLayer>,
+    /// The connection's peer.
+    peer: std::net::IpAddr,
+    /// Whether this listener speaks TLS.
+    secure: bool,
+    /// Proxies whose forwarding headers are believed (`CLOUDVAULT_TRUSTED_PROXIES`).
+    trusted: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// Answers CORS preflights (s3s has no OPTIONS route) and adds CORS headers to responses to browsers.
@@ -350,6 +365,8 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
             || req.headers().contains_key(http::header::EXPECT);
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
+        let from = Origin::of(self.peer, self.secure, req.headers(), &self.trusted);
+        req.extensions_mut().insert(from);
         let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let cors = self.cors.clone();
         let metrics = self.metrics.clone();

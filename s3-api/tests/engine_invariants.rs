@@ -148,7 +148,8 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     let f = fixture().await;
     assert!(f.engine.bucket_cached("fresh").await.expect("lookup").is_none());
     let owner = f.meta.ensure_user("alice", "user", 0).await.expect("user").id;
-    let created = f.engine.create_bucket("fresh", owner, "us-east-1", false).await.expect("create");
+    let created =
+        f.engine.create_bucket("fresh", owner, "us-east-1", false, &Default::default()).await.expect("create");
     let cached = f.engine.bucket_cached("fresh").await.expect("lookup").expect("the new bucket, not a cached miss");
     assert_eq!((cached.id, cached.owner_id), (created.id, owner));
     f.engine.set_bucket_setting(&cached, cloudvault_metadata::BucketSetting::Policy, Some("{}")).await.expect("set");
@@ -156,7 +157,7 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     assert_eq!(cached.policy.as_deref(), Some("{}"), "a settings change is seen at once");
     f.engine.delete_bucket(&cached).await.expect("delete");
     assert!(f.engine.bucket_cached("fresh").await.expect("lookup").is_none(), "a deleted bucket is gone at once");
-    let again = f.engine.create_bucket("fresh", 1, "us-east-1", false).await.expect("re-create");
+    let again = f.engine.create_bucket("fresh", 1, "us-east-1", false, &Default::default()).await.expect("re-create");
     let cached = f.engine.bucket_cached("fresh").await.expect("lookup").expect("present");
     assert_eq!((cached.id, cached.owner_id), (again.id, 1));
     assert_ne!(again.id, created.id, "a re-created name is a new bucket id");

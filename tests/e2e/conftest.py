@@ -528,6 +528,23 @@ class CloudVaultServer:
                     return int(line.split()[1]) * 1024
         raise AssertionError("VmRSS not found")
 
+    # -- users -----------------------------------------------------------------------------------
+
+    def admin(self, *args: str, stdin: Optional[str] = None) -> str:
+        """Run `cloudvault admin ...` on this server's database and data dir; return stdout."""
+        proc = subprocess.run([str(self.binary), "admin", *args], env=self.server_env(), input=stdin,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"cloudvault admin {' '.join(args)} failed: {proc.stderr}"
+        return proc.stdout
+
+    def new_user(self, name: str) -> tuple:
+        """Creates user `name` (password `pw-<name>-12345`) with one access key: (key id, secret)."""
+        self.admin("user", "add", name, "--password-stdin", stdin=f"pw-{name}-12345\n")
+        out = self.admin("key", "create", name)
+        key_id = re.search(r"access key id:\s+(\S+)", out).group(1)
+        secret = re.search(r"secret access key:\s+(\S+)", out).group(1)
+        return key_id, secret
+
     # -- clients ---------------------------------------------------------------------------------
 
     def client(self, *, access_key: Optional[str] = None, secret_key: Optional[str] = None,

@@ -254,9 +254,12 @@ def test_probed_subresources_answer_not_configured(server, s3, bucket):
     assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
     assert acl["Owner"]["ID"] == acl["Grants"][0]["Grantee"]["ID"] and len(acl["Owner"]["ID"]) == 64
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    # New buckets have ACLs disabled (BucketOwnerEnforced), as on AWS since 2023.
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     with pytest.raises(ClientError) as e:
         s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
-    assert_client_error(e, 501, "NotImplemented")
+    assert_client_error(e, 400, "AccessControlListNotSupported")
     s3.put_object(Bucket=bucket, Key="o", Body=b"1")
     assert [g["Permission"] for g in s3.get_object_acl(Bucket=bucket, Key="o")["Grants"]] == ["FULL_CONTROL"]
     assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
@@ -268,7 +271,6 @@ def test_probed_subresources_answer_not_configured(server, s3, bucket):
         (s3.get_object_lock_configuration, 404, "ObjectLockConfigurationNotFoundError"),
         (s3.get_bucket_website, 404, "NoSuchWebsiteConfiguration"),
         (s3.get_bucket_replication, 404, "ReplicationConfigurationNotFoundError"),
-        (s3.get_bucket_ownership_controls, 404, "OwnershipControlsNotFoundError"),
         (s3.get_public_access_block, 404, "NoSuchPublicAccessBlockConfiguration"),
         (s3.get_bucket_policy, 404, "NoSuchBucketPolicy"),
     ]:

@@ -8,17 +8,18 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{BucketSetting, Versioning};
+use cloudvault_metadata::Versioning;
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{authorized_bucket, delete_prefix};
 use super::session::Session;
-use crate::auth::policy::BucketPolicy;
+use crate::auth::iam::PolicyDocument;
+use crate::engine::access::NewAccess;
 
 /// Whether the bucket's policy lets anyone read its objects, and list it.
 fn public_flags(name: &str, policy: Option<&str>) -> (bool, bool) {
-    match policy.and_then(|p| BucketPolicy::parse(name, p).ok()) {
+    match policy.and_then(|p| PolicyDocument::parse(name, p).ok()) {
         Some(p) => (
             p.allows_anonymous("s3:GetObject", &format!("arn:aws:s3:::{name}/any-object")),
             p.allows_anonymous("s3:ListBucket", &format!("arn:aws:s3:::{name}")),
@@ -77,7 +78,7 @@ pub async fn create(
             "Bucket names are 3-63 lower-case letters, digits, dots and hyphens, start and end with a letter or digit, and are not IP addresses.",
         ));
     }
-    state.engine.create_bucket(&body.name, me.user_id, &state.region, body.object_lock).await?;
+    state.engine.create_bucket(&body.name, me.user_id, &state.region, body.object_lock, &NewAccess::default()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": body.name, "object_lock": body.object_lock }))))
 }
 
@@ -162,8 +163,8 @@ pub async fn set_public(
         }
         json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
     });
-    state.engine.set_bucket_setting(&bucket, BucketSetting::Policy, policy.as_deref()).await?;
     let (public, public_listing) = public_flags(&name, policy.as_deref());
+    state.engine.set_bucket_policy(&bucket, policy.as_deref(), public).await?;
     tracing::info!(user = %me.name, bucket = %name, public, public_listing, "bucket visibility changed");
     Ok(Json(json!({ "public": public, "public_listing": public_listing })))
 }

@@ -105,6 +105,13 @@ impl From<crate::engine::EngineError> for ApiError {
                 "This version is protected by object lock and cannot be deleted now: a legal hold or COMPLIANCE \
                  retention stops everyone, GOVERNANCE retention yields only to bypass_governance.",
             ),
+            // The engine's only AccessDenied refusal is Block Public Access's (`engine::access`).
+            E::Rejected { code: "AccessDenied", .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "public_access_blocked",
+                "Block Public Access on this bucket refuses public policies and ACLs; change it in the bucket's \
+                 access settings first.",
+            ),
             E::Meta(M::InvalidBucketState(why)) => ApiError::new(StatusCode::CONFLICT, "invalid_bucket_state", why),
             e => s3s::S3Error::from(e).into(),
         }

@@ -20,6 +20,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::authorized_bucket;
 use super::session::Session;
+use crate::auth::action_of;
 use crate::engine::lifecycle::{Filter, Lifecycle, Rule};
 use crate::engine::lock::default_period;
 
@@ -156,7 +157,8 @@ pub async fn details(
 ) -> ApiResult<Json<Value>> {
     // A signed-in caller's bucket is read fresh: counters and settings as committed.
     let b = authorized_bucket(&state, &me, "s3:GetBucketVersioning", &name, None).await?;
-    for action in ["s3:GetObjectLockConfiguration", "s3:GetBucketLifecycleConfiguration"] {
+    for operation in ["GetObjectLockConfiguration", "GetBucketLifecycleConfiguration"] {
+        let action = &action_of(operation, false);
         state.authorizer.authorize(Some(&me), action, Some(&name), None).await?;
     }
     Ok(Json(json!({
@@ -226,7 +228,7 @@ pub async fn set_lock(
             Some((mode, default_period(d.days, d.years)?))
         }
     };
-    let b = authorized_bucket(&state, &me, "s3:PutObjectLockConfiguration", &name, None).await?;
+    let b = authorized_bucket(&state, &me, &action_of("PutObjectLockConfiguration", false), &name, None).await?;
     let lock = BucketLock { default };
     state.engine.set_bucket_lock(&b, &lock).await?;
     tracing::info!(user = %me.name, bucket = %name, "bucket object lock configured");
@@ -251,7 +253,7 @@ pub async fn set_lifecycle(
     Json(body): Json<LifecycleRequest>,
 ) -> ApiResult<Json<Value>> {
     let rules = Lifecycle { rules: body.rules.into_iter().map(Rule::from).collect() }.validated()?;
-    let b = authorized_bucket(&state, &me, "s3:PutBucketLifecycleConfiguration", &name, None).await?;
+    let b = authorized_bucket(&state, &me, &action_of("PutBucketLifecycleConfiguration", false), &name, None).await?;
     state.engine.set_lifecycle(&b, Some(&rules)).await?;
     tracing::info!(user = %me.name, bucket = %name, rules = rules.rules.len(), "bucket lifecycle changed");
     Ok(Json(json!({ "rules": rules.rules.iter().map(RuleJson::from).collect::<Vec<_>>() })))
@@ -264,7 +266,7 @@ pub async fn remove_lifecycle(
     Session(me): Session,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let b = authorized_bucket(&state, &me, "s3:DeleteBucketLifecycle", &name, None).await?;
+    let b = authorized_bucket(&state, &me, &action_of("DeleteBucketLifecycle", false), &name, None).await?;
     state.engine.set_lifecycle(&b, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use crate::auth::Principal;
+use crate::auth::origin::Origin;
 
 /// Failed sign-ins allowed per name and address within [`THROTTLE_WINDOW`].
 const MAX_FAILURES: i64 = 5;
@@ -96,42 +97,23 @@ impl Sessions {
     }
 }
 
-/// The address a request came from: the peer, or, when the peer is a trusted proxy (the console's
-/// frontend, the router; `CLOUDVAULT_TRUSTED_PROXIES`), the rightmost `X-Forwarded-For` entry that is
-/// not itself a trusted proxy. Entries a client wrote itself sit to the left of what trusted proxies
-/// appended, so they are never believed.
-pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    // From the right: what trusted proxies appended comes first; stop at the first entry that is not an
-    // address (anything left of it was written by someone we do not trust).
-    for entry in entries.into_iter().rev() {
-        match entry.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return ip,
-            Err(_) => break,
-        }
-    }
-    peer
+/// The origin of a console API request (see [`Origin::of`]), from the peer the listener recorded.
+pub(super) fn request_origin(
+    extensions: &http::Extensions,
+    headers: &axum::http::HeaderMap,
+    state: &ApiState,
+) -> Origin {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    Origin::of(peer, false, headers, &state.trusted_proxies)
 }
 
-/// The address a request came from (see [`client_address`]), from the peer the listener recorded.
+/// The address a request came from (see [`crate::auth::origin::client_address`]).
 pub(super) fn request_address(
     extensions: &http::Extensions,
     headers: &axum::http::HeaderMap,
     state: &ApiState,
 ) -> IpAddr {
-    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    client_address(peer, headers, &state.trusted_proxies)
+    request_origin(extensions, headers, state).source_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 /// One throttled password attempt of `name_key` from `address` against `hash`. The attempt is recorded
@@ -186,7 +168,9 @@ impl FromRequestParts<ApiState> for Session {
         if !user.enabled || version != claims.ver {
             return Err(ApiError::unauthorized());
         }
-        Ok(Session(Principal::user(user.id, user.name, user.role == "admin")))
+        let mut me = Principal::user(user.id, user.name, user.role == "admin");
+        me.origin = request_origin(&parts.extensions, &parts.headers, state);
+        Ok(Session(me))
     }
 }
 
@@ -234,34 +218,4 @@ pub async fn logout(State(state): State<ApiState>, Session(me): Session) -> ApiR
 /// `GET /api/me`.
 pub async fn me(Session(me): Session) -> Json<Value> {
     Json(json!({ "id": me.user_id, "name": me.name, "role": if me.is_admin { "admin" } else { "user" } }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(xff: &str) -> axum::http::HeaderMap {
-        let mut h = axum::http::HeaderMap::new();
-        h.insert("x-forwarded-for", xff.parse().expect("header"));
-        h
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.128.0.0/14".parse().expect("net")];
-        let proxy: IpAddr = "10.128.3.4".parse().expect("ip");
-        let outsider: IpAddr = "203.0.113.9".parse().expect("ip");
-        // The trusted proxy appended the client; a spoofed entry to its left is ignored.
-        let h = headers("6.6.6.6, 198.51.100.7");
-        assert_eq!(client_address(proxy, &h, &trusted), "198.51.100.7".parse::<IpAddr>().expect("ip"));
-        // Chains of trusted proxies are skipped.
-        let h = headers("198.51.100.7, 10.129.0.8");
-        assert_eq!(client_address(proxy, &h, &trusted), "198.51.100.7".parse::<IpAddr>().expect("ip"));
-        // An untrusted peer's header is never believed.
-        assert_eq!(client_address(outsider, &h, &trusted), outsider);
-        // No trusted proxies configured: the peer, always.
-        assert_eq!(client_address(proxy, &h, &[]), proxy);
-        // Garbage in the header: fall back to the peer.
-        assert_eq!(client_address(proxy, &headers("not-an-ip"), &trusted), proxy);
-    }
 }

@@ -1,12 +1,19 @@
 //! Authorization: the one decision, for the S3 endpoint (as the s3s access hook, after the signature is
 //! verified) and for the console API, of whether a caller may perform an action on a bucket or object.
 //!
-//! - Admins may do anything; any signed-in user may list their buckets and create buckets.
-//! - A bucket's owner has full access to it; other users get nothing (AWS's 403 AccessDenied).
-//! - Anonymous callers get only what the bucket policy grants to everyone, and only reads
-//!   (`s3:GetObject`, `s3:ListBucket`, see [`super::policy`]); everything else is AccessDenied.
-//! - A restricted access key ([`KeyScope`]) narrows all of the above: only its buckets, and only reads
-//!   when it is read-only. The restriction applies to admins' keys too.
+//! In order, as AWS evaluates (see [`Authorizer::decide`]):
+//! 1. A restricted access key ([`KeyScope`]) narrows everything: only its buckets, and only reads when
+//!    it is read-only. The restriction applies to admins' keys too.
+//! 2. Calls on no bucket (ListBuckets) and CreateBucket: any signed-in user; anonymous callers never.
+//! 3. A bucket that does not exist: `NoSuchBucket`, for every caller.
+//! 4. The bucket policy ([`super::iam`]) with the request's condition keys ([`super::context`]): an
+//!    explicit `Deny` refuses everyone it names — the owner and admins included, as at AWS, except for
+//!    Get/Put/DeleteBucketPolicy, which the owner can always use to repair a policy that locks them out.
+//! 5. The bucket's owner and admins: everything.
+//! 6. Anyone else (other users, anonymous callers): what the policy allows (with Block Public
+//!    Access's RestrictPublicBuckets, a public policy allows anonymous callers nothing), else what
+//!    the bucket's or the object's ACL grants, when the bucket has ACLs enabled (IgnorePublicAcls:
+//!    public grants count for nothing).
 //!
 //! The bucket each decision is made on comes from the engine's one bucket cache
 //! (`engine::buckets`); the decision hands that bucket to the operation, which acts on it by id.
@@ -17,9 +24,38 @@ use s3s::{S3Result, s3_error};
 
 use cloudvault_metadata::Bucket;
 
+use super::context::{ConditionKeys, add_caller_keys, canonical_id, user_arn};
+use super::iam::{Caller, Decision, Facts, PolicyDocument};
 use super::keys::{KeyStore, Principal};
-use super::policy::BucketPolicy;
+use super::origin::Origin;
 use crate::engine::Engine;
+use crate::engine::access::{Acl, Permission, PublicAccessBlock, acls_enabled};
+use crate::engine::attributes::ObjectAttributes;
+
+/// The actions an explicit `Deny` never takes from the bucket's owner (AWS's rule for the account
+/// root), so a policy that locks everyone out can still be repaired.
+const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
+
+/// One request as the authorizer sees it.
+#[derive(Debug, Clone)]
+pub struct AccessRequest<'a> {
+    /// The signed-in caller (`None`: anonymous).
+    pub caller: Option<&'a Principal>,
+    /// Where the request came from (for anonymous callers; a principal carries its own).
+    pub origin: Origin,
+    /// The IAM action (`s3:GetObject`).
+    pub action: &'a str,
+    /// The bucket it acts on, if any.
+    pub bucket: Option<&'a str>,
+    /// The object key it acts on, if any.
+    pub key: Option<&'a str>,
+    /// The request's own condition keys (`s3:prefix`, `s3:x-amz-acl`, ...; see `context`).
+    pub keys: ConditionKeys,
+    /// The operation acts on many keys and authorizes each itself with [`Authorizer::judge`]
+    /// (DeleteObjects, as AWS authorizes each key as `s3:DeleteObject`): the decision here only
+    /// resolves the bucket and applies the key's scope.
+    pub per_key: bool,
+}
 
 /// The restriction of an access key, stored as JSON `{"buckets": [...], "access": "read" | "readwrite"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,21 +109,53 @@ pub fn is_read_action(action: &str) -> bool {
     ["s3:Get", "s3:List", "s3:Head"].iter().any(|p| action.starts_with(p))
 }
 
-/// What an S3 operation (by s3s name) needs, as an IAM action; `versioned` when the request names a
-/// version (`versionId`), which AWS authorizes as a separate action (a public `s3:GetObject` grant
-/// does not reach old versions).
+/// What an S3 operation (by s3s name) needs, as an IAM action (AWS's table of "actions, resources and
+/// condition keys for Amazon S3"); `versioned` when the request names a version (`versionId`), which
+/// AWS authorizes as a separate action (a public `s3:GetObject` grant does not reach old versions).
 pub fn action_of(operation: &str, versioned: bool) -> String {
-    match (operation, versioned) {
-        ("GetObject" | "HeadObject", false) => "s3:GetObject".to_owned(),
-        ("GetObject" | "HeadObject", true) => "s3:GetObjectVersion".to_owned(),
-        ("DeleteObject", true) => "s3:DeleteObjectVersion".to_owned(),
-        ("GetObjectTagging", true) => "s3:GetObjectVersionTagging".to_owned(),
-        ("PutObjectTagging", true) => "s3:PutObjectVersionTagging".to_owned(),
-        ("DeleteObjectTagging", true) => "s3:DeleteObjectVersionTagging".to_owned(),
-        ("ListObjects" | "ListObjectsV2" | "HeadBucket", _) => "s3:ListBucket".to_owned(),
-        ("ListObjectVersions", _) => "s3:ListBucketVersions".to_owned(),
-        (other, _) => format!("s3:{other}"),
+    let versioned_name = match operation {
+        "GetObject" | "HeadObject" => Some("s3:GetObjectVersion"),
+        "DeleteObject" => Some("s3:DeleteObjectVersion"),
+        "GetObjectTagging" => Some("s3:GetObjectVersionTagging"),
+        "PutObjectTagging" => Some("s3:PutObjectVersionTagging"),
+        "DeleteObjectTagging" => Some("s3:DeleteObjectVersionTagging"),
+        "GetObjectAcl" => Some("s3:GetObjectVersionAcl"),
+        "PutObjectAcl" => Some("s3:PutObjectVersionAcl"),
+        "GetObjectAttributes" => Some("s3:GetObjectVersionAttributes"),
+        _ => None,
+    };
+    if let (true, Some(name)) = (versioned, versioned_name) {
+        return name.to_owned();
     }
+    let name = match operation {
+        "GetObject" | "HeadObject" => "s3:GetObject",
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket",
+        "ListObjectVersions" => "s3:ListBucketVersions",
+        "ListBuckets" => "s3:ListAllMyBuckets",
+        "CopyObject" | "UploadPart" | "UploadPartCopy" | "CreateMultipartUpload" | "CompleteMultipartUpload" => {
+            "s3:PutObject"
+        }
+        // DeleteObjects is authorized key by key (`AccessRequest::per_key`).
+        "DeleteObjects" => "s3:DeleteObject",
+        "ListParts" => "s3:ListMultipartUploadParts",
+        "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
+        "GetBucketCors" => "s3:GetBucketCORS",
+        "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
+        "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
+        "GetObjectRetention" => "s3:GetObjectRetention",
+        other => return format!("s3:{other}"),
+    };
+    name.to_owned()
 }
 
 /// The authorizer shared by the S3 service and the console API.
@@ -110,9 +178,23 @@ impl Authorizer {
         Ok(found.and_then(|b| b.cors.as_deref().and_then(|c| serde_json::from_str(c).ok())).unwrap_or_default())
     }
 
-    /// Decides whether `caller` (None = anonymous) may perform `action` (an IAM action such as
-    /// `s3:GetObject`) on `bucket` / `key`, and returns the bucket the decision was made on (None for
-    /// calls on no bucket and for CreateBucket, whose uniqueness the database decides).
+    /// Decides whether `caller` (None = anonymous; its origin is the one it carries) may perform
+    /// `action` on `bucket` / `key` with no request-specific condition keys (the console API's calls);
+    /// see [`Self::decide`].
+    pub async fn authorize(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+    ) -> S3Result<Option<Arc<Bucket>>> {
+        let origin = caller.map(|p| p.origin).unwrap_or_default();
+        self.decide(AccessRequest { caller, origin, action, bucket, key, keys: ConditionKeys::new(), per_key: false })
+            .await
+    }
+
+    /// The decision for one request (see the module's list), returning the bucket it was made on (None
+    /// for calls on no bucket and for CreateBucket, whose uniqueness the database decides).
     ///
     /// A bucket that does not exist is never a reason to allow anything: every caller, anonymous ones
     /// included, gets `NoSuchBucket`, as AWS answers (bucket names are public knowledge there too).
@@ -122,14 +204,8 @@ impl Authorizer {
     /// another replica refuses the old owner and admits the new one from the first request. Anonymous
     /// callers (public reads, and the traffic an attacker can send) are decided on the bounded cache;
     /// its stale window is safe because the operation acts on the cached bucket's id, never reused.
-    pub async fn authorize(
-        &self,
-        caller: Option<&Principal>,
-        action: &str,
-        bucket: Option<&str>,
-        key: Option<&str>,
-    ) -> S3Result<Option<Arc<Bucket>>> {
-        let denied = || s3_error!(AccessDenied, "Access Denied");
+    pub async fn decide(&self, request: AccessRequest<'_>) -> S3Result<Option<Arc<Bucket>>> {
+        let AccessRequest { caller, action, bucket, .. } = request;
         if let Some(scope) = caller.and_then(|p| p.scope.as_ref())
             && !scope.allows(action, bucket)
         {
@@ -145,21 +221,114 @@ impl Authorizer {
         let Some(found) = found else {
             return Err(s3_error!(NoSuchBucket));
         };
-        match caller {
-            Some(p) if p.is_admin || found.owner_id == p.user_id => Ok(Some(found)),
-            Some(_) => Err(denied()),
-            None => {
-                let resource = match key {
-                    Some(key) => format!("arn:aws:s3:::{name}/{key}"),
-                    None => format!("arn:aws:s3:::{name}"),
-                };
-                // A stored policy that no longer parses grants nothing (it was valid when stored).
-                let policy = found.policy.as_deref().and_then(|p| BucketPolicy::parse(name, p).ok());
-                match policy {
-                    Some(policy) if policy.allows_anonymous(action, &resource) => Ok(Some(found)),
-                    _ => Err(denied()),
-                }
+        if request.per_key || self.judge(&found, &request).await? { Ok(Some(found)) } else { Err(denied()) }
+    }
+
+    /// Steps 4 to 6 of the module's list for a request on `bucket` (already resolved): whether it is
+    /// allowed.
+    pub async fn judge(&self, bucket: &Bucket, request: &AccessRequest<'_>) -> S3Result<bool> {
+        let owner = request.caller.is_some_and(|p| p.is_admin || p.user_id == bucket.owner_id);
+        let (decision, public) = self.policy_decision(bucket, request).await?;
+        let blocks = PublicAccessBlock::of(bucket);
+        Ok(match decision {
+            Decision::Deny => owner && OWNER_KEEPS.contains(&request.action),
+            _ if owner => true,
+            Decision::Allow if !(public && blocks.restrict_public_buckets && request.caller.is_none()) => true,
+            _ => self.acl_allows(bucket, request, blocks.ignore_public_acls).await?,
+        })
+    }
+
+    /// Whether the bucket's ACL, or for object actions the object version's, grants the permission
+    /// `request.action` needs (AWS's mapping of ACL permissions to actions). Nothing when the bucket
+    /// has ACLs disabled.
+    async fn acl_allows(&self, bucket: &Bucket, request: &AccessRequest<'_>, ignore_public: bool) -> S3Result<bool> {
+        if !acls_enabled(bucket) {
+            return Ok(false);
+        }
+        let caller = request.caller.map(|p| p.user_id);
+        if let Some(wanted) = bucket_permission(request.action)
+            && Acl::stored(bucket.acl.as_deref(), bucket.owner_id).grants(caller, wanted, ignore_public)
+        {
+            return Ok(true);
+        }
+        let (Some(key), Some(wanted)) = (request.key, object_permission(request.action)) else { return Ok(false) };
+        let version = request.keys.get("s3:versionid").and_then(|v| v.first());
+        let object = match version {
+            Some(id) => {
+                let sel = crate::engine::parse_version(id)?;
+                let found = self.engine.object_version(bucket.id, key.as_bytes(), &sel).await?;
+                found.filter(|v| !v.is_marker).map(|v| v.object)
+            }
+            None => self.engine.object(bucket.id, key.as_bytes()).await?,
+        };
+        let Some(object) = object else { return Ok(false) };
+        let acl = ObjectAttributes::decode(&object.attributes)?.acl.unwrap_or_else(|| Acl::private(object.owner_id));
+        Ok(acl.grants(caller, wanted, ignore_public))
+    }
+
+    /// What the bucket's policy says about `request` (`NoOpinion` without one; a stored policy that no
+    /// longer parses says nothing: it was valid when stored), and whether the policy is public.
+    async fn policy_decision(&self, bucket: &Bucket, request: &AccessRequest<'_>) -> S3Result<(Decision, bool)> {
+        let Some(policy) = bucket.policy.as_deref().and_then(|p| PolicyDocument::parse(&bucket.name, p).ok()) else {
+            return Ok((Decision::NoOpinion, false));
+        };
+        let resource = match request.key {
+            Some(key) => format!("arn:aws:s3:::{}/{key}", bucket.name),
+            None => format!("arn:aws:s3:::{}", bucket.name),
+        };
+        let mut keys = request.keys.clone();
+        let origin = request.caller.map_or(request.origin, |p| p.origin);
+        add_caller_keys(&mut keys, request.caller, &origin, time::OffsetDateTime::now_utc());
+        if let Some(key) = request.key
+            && policy.reads_key("s3:existingobjecttag/")
+        {
+            self.add_existing_tags(&mut keys, bucket, key).await?;
+        }
+        let (id, arn) = match request.caller {
+            Some(p) => (canonical_id(p.user_id), user_arn(&p.name)),
+            None => (String::new(), String::new()),
+        };
+        let caller = match request.caller {
+            Some(_) => Caller::User { canonical_id: &id, arn: &arn },
+            None => Caller::Anonymous,
+        };
+        let decision = policy.evaluate(&Facts { caller, action: request.action, resource: &resource, context: &keys });
+        Ok((decision, policy.is_public()))
+    }
+
+    /// `s3:ExistingObjectTag/<k>`: the tags of the current object under `key`, if there is one.
+    async fn add_existing_tags(&self, keys: &mut ConditionKeys, bucket: &Bucket, key: &str) -> S3Result<()> {
+        if let Some(object) = self.engine.object(bucket.id, key.as_bytes()).await? {
+            let attributes = ObjectAttributes::decode(&object.attributes)?;
+            for (k, v) in attributes.tags {
+                keys.insert(format!("s3:existingobjecttag/{}", k.to_ascii_lowercase()), vec![v]);
             }
         }
+        Ok(())
     }
+}
+
+/// The bucket ACL permission that grants `action`, if any.
+fn bucket_permission(action: &str) -> Option<Permission> {
+    Some(match action {
+        "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => Permission::Read,
+        "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion" | "s3:AbortMultipartUpload" => Permission::Write,
+        "s3:GetBucketAcl" => Permission::ReadAcp,
+        "s3:PutBucketAcl" => Permission::WriteAcp,
+        _ => return None,
+    })
+}
+
+/// The object ACL permission that grants `action`, if any.
+fn object_permission(action: &str) -> Option<Permission> {
+    Some(match action {
+        "s3:GetObject" | "s3:GetObjectVersion" => Permission::Read,
+        "s3:GetObjectAcl" | "s3:GetObjectVersionAcl" => Permission::ReadAcp,
+        "s3:PutObjectAcl" | "s3:PutObjectVersionAcl" => Permission::WriteAcp,
+        _ => return None,
+    })
+}
+
+fn denied() -> s3s::S3Error {
+    s3_error!(AccessDenied, "Access Denied")
 }

@@ -4,8 +4,7 @@
 //! NotIpAddress, Null, Arn*, each with `...IfExists` and the `ForAnyValue:` / `ForAllValues:` set
 //! qualifiers). An explicit `Deny` wins over any `Allow`; no matching statement is no opinion.
 //!
-//! Groundwork for issue 13: parsed and evaluated here and unit-tested, not yet consulted by the
-//! authorizer (which still uses `policy.rs`'s anonymous-read subset).
+//! The authorizer consults it for every request on a bucket with a policy (see `authorizer`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -359,6 +358,20 @@ fn conditions(value: Option<&Value>) -> Result<Vec<Condition>, PolicyError> {
     Ok(out)
 }
 
+/// Whether the principal pattern `pattern` names the user ARN `arn`, whatever account id either
+/// writes (`arn:aws:iam::123456789012:user/alice` names CloudVault's `alice`): CloudVault has one
+/// account, so only the user part is compared (with wildcards).
+fn same_user_arn(pattern: &str, arn: &str) -> bool {
+    let split = |a: &str| -> Option<(String, String)> {
+        let parts: Vec<&str> = a.splitn(6, ':').collect();
+        (parts.len() == 6).then(|| (parts[..4].join(":"), parts[5].to_owned()))
+    };
+    match (split(pattern), split(arn)) {
+        (Some((p_head, p_user)), Some((head, user))) => p_head == head && glob(&p_user, &user, false),
+        _ => glob(pattern, arn, false),
+    }
+}
+
 /// Whether a resource ARN can name `bucket` or objects in it (`arn:aws:s3:::*` can): AWS refuses a
 /// bucket policy naming other buckets only.
 pub(crate) fn names_bucket(bucket: &str, arn: &str) -> bool {
@@ -431,6 +444,19 @@ impl PolicyDocument {
         if allowed { Decision::Allow } else { Decision::NoOpinion }
     }
 
+    /// Whether an anonymous caller with no condition keys may perform `action` on `resource` (what
+    /// the console shows as "public").
+    pub fn allows_anonymous(&self, action: &str, resource: &str) -> bool {
+        let context = HashMap::new();
+        self.evaluate(&Facts { caller: Caller::Anonymous, action, resource, context: &context }) == Decision::Allow
+    }
+
+    /// Whether any condition reads a key starting with `prefix` (lower-case), so that the caller
+    /// fetches such keys only for policies that need them (`s3:existingobjecttag/`).
+    pub fn reads_key(&self, prefix: &str) -> bool {
+        self.statements.iter().flat_map(|s| &s.conditions).any(|c| c.key.starts_with(prefix))
+    }
+
     /// Whether the policy is "public" as AWS defines it for GetBucketPolicyStatus: an `Allow` to everyone
     /// (or to everyone but someone, via `NotPrincipal`) that no condition narrows to known sources.
     pub fn is_public(&self) -> bool {
@@ -451,7 +477,7 @@ impl Statement {
             (Principals::Everyone, _) => true,
             (Principals::Named(_), Caller::Anonymous) => false,
             (Principals::Named(ids), Caller::User { canonical_id, arn }) => {
-                ids.iter().any(|id| id == canonical_id || glob(id, arn, false))
+                ids.iter().any(|id| id == canonical_id || same_user_arn(id, arn))
             }
         };
         let actions = self.actions.patterns.iter().any(|p| glob(p, f.action, true));

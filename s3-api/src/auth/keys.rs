@@ -12,6 +12,7 @@ use s3s::{S3Result, s3_error};
 use cloudvault_metadata::{AccessKey, KeyPurpose, MetaStore, UserId};
 
 use super::authorizer::KeyScope;
+use super::origin::Origin;
 use super::secrets::{MasterKey, hash_password, random_alphanumeric, verify_password};
 use crate::engine::now_ms;
 
@@ -33,12 +34,15 @@ pub struct Principal {
     pub is_admin: bool,
     /// The restriction of the access key that signed the request (`None`: the user's full rights).
     pub scope: Option<KeyScope>,
+    /// Where the request came from (filled by the front that resolved the principal; the default,
+    /// unknown, for calls made inside the process).
+    pub origin: Origin,
 }
 
 impl Principal {
     /// A user acting with their full rights (console sessions, unrestricted keys).
     pub fn user(user_id: UserId, name: String, is_admin: bool) -> Self {
-        Principal { user_id, name, is_admin, scope: None }
+        Principal { user_id, name, is_admin, scope: None, origin: Origin::default() }
     }
 }
 
@@ -236,7 +240,7 @@ impl KeyStore {
     pub async fn principal(&self, access_key_id: &str) -> S3Result<Principal> {
         let key = self.lookup(access_key_id).await?.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let (name, is_admin) = self.user(key.user_id).await?;
-        Ok(Principal { user_id: key.user_id, name, is_admin, scope: key.scope })
+        Ok(Principal { user_id: key.user_id, name, is_admin, scope: key.scope, origin: Origin::default() })
     }
 
     /// A user's name and admin flag (cached; neither changes while the process runs).
@@ -267,6 +271,11 @@ impl KeyStore {
         if let Ok(mut console) = self.console_keys.lock() {
             console.remove(&user_id);
         }
+    }
+
+    /// Whether a user with this id exists (an ACL grant must name one).
+    pub async fn user_exists(&self, user_id: UserId) -> S3Result<bool> {
+        Ok(self.meta.user(user_id).await.map_err(crate::s3::error::meta_error)?.is_some())
     }
 
     /// A user's name, for owner fields.

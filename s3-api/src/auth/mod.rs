@@ -7,9 +7,9 @@
 //! - [`authorizer`]: the one decision of whether a caller may perform an action on a bucket or object,
 //!   with access-key scopes;
 //! - [`passwords`]: the bounded pool that hashes and checks passwords;
-//! - [`policy`]: the bucket policies that grant anonymous reads (what the authorizer consults today);
-//! - [`iam`]: the full IAM policy language with AWS's evaluation logic (parsed, evaluated and tested;
-//!   not yet consulted by the authorizer);
+//! - [`iam`]: the IAM policy language of bucket policies, with AWS's evaluation logic;
+//! - [`context`]: the condition keys of a request that policies read;
+//! - [`origin`]: where a request came from (client address and TLS, behind trusted proxies);
 //! - [`secrets`]: the master key, sealed secrets and password hashes.
 //!
 //! The principal is resolved once per request (by the S3 access hook from the signed key, by the console
@@ -17,10 +17,11 @@
 
 pub mod accounts;
 pub mod authorizer;
+pub mod context;
 pub mod iam;
 pub mod keys;
+pub mod origin;
 pub mod passwords;
-pub mod policy;
 pub mod secrets;
 
 pub use authorizer::{Authorizer, KeyAccess, KeyScope, action_of, is_read_action};

@@ -41,6 +41,10 @@ pub struct ObjectAttributes {
     /// Object tags (`x-amz-tagging`, PutObjectTagging).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The version's ACL grants (`None`: private to its owner). Set by the write that made it and by
+    /// PutObjectAcl; never copied to another object (a copy gets the ACL its request asks for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::access::Acl>,
     /// The multipart upload this version was completed from: a retried CompleteMultipartUpload of it
     /// answers this version again, as AWS does. Never copied to another object.
     #[serde(default, skip_serializing_if = "Option::is_none")]

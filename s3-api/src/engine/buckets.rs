@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloudvault_metadata::{Bucket, BucketSetting, UserId};
+use cloudvault_metadata::{Bucket, BucketSetting, NewBucketAccess, UserId};
 
+use super::access::{NewAccess, Ownership};
 use super::{Engine, EngineResult, now_ms};
 
 /// How long a cached bucket (owner, policy, CORS) is trusted without asking the database again: the
@@ -95,8 +96,11 @@ impl Engine {
         owner_id: UserId,
         region: &str,
         object_lock: bool,
+        access: &NewAccess,
     ) -> EngineResult<Bucket> {
-        let created = self.meta.create_bucket(name, owner_id, region, object_lock, now_ms()).await;
+        let acl = access.checked_acl(owner_id)?;
+        let stored = NewBucketAccess { ownership: access.ownership.map(Ownership::as_str), acl: acl.as_deref() };
+        let created = self.meta.create_bucket_with(name, owner_id, region, object_lock, stored, now_ms()).await;
         self.buckets.invalidate(name);
         Ok(created?)
     }

@@ -7,6 +7,7 @@
 //! The S3 layer and the console API translate requests into engine calls and engine errors into their
 //! answers.
 
+pub mod access;
 pub mod attributes;
 pub mod blobs;
 pub mod buckets;

@@ -1,5 +1,5 @@
 //! The s3s access hook: every S3 request is authorized by the shared [`crate::auth::Authorizer`] after
-//! s3s verified its signature.
+//! s3s verified its signature, with the condition keys its headers and query carry.
 
 use std::sync::Arc;
 
@@ -7,7 +7,10 @@ use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
 
-use crate::auth::{Authorizer, action_of};
+use crate::auth::authorizer::AccessRequest;
+use crate::auth::context::s3_request_keys;
+use crate::auth::origin::Origin;
+use crate::auth::{Authorizer, Principal, action_of};
 use crate::engine::buckets::AuthorizedBucket;
 
 /// The s3s access hook: resolves the signed access key to its user (once per request) and asks the
@@ -23,8 +26,10 @@ impl S3Access for S3Authz {
         if let Some(slot) = cx.extensions_mut().get::<crate::metrics::OperationSlot>() {
             slot.set(&operation);
         }
+        // The listener records where the request came from (`server::RequestIds`).
+        let origin = cx.extensions_mut().get::<Origin>().copied().unwrap_or_default();
         let caller = match cx.credentials() {
-            Some(creds) => Some(self.0.keys.principal(&creds.access_key).await?),
+            Some(creds) => Some(Principal { origin, ..self.0.keys.principal(&creds.access_key).await? }),
             None => None,
         };
         if let Some(p) = &caller {
@@ -37,7 +42,16 @@ impl S3Access for S3Authz {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
-        if let Some(found) = self.0.authorize(caller.as_ref(), &action, bucket.as_deref(), key.as_deref()).await? {
+        let request = AccessRequest {
+            caller: caller.as_ref(),
+            origin,
+            action: &action,
+            bucket: bucket.as_deref(),
+            key: key.as_deref(),
+            keys: s3_request_keys(cx.headers(), cx.uri().query()),
+            per_key: operation == "DeleteObjects",
+        };
+        if let Some(found) = self.0.decide(request).await? {
             cx.extensions_mut().insert(AuthorizedBucket(found));
         }
         Ok(())

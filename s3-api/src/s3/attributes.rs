@@ -32,6 +32,7 @@ macro_rules! attributes_from_input {
             checksum: None,
             user_metadata: $crate::s3::attributes::metadata_from_dto($input.metadata)?,
             tags: $crate::s3::ops::tagging::parse_tagging_header($input.tagging.as_deref())?,
+            acl: None,
             upload_id: None,
         }
     };

@@ -3,11 +3,13 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::acl::{AclRequest, grant_headers};
 use super::list::{decode_token, encode_token};
 use super::owner;
 use cloudvault_metadata::MetaError;
 
 use crate::engine::EngineError;
+use crate::engine::access::{NewAccess, Ownership};
 use crate::limits::MAX_BUCKETS_PER_PAGE;
 use crate::s3::attributes::timestamp;
 use crate::s3::vault::CloudVault;
@@ -60,7 +62,9 @@ const LEGACY_REGION: &str = "us-east-1";
 /// answers `BucketAlreadyOwnedByYou` (in us-east-1: 200, as AWS answers there), someone else's
 /// `BucketAlreadyExists`. (s3s has already validated
 /// the name against AWS's rules: `InvalidBucketName`.) `x-amz-bucket-object-lock-enabled: true` creates
-/// the bucket with object lock on and versioning enabled, both for good.
+/// the bucket with object lock on and versioning enabled, both for good. `x-amz-object-ownership`
+/// (default BucketOwnerEnforced, ACLs disabled) and the ACL (`x-amz-acl`, `x-amz-grant-*`) are set in
+/// the same insert; a non-private ACL with ACLs disabled is `InvalidBucketAclWithObjectOwnership`.
 pub async fn create_bucket(
     v: &CloudVault,
     req: S3Request<CreateBucketInput>,
@@ -74,7 +78,19 @@ pub async fn create_bucket(
         .filter(|lc| !lc.is_empty())
         .unwrap_or_else(|| v.region.clone());
     let object_lock = input.object_lock_enabled_for_bucket == Some(true);
-    match v.engine.create_bucket(&input.bucket, me.user_id, &region, object_lock).await {
+    let ownership = match input.object_ownership.as_ref() {
+        Some(o) => Some(super::acl::ownership_of(o.as_str())?),
+        None => Some(Ownership::BucketOwnerEnforced),
+    };
+    let request = AclRequest {
+        canned: input.acl.as_ref().map(BucketCannedACL::as_str),
+        headers: grant_headers!(input, bucket),
+        body: None,
+        bucket: true,
+    };
+    let acl = request.resolve(v, me.user_id, me.user_id).await?;
+    let access = NewAccess { ownership, acl };
+    match v.engine.create_bucket(&input.bucket, me.user_id, &region, object_lock, &access).await {
         Ok(_) => {}
         // AWS's us-east-1 legacy: re-creating one's own bucket there answers 200 and changes nothing
         // (unless it asks for object lock, which an existing bucket cannot be given this way).

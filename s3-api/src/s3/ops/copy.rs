@@ -5,6 +5,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::ObjectRecord;
 
+use super::acl::{AclRequest, grant_headers, write_acl};
 use super::put::write_condition;
 use crate::auth::{Principal, action_of};
 use crate::engine::{NewObject, StagedBlob, now_ms};
@@ -149,10 +150,18 @@ pub async fn copy_object(v: &CloudVault, req: S3Request<CopyObjectInput>) -> S3R
         i.object_lock_legal_hold_status.as_ref(),
     )?;
     let condition = write_condition(i.if_match, i.if_none_match)?;
+    let acl = AclRequest {
+        canned: i.acl.as_ref().map(ObjectCannedACL::as_str),
+        headers: grant_headers!(i),
+        body: None,
+        bucket: false,
+    };
+    let (owner_id, acl) = write_acl(v, &req.extensions, &target_bucket, acl).await?;
     let (staged, checksum) = copy_bytes(v, &source, 0..source.size.max(0) as u64, algorithm).await?;
     attributes.checksum = checksum;
     attributes.upload_id = None;
-    let new = NewObject { key: i.key.into_bytes(), owner_id: me.user_id, attributes, retention };
+    attributes.acl = acl;
+    let new = NewObject { key: i.key.into_bytes(), owner_id, attributes, retention };
     let committed = v.engine.put_object(target_bucket.id, new, staged, &condition).await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {

@@ -6,7 +6,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Bucket, Deleted, UserId};
 
 use super::lock::bypass;
-use crate::auth::Principal;
+use crate::auth::authorizer::AccessRequest;
+use crate::auth::context::ConditionKeys;
+use crate::auth::origin::Origin;
+use crate::auth::{Principal, action_of};
 use crate::engine::parse_version;
 use crate::limits::{MAX_DELETE_KEYS, MAX_KEY_LENGTH};
 use crate::s3::vault::CloudVault;
@@ -77,7 +80,12 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for object in delete.objects {
-        match delete_one(v, &bucket, who, &object.key, object.version_id.as_deref()).await {
+        let outcome = match key_allowed(v, &req.extensions, &bucket, &object.key, object.version_id.is_some()).await {
+            Ok(true) => delete_one(v, &bucket, who, &object.key, object.version_id.as_deref()).await,
+            Ok(false) => Err(s3_error!(AccessDenied, "Access Denied")),
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok(_) if quiet => {}
             Ok(d) => deleted.push(reported(object.key, object.version_id, d)),
             Err(e) => errors.push(Error {
@@ -93,6 +101,29 @@ pub async fn delete_objects(
         errors: (!errors.is_empty()).then_some(errors),
         ..Default::default()
     }))
+}
+
+/// Whether the caller may delete `key` (a version of it when `versioned`): DeleteObjects is
+/// authorized key by key, as AWS does (`s3:DeleteObject` / `s3:DeleteObjectVersion` on each object).
+async fn key_allowed(
+    v: &CloudVault,
+    ext: &http::Extensions,
+    bucket: &Bucket,
+    key: &str,
+    versioned: bool,
+) -> S3Result<bool> {
+    let caller = ext.get::<Principal>();
+    let action = action_of("DeleteObject", versioned);
+    let request = AccessRequest {
+        caller,
+        origin: ext.get::<Origin>().copied().unwrap_or_default(),
+        action: &action,
+        bucket: Some(&bucket.name),
+        key: Some(key),
+        keys: ConditionKeys::new(),
+        per_key: false,
+    };
+    v.authorizer.judge(bucket, &request).await
 }
 
 /// A `Deleted` entry as AWS reports it: the version id asked for, and when a marker was created or

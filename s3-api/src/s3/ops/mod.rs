@@ -1,5 +1,6 @@
 //! One file per group of S3 operations.
 
+pub mod acl;
 pub mod bucket;
 pub mod config;
 pub mod copy;
@@ -20,10 +21,7 @@ use s3s::dto::Owner;
 
 use cloudvault_metadata::UserId;
 
-/// The canonical user id S3 reports for a CloudVault user (64 hex digits, like AWS's).
-pub fn canonical_id(user_id: UserId) -> String {
-    format!("{user_id:064x}")
-}
+pub use crate::auth::context::canonical_id;
 
 /// The `Owner` element for a user.
 pub fn owner(user_id: UserId, name: String) -> Owner {

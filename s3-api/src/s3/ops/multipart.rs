@@ -8,6 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::{ListColumns, Upload};
 
+use super::acl::{AclRequest, grant_headers, write_acl};
 use super::owner;
 use super::put::{stage_verified, write_condition};
 use crate::engine::lock::needs_digest;
@@ -85,16 +86,22 @@ pub async fn create_multipart_upload(
     v: &CloudVault,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let me = v.principal(&req).await?;
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
+    let acl = AclRequest {
+        canned: i.acl.as_ref().map(ObjectCannedACL::as_str),
+        headers: grant_headers!(i),
+        body: None,
+        bucket: false,
+    };
+    let (owner_id, acl) = write_acl(v, &req.extensions, &bucket, acl).await?;
     let retention = super::lock::requested_retention(
         &bucket,
         i.object_lock_mode.as_ref(),
         i.object_lock_retain_until_date.as_ref(),
         i.object_lock_legal_hold_status.as_ref(),
     )?;
-    let attributes = attributes_from_input!(i);
+    let attributes = ObjectAttributes { acl, ..attributes_from_input!(i) };
     let algorithm = i.checksum_algorithm.as_ref().map(Algorithm::from_dto).transpose()?;
     let kind = i.checksum_type.as_ref().map(Kind::parse).transpose()?;
     let checksum = match (algorithm, kind) {
@@ -112,7 +119,7 @@ pub async fn create_multipart_upload(
         (Some(a), Some(k)) => Some((a, k)),
     };
     let state = UploadState { attributes, checksum, lock: retention.into() };
-    let upload_id = v.engine.create_upload(bucket.id, i.key.as_bytes(), me.user_id, &state).await?;
+    let upload_id = v.engine.create_upload(bucket.id, i.key.as_bytes(), owner_id, &state).await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),

@@ -3,13 +3,12 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use cloudvault_metadata::BucketSetting;
-
-use crate::auth::policy::BucketPolicy;
+use crate::auth::iam::PolicyDocument;
 use crate::limits::MAX_POLICY_BYTES;
 use crate::s3::vault::CloudVault;
 
-/// PutBucketPolicy: validated (`MalformedPolicy`), stored verbatim, effective on this replica at once and
+/// PutBucketPolicy: validated (`MalformedPolicy`), refused (`AccessDenied`) when public while Block
+/// Public Access blocks public policies, stored verbatim, effective on this replica at once and
 /// on the others within the authorizer's cache lifetime.
 pub async fn put_bucket_policy(
     v: &CloudVault,
@@ -20,8 +19,8 @@ pub async fn put_bucket_policy(
         return Err(s3_error!(MalformedPolicy, "Policies must be at most 20 KB."));
     }
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
-    BucketPolicy::parse(&i.bucket, &i.policy)?;
-    v.engine.set_bucket_setting(&bucket, BucketSetting::Policy, Some(&i.policy)).await?;
+    let policy = PolicyDocument::parse(&i.bucket, &i.policy).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    v.engine.set_bucket_policy(&bucket, Some(&i.policy), policy.is_public()).await?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
 }
 
@@ -43,11 +42,12 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    v.engine.set_bucket_setting(&bucket, BucketSetting::Policy, None).await?;
+    v.engine.set_bucket_policy(&bucket, None, false).await?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
-/// GetBucketPolicyStatus: whether the policy grants anything to everyone; a bucket without a policy is
+/// GetBucketPolicyStatus: whether the policy is public as AWS defines it (an unconditioned `Allow` to
+/// everyone; see `PolicyDocument::is_public`); a bucket without a policy is
 /// not public (`IsPublic: false`, as the Ceph suite expects).
 pub async fn get_bucket_policy_status(
     v: &CloudVault,
@@ -57,7 +57,7 @@ pub async fn get_bucket_policy_status(
     let public = bucket
         .policy
         .as_deref()
-        .and_then(|policy| BucketPolicy::parse(&req.input.bucket, policy).ok())
+        .and_then(|policy| PolicyDocument::parse(&req.input.bucket, policy).ok())
         .is_some_and(|p| p.is_public());
     Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
 }

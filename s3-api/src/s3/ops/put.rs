@@ -7,6 +7,7 @@ use s3s::{S3Request, S3Response, S3Result, TrailingHeaders, s3_error};
 
 use cloudvault_metadata::WriteCondition;
 
+use super::acl::{AclRequest, grant_headers, write_acl};
 use super::lifecycle::expiration_header;
 use super::lock::{requested_retention, require_integrity};
 use crate::engine::lock::needs_digest;
@@ -105,9 +106,15 @@ pub async fn stage_verified(
 /// `Engine::put_object`). `aws-chunked` never reaches the stored Content-Encoding, and the size is the
 /// decoded length.
 pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-    let me = v.principal(&req).await?;
     let input = req.input;
     let bucket = v.bucket(&req.extensions, &input.bucket).await?;
+    let acl = AclRequest {
+        canned: input.acl.as_ref().map(ObjectCannedACL::as_str),
+        headers: grant_headers!(input),
+        body: None,
+        bucket: false,
+    };
+    let (owner_id, acl) = write_acl(v, &req.extensions, &bucket, acl).await?;
     let retention = requested_retention(
         &bucket,
         input.object_lock_mode.as_ref(),
@@ -131,9 +138,9 @@ pub async fn put_object(v: &CloudVault, req: S3Request<PutObjectInput>) -> S3Res
     .await?;
     let checksum =
         body.checksum.map(|(algorithm, value)| checksums::Stored { algorithm, value, kind: Kind::FullObject });
-    let attributes = ObjectAttributes { checksum: checksum.clone(), ..attributes_from_input!(input) };
+    let attributes = ObjectAttributes { checksum: checksum.clone(), acl, ..attributes_from_input!(input) };
     let tags = attributes.tags.clone();
-    let new = NewObject { key: input.key.into_bytes(), owner_id: me.user_id, attributes, retention };
+    let new = NewObject { key: input.key.into_bytes(), owner_id, attributes, retention };
     let key = new.key.clone();
     let committed = v.engine.put_object(bucket.id, new, body.staged, &condition).await?;
     let day = v.lifecycle_day_ms;

@@ -60,15 +60,19 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
     validate(pairs, MAX_OBJECT_TAGS)
 }
 
-/// The object version a tagging request names (`versionId`, else the current one).
-struct Target {
-    bucket: Arc<Bucket>,
-    object: ObjectRecord,
-    attributes: ObjectAttributes,
+/// The object version a tagging (or ACL) request names (`versionId`, else the current one).
+pub(super) struct Target {
+    /// The bucket.
+    pub(super) bucket: Arc<Bucket>,
+    /// The version.
+    pub(super) object: ObjectRecord,
+    /// Its attributes, to change and [`Target::store`].
+    pub(super) attributes: ObjectAttributes,
 }
 
 impl Target {
-    async fn resolve(
+    /// Reads the version named.
+    pub(super) async fn resolve(
         v: &CloudVault,
         ext: &http::Extensions,
         bucket: &str,
@@ -83,12 +87,12 @@ impl Target {
 
     /// Stores the new attributes on exactly the version read (guarded by its id and ETag: an overwrite
     /// racing the tag update never gets the tags).
-    async fn store(&self, v: &CloudVault) -> S3Result<()> {
+    pub(super) async fn store(&self, v: &CloudVault) -> S3Result<()> {
         Ok(v.engine.update_attributes(self.bucket.id, &self.object, &self.attributes).await?)
     }
 
     /// The version id the response reports.
-    fn version_id(&self) -> Option<String> {
+    pub(super) fn version_id(&self) -> Option<String> {
         reported_version(&self.bucket, &self.object.version_id)
     }
 }
