@@ -29,6 +29,7 @@ pub(crate) async fn fixture() -> Fixture {
     let blobs = BlobStore::open(dir.path()).await.expect("blob store");
     let engine = Engine::new(meta.clone(), blobs.clone());
     let owner = meta.ensure_user("root", "admin", 0).await.expect("user").id;
-    let bucket_id = engine.create_bucket("bucket", owner, "us-east-1", false, &Default::default()).await.expect("bucket").id;
+    let bucket_id =
+        engine.create_bucket("bucket", owner, "us-east-1", false, &Default::default()).await.expect("bucket").id;
     Fixture { engine, meta, blobs, dir, bucket_id }
 }
