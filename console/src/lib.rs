@@ -7,6 +7,7 @@
 //! Browser-only code sits behind `cfg(target_arch = "wasm32")` in [`platform`]; everything else builds
 //! and is tested natively (`cargo test -p cloudvault-console`).
 
+pub mod access;
 pub mod api;
 pub mod logic;
 pub mod platform;

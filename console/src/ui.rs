@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 
+mod access;
 mod settings;
 pub(crate) mod versions;
 
@@ -39,6 +40,8 @@ pub(crate) enum Page {
     Browser(String),
     /// A bucket's versioning, object lock and lifecycle settings.
     Settings(String),
+    /// A bucket's ownership, Block Public Access, policy and ACL.
+    Access(String),
     Keys,
     Users,
     Usage,
@@ -357,6 +360,7 @@ fn Shell() -> Element {
                 Page::Buckets => rsx! { BucketsPage {} },
                 Page::Browser(bucket) => rsx! { Browser { key: "{bucket}", bucket: bucket.clone() } },
                 Page::Settings(bucket) => rsx! { settings::SettingsPage { key: "settings:{bucket}", bucket: bucket.clone() } },
+                Page::Access(bucket) => rsx! { access::AccessPage { key: "access:{bucket}", bucket: bucket.clone() } },
                 Page::Keys => rsx! { KeysPage {} },
                 Page::Users => rsx! { UsersPage {} },
                 Page::Usage => rsx! { UsagePage {} },
@@ -589,6 +593,7 @@ fn BucketRow(
     let mut page = ctx.page;
     let name = bucket.name.clone();
     let settings_name = bucket.name.clone();
+    let access_name = bucket.name.clone();
     let b1 = bucket.clone();
     let b2 = bucket.clone();
     rsx! {
@@ -614,6 +619,7 @@ fn BucketRow(
             }
             td { class: "actions",
                 button { "data-testid": "bucket-settings", onclick: move |_| page.set(Page::Settings(settings_name.clone())), "Settings" }
+                button { "data-testid": "bucket-access", onclick: move |_| page.set(Page::Access(access_name.clone())), "Access" }
                 button { "data-testid": "bucket-public-toggle", onclick: move |_| on_public.call(b1.clone()),
                     if bucket.public { "Make private" } else { "Make public…" }
                 }

@@ -27,6 +27,7 @@ import boto3
 import pytest
 import requests
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import (
     REGION,
@@ -504,6 +505,41 @@ def test_versions_settings_restore_and_locked_version(stack, tmp_path):
     assert s3.get_object(Bucket=locked_bucket, Key="ledger", VersionId=locked_id)["Body"].read() == b"immutable"
     shots = sorted(p.name for p in ARTIFACTS.glob("versions-*.png"))
     assert {"versions-04-versions.png", "versions-06-version-locked.png"} <= set(shots), shots
+
+
+def test_access_page_ownership_policy_block_public_access_and_acl(stack, tmp_path):
+    """The access page: ownership switched to ObjectWriter, a policy refused by the editor and one by
+    the server (its reason shown), a public policy saved, Block Public Access turned on and then
+    refusing a public policy (the answer shown), a canned ACL set; each checked against S3."""
+    server, console = stack
+    s3 = server.s3
+    bucket = f"ui-access-{secrets.token_hex(3)}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="page.html", Body=b"<h1>hi</h1>")
+    result = run_ui({"mode": "access", "console": console.url, "username": server.access_key,
+                     "password": server.secret_key, "bucket": bucket}, tmp_path)
+    assert result["page_errors"] == [], result["page_errors"]
+    assert result["initial"] == {"acls": "disabled", "bpa": "not configured", "policy": "none", "acl_disabled": 1}, result
+    assert result["editor_problem"].startswith("Not valid JSON"), result["editor_problem"]
+    assert "invalid resource" in result["server_rejection"], result["server_rejection"]
+    assert result["public_warning"] == 1, result
+    assert "refused" in result["blocked_warning"], result["blocked_warning"]
+    assert "Block Public Access" in result["blocked_rejection"], result["blocked_rejection"]
+    assert any("Everyone" in g and "READ" in g for g in result["grants"]), result["grants"]
+    # What S3 reports now: ObjectWriter, no policy, no block, the bucket ACL public-read.
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "ObjectWriter"}]
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    with pytest.raises(ClientError) as e:
+        s3.get_public_access_block(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration"
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ" for g in grants), grants
+    assert requests.get(f"{server.endpoint}/{bucket}?list-type=2", timeout=30).status_code == 200
+    shots = sorted(p.name for p in ARTIFACTS.glob("access-*.png"))
+    assert {"access-02-access-policy-rejected.png", "access-03-access-blocked.png"} <= set(shots), shots
 
 
 def test_expired_session_returns_to_sign_in(tmp_path_factory, tmp_path):

@@ -21,11 +21,13 @@ pub(super) fn SettingsPage(bucket: String) -> Element {
     });
     let current = detail.read().clone();
     let b2 = bucket.clone();
+    let b3 = bucket.clone();
     rsx! {
         section { class: "page settings", "data-testid": "page-settings",
             div { class: "page-head",
                 h1 { "Settings of " span { "data-testid": "settings-bucket", "{visible_name(&bucket)}" } }
                 button { "data-testid": "settings-browse", onclick: move |_| page.set(Page::Browser(b2.clone())), "Browse objects" }
+                button { "data-testid": "settings-access", onclick: move |_| page.set(Page::Access(b3.clone())), "Access" }
             }
             match current {
                 None => rsx! { p { class: "loading", "data-testid": "loading", "Loading settings…" } },

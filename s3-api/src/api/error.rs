@@ -70,6 +70,8 @@ impl From<s3s::S3Error> for ApiError {
             | C::InvalidPartOrder
             | C::EntityTooSmall
             | C::InvalidArgument
+            | C::AccessControlListNotSupported
+            | C::InvalidBucketAclWithObjectOwnership
             | C::InvalidRequest
             | C::IncompleteBody
             | C::BadDigest

@@ -1,13 +1,14 @@
 //! The API listener (`CLOUDVAULT_API_ADDR`, default `0.0.0.0:4000`), built on axum:
 //! - probes and metrics (`probes`): `/healthz`, `/readyz`, `/metrics`;
-//! - the console's JSON API under `/api` (`session`, `buckets`, `protection`, `objects`, `versions`,
-//!   `presign`, `keys`, `users`, `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
+//! - the console's JSON API under `/api` (`session`, `buckets`, `protection`, `access`, `objects`,
+//!   `versions`, `presign`, `keys`, `users`, `info`): sign-in issues a short-lived JWT, and every call is authorized by the same `Authorizer` as
 //!   the S3 endpoint, then calls the engine, as the S3 operations do (no S3 requests are built here; a
 //!   test in `tests/architecture.rs` keeps it so). Errors are JSON
 //!   `{"code": "...", "message": "..."}` (`error`). The contract is `docs/console-api.md` and
 //!   `/api/openapi.json`;
 //! - the console bundle at `/` when one is built (`crate::console`).
 
+pub mod access;
 pub mod buckets;
 pub mod error;
 pub mod info;
@@ -86,6 +87,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/buckets/{bucket}/versions", get(versions::list))
         .route("/buckets/{bucket}/object/restore", post(versions::restore))
         .route("/buckets/{bucket}/public", put(buckets::set_public))
+        .route("/buckets/{bucket}/access", get(access::details))
+        .route("/buckets/{bucket}/access/ownership", put(access::set_ownership))
+        .route("/buckets/{bucket}/access/block", put(access::set_block))
+        .route("/buckets/{bucket}/policy", put(access::set_policy).delete(access::remove_policy))
+        .route("/buckets/{bucket}/acl", put(access::set_acl))
         .route("/buckets/{bucket}/objects", get(objects::list))
         .route("/buckets/{bucket}/objects/count", get(objects::count))
         .route("/buckets/{bucket}/objects/delete", post(objects::delete_many))

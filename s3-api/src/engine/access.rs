@@ -54,6 +54,7 @@ pub fn acls_enabled(bucket: &Bucket) -> bool {
 
 /// A bucket's Block Public Access flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublicAccessBlock {
     /// Refuse requests that set a public ACL.
     pub block_public_acls: bool,

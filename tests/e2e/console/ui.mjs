@@ -8,10 +8,12 @@
 //   mode "bigfolder": time from the click on a 20,000-object folder to its first row; paging.
 //   mode "expiry":    a short session ends by itself, back on the sign-in page.
 //   mode "versions":  bucket settings, versions, restore, a locked version (versions.mjs).
+//   mode "access":    a bucket's access page: ownership, policy editor, Block Public Access, ACL (access.mjs).
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 import { versions } from "./versions.mjs";
+import { access } from "./access.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
@@ -615,6 +617,7 @@ try {
   else if (cfg.mode === "bigfolder") await bigFolder(browser);
   else if (cfg.mode === "expiry") await expiry(browser);
   else if (cfg.mode === "versions") await versions(browser, { cfg, result, T, css, step, shot, assert, signIn, openBucket });
+  else if (cfg.mode === "access") await access(browser, { cfg, result, T, css, step, shot, assert, signIn, openBucket });
   else throw new Error(`unknown mode ${cfg.mode}`);
 } catch (e) {
   failed = e;
