@@ -119,6 +119,24 @@ pub struct ConsoleConfig {
     /// `CLOUDVAULT_PROXY_TIMEOUT_SECS`: how long the `/api` proxy waits for the backend's response
     /// headers before answering 504. Default 60.
     pub proxy_timeout_secs: u64,
+    /// `CLOUDVAULT_TRUSTED_PROXIES`: peers (the router) whose `X-Forwarded-Proto` the console passes
+    /// on; from anyone else it is replaced by `http` (this listener's own scheme).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `CLOUDVAULT_TRUSTED_PROXIES`: addresses or CIDR blocks, comma-separated (none by default).
+fn trusted_proxies() -> anyhow::Result<Vec<ipnet::IpNet>> {
+    var("CLOUDVAULT_TRUSTED_PROXIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("CLOUDVAULT_TRUSTED_PROXIES: {p:?} is not an address or CIDR block"))
+        })
+        .collect()
 }
 
 /// Reads the connection limits shared by every listener from the environment.
@@ -154,6 +172,7 @@ impl ConsoleConfig {
             conn_limits: conn_limits()?,
             public_s3_origin: var("CLOUDVAULT_PUBLIC_S3_URL").as_deref().and_then(crate::console::origin_of),
             proxy_timeout_secs: parsed("CLOUDVAULT_PROXY_TIMEOUT_SECS", 60)?.max(1),
+            trusted_proxies: trusted_proxies()?,
         })
     }
 }
@@ -218,17 +237,7 @@ impl Config {
                 format!("{scheme}://{reachable}")
             }
         };
-        let trusted_proxies = var("CLOUDVAULT_TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .with_context(|| format!("CLOUDVAULT_TRUSTED_PROXIES: {p:?} is not an address or CIDR block"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trusted_proxies = trusted_proxies()?;
         Ok(Config {
             trusted_proxies,
             public_s3_url,

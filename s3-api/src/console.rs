@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -81,6 +82,8 @@ struct Upstream {
     api_url: String,
     /// How long to wait for the backend's response headers (`CLOUDVAULT_PROXY_TIMEOUT_SECS`).
     timeout: Duration,
+    /// Peers whose `X-Forwarded-Proto` is passed on (`CLOUDVAULT_TRUSTED_PROXIES`).
+    trusted: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// The proxy's JSON error answer (the API's error shape).
@@ -109,6 +112,12 @@ async fn proxy(State(up): State<Upstream>, mut request: Request) -> Response {
         if let Ok(value) = HeaderValue::from_str(&chain) {
             headers.insert("x-forwarded-for", value);
         }
+    }
+    // The scheme the browser used: what a trusted router says, else this listener's own (plain
+    // HTTP), so a client cannot claim TLS (`aws:SecureTransport`) by writing the header itself.
+    let trusted_peer = peer.is_some_and(|p| up.trusted.iter().any(|net| net.contains(&p.to_canonical())));
+    if !trusted_peer {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -153,6 +162,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
         client: Client::builder(TokioExecutor::new()).build(connector),
         api_url: config.api_url.clone(),
         timeout: Duration::from_secs(config.proxy_timeout_secs),
+        trusted: Arc::new(config.trusted_proxies.clone()),
     };
     let app = Router::new()
         .route("/healthz", axum::routing::get(healthz))

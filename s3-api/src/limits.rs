@@ -22,6 +22,8 @@ pub const MIN_PART_SIZE: i64 = 5 * 1024 * 1024;
 pub const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
 /// Largest bucket policy document.
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Most grants in one ACL (AWS's limit); more is `MalformedACLError`.
+pub const MAX_ACL_GRANTS: usize = 100;
 /// Most tags on one object.
 pub const MAX_OBJECT_TAGS: usize = 10;
 /// Most tags on one bucket.

@@ -78,6 +78,7 @@ pub async fn serve_until(
         multipart_expiry: Duration::from_secs(config.multipart_expiry_secs),
         lifecycle_day: Duration::from_secs(config.lifecycle_day_secs),
     };
+    warn_about_wider_policies(&engine).await;
     let interval = Duration::from_secs(config.janitor_interval_secs);
     let janitor = tokio::spawn(janitor::run(engine.clone(), policy, interval));
 
@@ -158,6 +159,26 @@ pub async fn serve_until(
     janitor.abort();
     engine.close().await;
     Ok(())
+}
+
+/// Warns at start about bucket policies that let everyone (anonymous callers included) do more than
+/// read and list: before issue 13 CloudVault evaluated only those two actions for everyone, so a
+/// policy stored then may open more now than its author saw.
+async fn warn_about_wider_policies(engine: &Engine) {
+    let Ok(buckets) = engine.list_buckets(None).await else { return };
+    for b in buckets {
+        let Some(policy) = b.policy.as_deref().and_then(|p| crate::auth::iam::PolicyDocument::parse(&b.name, p).ok())
+        else {
+            continue;
+        };
+        if policy.lets_everyone_write() {
+            tracing::warn!(
+                bucket = %b.name,
+                "the bucket policy lets everyone, anonymous callers included, do more than read and list: \
+                 every statement is evaluated (issue 13); review it with GetBucketPolicy"
+            );
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

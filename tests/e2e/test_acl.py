@@ -338,3 +338,30 @@ def test_s3cmd_setacl_and_setpolicy(server, users, tmp_path):
     assert anonymous_get(server, bucket, "notes.txt") == 200
     run([*base, "delpolicy", f"s3://{bucket}"], env=env, timeout=60)
     assert anonymous_get(server, bucket, "notes.txt") == 403
+
+
+def test_write_grantees_cannot_erase_versions_or_lock_objects(server, users):
+    """Bucket WRITE (public-read-write) lets anyone put and delete objects, but not delete versions
+    (s3:DeleteObjectVersion), and a write's object lock headers need s3:PutObjectRetention."""
+    bucket = fresh_bucket(users, ACL="public-read-write")
+    alice = users["alice"]
+    alice.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    vid = alice.put_object(Bucket=bucket, Key="history", Body=b"v1")["VersionId"]
+    assert not can(lambda: users["anonymous"].delete_object(Bucket=bucket, Key="history", VersionId=vid))
+    assert not can(lambda: users["bob"].delete_object(Bucket=bucket, Key="history", VersionId=vid))
+    assert alice.get_object(Bucket=bucket, Key="history", VersionId=vid)["Body"].read() == b"v1"
+    assert can(lambda: users["bob"].delete_object(Bucket=bucket, Key="history")), "a delete marker is a write"
+
+    locked = f"acl-{uuid.uuid4().hex[:12]}"
+    alice.create_bucket(Bucket=locked, ObjectOwnership="ObjectWriter", ObjectLockEnabledForBucket=True)
+    alice.put_bucket_acl(Bucket=locked, ACL="public-read-write")
+    until = __import__("datetime").datetime(2099, 1, 1, tzinfo=__import__("datetime").timezone.utc)
+    assert not can(lambda: users["bob"].put_object(Bucket=locked, Key="forever", Body=b"x", ObjectLockMode="COMPLIANCE",
+                                                   ObjectLockRetainUntilDate=until,
+                                                   ChecksumAlgorithm="SHA256"))
+    assert not can(lambda: users["bob"].put_object(Bucket=locked, Key="held", Body=b"x", ObjectLockLegalHoldStatus="ON",
+                                                   ChecksumAlgorithm="SHA256"))
+    assert can(lambda: users["bob"].put_object(Bucket=locked, Key="plain", Body=b"x", ChecksumAlgorithm="SHA256"))
+    assert "Versions" in alice.list_object_versions(Bucket=locked, Prefix="plain")
+    with pytest.raises(ClientError):
+        alice.head_object(Bucket=locked, Key="forever")

@@ -214,6 +214,9 @@ CASES = [
          "bob", put("home/bob/t1", Tagging="class=open"), True),
     Case("request-tag-other-value", bob_only("s3:PutObject", condition={"StringEquals": {"s3:RequestObjectTag/class": "open"}}),
          "bob", put("home/bob/t2", Tagging="class=secret"), False),
+    Case("request-tag-case-collision", [*bob_only("s3:PutObject"), statement(
+        "Deny", action="s3:PutObject", condition={"StringEquals": {"s3:RequestObjectTag/Project": "Red"}})],
+         "bob", put("home/bob/t4", Tagging="Project=Red&project=Blue"), False),
     Case("request-tag-keys", bob_only("s3:PutObject", condition={"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["class"]}}),
          "bob", put("home/bob/t3", Tagging="class=open&owner=bob"), False),
     Case("existing-tag", bob_only(condition={"StringEquals": {"s3:ExistingObjectTag/class": "open"}}), "bob",
@@ -320,20 +323,50 @@ def test_owner_repairs_a_policy_that_locks_everyone_out(world):
     assert alice.get_object(Bucket=BUCKET, Key="public/a.txt")["Body"].read() == b"public/a.txt"
 
 
-def test_other_users_cannot_manage_the_policy_unless_granted(world):
-    bob = world.clients["bob"]
-    with pytest.raises(ClientError) as e:
-        bob.put_bucket_policy(Bucket=BUCKET, Policy=policy_json(world, [statement()]))
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
-    alice = world.clients["alice"]
-    alice.put_bucket_policy(Bucket=BUCKET, Policy=policy_json(world, bob_only(["s3:GetBucketPolicy"], BKT)))
+def test_only_the_owner_manages_policy_and_block_public_access(world):
+    """The policy, Block Public Access and ownership controls are the owner's alone, as AWS keeps
+    them to the owner's account: not even a grant of s3:* to bob (or to everyone) reaches them."""
+    bob, anonymous, alice = world.clients["bob"], world.clients["anonymous"], world.clients["alice"]
+    alice.put_bucket_policy(Bucket=BUCKET, Policy=policy_json(world, [*bob_only("s3:*", [BKT, OBJ]),
+                                                                       statement(action="s3:*", resource=[BKT, OBJ])]))
     try:
-        assert "GetBucketPolicy" in bob.get_bucket_policy(Bucket=BUCKET)["Policy"]
+        for client in (bob, anonymous):
+            for call in (lambda c: c.get_bucket_policy(Bucket=BUCKET),
+                         lambda c: c.put_bucket_policy(Bucket=BUCKET, Policy=policy_json(world, [statement()])),
+                         lambda c: c.delete_bucket_policy(Bucket=BUCKET),
+                         lambda c: c.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration={
+                             "BlockPublicAcls": False}),
+                         lambda c: c.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={
+                             "Rules": [{"ObjectOwnership": "ObjectWriter"}]})):
+                with pytest.raises(ClientError) as e:
+                    call(client)
+                assert e.value.response["Error"]["Code"] == "AccessDenied"
+        assert bob.get_object(Bucket=BUCKET, Key="public/a.txt")["Body"].read() == b"public/a.txt", "the rest works"
+    finally:
+        alice.delete_bucket_policy(Bucket=BUCKET)
+    rules = alice.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}], "nothing changed"
+
+
+def test_an_encoded_version_id_is_authorized_as_a_version(world):
+    """`%76ersionId` is the same query parameter to s3s, so it is authorized as s3:GetObjectVersion:
+    a public s3:GetObject grant does not reach old versions this way either."""
+    alice = world.clients["alice"]
+    old = first_version(alice, "public/a.txt")
+    alice.put_bucket_policy(Bucket=BUCKET, Policy=policy_json(world, [statement()]))
+    try:
+        plain = requests.get(f"{world.server.endpoint}/{BUCKET}/public/a.txt", timeout=30)
+        assert plain.status_code == 200
+        for name in ("versionId", "%76ersionId", "version%49d"):
+            r = requests.get(f"{world.server.endpoint}/{BUCKET}/public/a.txt?{name}={old}", timeout=30)
+            assert r.status_code == 403, (name, r.status_code, r.text)
     finally:
         alice.delete_bucket_policy(Bucket=BUCKET)
 
 
 @pytest.mark.parametrize("bad,message", [
+    ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": f"arn:aws:s3:::{BUCKET}/home/${{aws:username}}/*"}]}, "Policy variables are not supported"),
     ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}]},
      "Policy has invalid resource"),
     ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": OBJ,
@@ -357,6 +390,9 @@ def test_policy_status_follows_awss_definition_of_public(world):
     cases = [
         ([statement()], True),
         ([statement(condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})], False),
+        ([statement(condition={"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})], True),
+        ([statement(condition={"Null": {"aws:SourceIp": "false"}})], True),
+        ([statement(condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})], True),
         (bob_only(), False),
         ([statement("Deny")], False),
     ]

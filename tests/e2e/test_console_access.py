@@ -92,3 +92,39 @@ def test_other_users_get_403(server, s3, root, bucket):
         assert_api_error(r, 403, "forbidden")
     assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
         {"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_public_toggle_keeps_the_rest_of_the_policy(s3, root, bucket):
+    deny = {"Sid": "NoSecrets", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/secret/*"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]}))
+    s3.put_object(Bucket=bucket, Key="secret/k", Body=b"s")
+    s3.put_object(Bucket=bucket, Key="open/k", Body=b"o")
+    r = root.put(f"/api/buckets/{bucket}/public", json={"public": True})
+    assert r.status_code == 200 and r.json()["public"] is True, r.text
+    sids = [st.get("Sid") for st in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]]
+    assert sids == ["NoSecrets", "PublicRead"], sids
+    endpoint = root.server.endpoint
+    assert requests.get(f"{endpoint}/{bucket}/open/k", timeout=30).status_code == 200
+    assert requests.get(f"{endpoint}/{bucket}/secret/k", timeout=30).status_code == 403, "the Deny stayed"
+    assert root.put(f"/api/buckets/{bucket}/public", json={"public": False}).status_code == 200
+    sids = [st.get("Sid") for st in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]]
+    assert sids == ["NoSecrets"], sids
+
+
+def test_console_deletes_are_authorized_key_by_key(server, s3, root, bucket):
+    """A Deny on part of the bucket stops the console's delete of those keys (the owner's too), and
+    delete by prefix, which cannot check each key, is refused while the policy denies anything."""
+    for key in ("keep/a", "tmp/b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/keep/*"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [deny]}))
+    path = f"/api/buckets/{bucket}/objects/delete"
+    assert_api_error(root.post(path, json={"keys": ["tmp/b", "keep/a"]}), 403, "forbidden")
+    assert_api_error(root.post(path, json={"prefix": "", "confirm_count": 2}), 403, "forbidden")
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["keep/a", "tmp/b"]
+    r = root.post(path, json={"keys": ["tmp/b"]})
+    assert r.status_code == 200 and r.json() == {"deleted": 1}, r.text
+    s3.delete_bucket_policy(Bucket=bucket)
+    r = root.post(path, json={"prefix": "keep/", "confirm_count": 1})
+    assert r.status_code == 200 and r.json() == {"deleted": 1}, r.text

@@ -113,11 +113,10 @@ pub async fn remove(
                 "A versioned bucket keeps every version: delete its versions first, then the bucket.",
             ));
         }
-        state.authorizer.authorize(Some(&me), "s3:DeleteObject", Some(&name), None).await?;
         let confirm = q
             .confirm_count
             .ok_or_else(|| ApiError::bad_request("force=true needs confirm_count, the number of objects."))?;
-        delete_prefix(&state, &bucket, b"", confirm, me.user_id).await?;
+        delete_prefix(&state, &bucket, b"", confirm, &me).await?;
     }
     state.engine.delete_bucket(&bucket).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -134,8 +133,9 @@ pub struct PublicToggle {
 }
 
 /// `PUT /api/buckets/{name}/public`: makes the bucket public (objects readable by anyone, and listable
-/// when `listing`) or private, by writing (or removing) its bucket policy, authorized like
-/// PutBucketPolicy. Answers `{"public", "public_listing"}`.
+/// when `listing`) or private, by adding (or removing) the policy statements `PublicRead` and
+/// `PublicList` (the rest of the policy stays), authorized like PutBucketPolicy; refused with
+/// `public_access_blocked` while Block Public Access blocks public policies. Answers `{"public", "public_listing"}`.
 pub async fn set_public(
     State(state): State<ApiState>,
     Session(me): Session,
@@ -144,14 +144,25 @@ pub async fn set_public(
 ) -> ApiResult<Json<Value>> {
     let action = if body.public { "s3:PutBucketPolicy" } else { "s3:DeleteBucketPolicy" };
     let bucket = authorized_bucket(&state, &me, action, &name, None).await?;
-    let policy = body.public.then(|| {
-        let mut statements = vec![json!({
+    // Only the toggle's own statements (by Sid) change; whatever else the policy says stays.
+    let mut statements: Vec<Value> = match bucket.policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok())
+    {
+        Some(doc) => match doc.get("Statement") {
+            Some(Value::Array(list)) => list.clone(),
+            Some(one @ Value::Object(_)) => vec![one.clone()],
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    statements.retain(|st| !matches!(st.get("Sid").and_then(Value::as_str), Some("PublicRead" | "PublicList")));
+    if body.public {
+        statements.push(json!({
             "Sid": "PublicRead",
             "Effect": "Allow",
             "Principal": "*",
             "Action": ["s3:GetObject"],
             "Resource": [format!("arn:aws:s3:::{name}/*")],
-        })];
+        }));
         if body.listing {
             statements.push(json!({
                 "Sid": "PublicList",
@@ -161,10 +172,16 @@ pub async fn set_public(
                 "Resource": [format!("arn:aws:s3:::{name}")],
             }));
         }
-        json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
-    });
+    }
+    let policy =
+        (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }).to_string());
+    let document = policy
+        .as_deref()
+        .map(|p| PolicyDocument::parse(&name, p))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    state.engine.set_bucket_policy(&bucket, policy.as_deref(), document.is_some_and(|d| d.is_public())).await?;
     let (public, public_listing) = public_flags(&name, policy.as_deref());
-    state.engine.set_bucket_policy(&bucket, policy.as_deref(), public).await?;
     tracing::info!(user = %me.name, bucket = %name, public, public_listing, "bucket visibility changed");
     Ok(Json(json!({ "public": public, "public_listing": public_listing })))
 }

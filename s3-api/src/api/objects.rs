@@ -15,13 +15,17 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use cloudvault_metadata::{Bucket, ListColumns, ListedObject, ObjectRecord, UserId, WriteCondition};
+use cloudvault_metadata::{Bucket, ListColumns, ListedObject, ObjectRecord, WriteCondition};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::versions::readable_version;
+use crate::auth::authorizer::AccessRequest;
+use crate::auth::context::ConditionKeys;
+use crate::auth::iam::PolicyDocument;
 use crate::auth::{Principal, action_of};
+use crate::engine::access::object_owner;
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::lock::needs_digest;
 use crate::engine::{EngineError, ListParams, NewObject, parse_version};
@@ -38,6 +42,31 @@ pub(super) async fn authorized_bucket(
     state
         .authorizer
         .authorize(Some(me), action, Some(bucket), key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such bucket."))
+}
+
+/// Authorizes a console listing as ListObjects, with its `s3:prefix`, `s3:delimiter` and
+/// `s3:max-keys`, so policy conditions on them hold in the console as over S3.
+async fn listing_bucket(
+    state: &ApiState,
+    me: &Principal,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    limit: u32,
+) -> ApiResult<std::sync::Arc<Bucket>> {
+    // As over S3, an empty prefix is no `s3:prefix` at all.
+    let mut keys = ConditionKeys::from([("s3:max-keys".to_owned(), vec![limit.to_string()])]);
+    if !prefix.is_empty() {
+        keys.insert("s3:prefix".into(), vec![prefix.to_owned()]);
+    }
+    if let Some(d) = delimiter {
+        keys.insert("s3:delimiter".into(), vec![d.to_owned()]);
+    }
+    state
+        .authorizer
+        .authorize_with(Some(me), "s3:ListBucket", Some(bucket), None, keys)
         .await?
         .ok_or_else(|| ApiError::not_found("No such bucket."))
 }
@@ -107,7 +136,7 @@ pub async fn list(
     if !(1..=MAX_KEYS_PER_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 1000."));
     }
-    let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
+    let b = listing_bucket(&state, &me, &bucket, &q.prefix, q.delimiter.as_deref(), limit).await?;
     let prefix = q.prefix.as_bytes();
     let after = q.after.as_deref().filter(|a| !a.is_empty()).map(str::as_bytes);
     let (objects, prefixes, next_after) = match q.search.as_deref().filter(|s| !s.is_empty()) {
@@ -156,7 +185,7 @@ pub async fn count(
     Path(bucket): Path<String>,
     Query(q): Query<PrefixQuery>,
 ) -> ApiResult<Json<Value>> {
-    let b = authorized_bucket(&state, &me, "s3:ListBucket", &bucket, None).await?;
+    let b = listing_bucket(&state, &me, &bucket, &q.prefix, None, MAX_KEYS_PER_PAGE).await?;
     let (count, bytes) = state.engine.prefix_totals(b.id, q.prefix.as_bytes()).await?;
     Ok(Json(json!({ "count": count, "bytes": bytes })))
 }
@@ -187,8 +216,22 @@ pub(super) async fn delete_prefix(
     bucket: &Bucket,
     prefix: &[u8],
     confirm_count: i64,
-    owner_id: UserId,
+    me: &Principal,
 ) -> ApiResult<i64> {
+    // A delete by prefix cannot authorize each key it removes: only the bucket's owner or an admin
+    // may make one, and only while the bucket policy denies nothing (a Deny might cover some keys).
+    let denies = bucket
+        .policy
+        .as_deref()
+        .and_then(|p| PolicyDocument::parse(&bucket.name, p).ok())
+        .is_some_and(|p| p.has_deny());
+    if !(me.is_admin || me.user_id == bucket.owner_id) || denies {
+        return Err(ApiError::forbidden(
+            "Only the bucket's owner may delete by prefix, and not while the bucket policy denies anything; delete \
+             the objects by key.",
+        ));
+    }
+    let owner_id = me.user_id;
     let (count, _) = state.engine.prefix_totals(bucket.id, prefix).await?;
     if count != confirm_count {
         return Err(ApiError::new(
@@ -213,6 +256,21 @@ pub async fn delete_many(
             if keys.len() > MAX_DELETE_KEYS {
                 return Err(ApiError::bad_request("At most 1000 keys per call."));
             }
+            // Each key is authorized on its own, as S3's DeleteObjects does, before any is deleted.
+            for key in &keys {
+                let request = AccessRequest {
+                    caller: Some(&me),
+                    origin: me.origin,
+                    action: "s3:DeleteObject",
+                    bucket: Some(&bucket),
+                    key: Some(key),
+                    keys: ConditionKeys::new(),
+                    per_key: false,
+                };
+                if !state.authorizer.judge(&b, &request).await? {
+                    return Err(ApiError::forbidden(format!("You may not delete {key:?}.")));
+                }
+            }
             let mut deleted = 0;
             for key in keys {
                 if state.engine.delete_object(b.id, key.as_bytes(), me.user_id).await?.changed {
@@ -222,7 +280,7 @@ pub async fn delete_many(
             deleted
         }
         DeleteRequest::Prefix { prefix, confirm_count } => {
-            delete_prefix(&state, &b, prefix.as_bytes(), confirm_count, me.user_id).await?
+            delete_prefix(&state, &b, prefix.as_bytes(), confirm_count, &me).await?
         }
     };
     Ok(Json(json!({ "deleted": deleted })))
@@ -315,7 +373,11 @@ pub async fn delete_one(
     let sel = parse_version(id)?;
     let b = authorized_bucket(&state, &me, &action_of("DeleteObject", true), &bucket, Some(&q.key)).await?;
     if q.bypass_governance {
-        state.authorizer.authorize(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), None).await?;
+        let keys = ConditionKeys::from([("s3:versionid".to_owned(), vec![id.to_owned()])]);
+        state
+            .authorizer
+            .authorize_with(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), Some(&q.key), keys)
+            .await?;
     }
     state.engine.delete_version(b.id, q.key.as_bytes(), &sel, q.bypass_governance).await?;
     tracing::info!(user = %me.name, bucket = %bucket, version = %id, "version deleted");
@@ -398,8 +460,12 @@ pub async fn upload(
         return Err(ApiError::bad_request("The Content-MD5 does not match the bytes received; nothing was stored."));
     }
     let attributes = ObjectAttributes { content_type: header_text(header::CONTENT_TYPE), ..Default::default() };
-    let new =
-        NewObject { key: q.key.clone().into_bytes(), owner_id: me.user_id, attributes, retention: Default::default() };
+    let new = NewObject {
+        key: q.key.clone().into_bytes(),
+        owner_id: object_owner(&b, Some(me.user_id), None),
+        attributes,
+        retention: Default::default(),
+    };
     let committed = state.engine.put_object(b.id, new, staged, &WriteCondition::None).await?;
     let reply = json!({
         "key": q.key,

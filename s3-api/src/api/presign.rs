@@ -147,7 +147,8 @@ pub async fn create_multipart(
     let b = authorized_bucket(&state, &me, "s3:PutObject", &bucket, Some(&body.key)).await?;
     let attributes = ObjectAttributes { content_type: body.content_type, ..Default::default() };
     let upload_state = UploadState { attributes, checksum: None, lock: Default::default() };
-    let upload_id = state.engine.create_upload(b.id, body.key.as_bytes(), me.user_id, &upload_state).await?;
+    let owner = crate::engine::access::object_owner(&b, Some(me.user_id), None);
+    let upload_id = state.engine.create_upload(b.id, body.key.as_bytes(), owner, &upload_state).await?;
     Ok((StatusCode::CREATED, Json(json!({ "upload_id": upload_id }))))
 }
 

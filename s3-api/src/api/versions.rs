@@ -18,7 +18,9 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::objects::{authorized_bucket, key_text, quoted};
 use super::session::Session;
+use crate::auth::context::ConditionKeys;
 use crate::auth::{Principal, action_of};
+use crate::engine::access::object_owner;
 use crate::engine::attributes::ObjectAttributes;
 use crate::engine::{ListParams, NewObject, parse_version};
 use crate::limits::{CONSOLE_DEFAULT_PAGE, MAX_COPY_SIZE, MAX_KEYS_PER_PAGE};
@@ -33,7 +35,12 @@ pub(super) async fn readable_version(
     version_id: Option<&str>,
 ) -> ApiResult<(std::sync::Arc<Bucket>, ObjectRecord)> {
     let action = action_of("GetObject", version_id.is_some());
-    let b = authorized_bucket(state, me, &action, bucket, Some(key)).await?;
+    let keys = version_id.map(|id| ConditionKeys::from([("s3:versionid".to_owned(), vec![id.to_owned()])]));
+    let b = state
+        .authorizer
+        .authorize_with(Some(me), &action, Some(bucket), Some(key), keys.unwrap_or_default())
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such bucket."))?;
     let object = match version_id {
         None => state.engine.object(b.id, key.as_bytes()).await?,
         Some(id) => {
@@ -150,10 +157,12 @@ pub async fn restore(
     // The copy is rewritten, not linked: its stored checksum would describe bytes it did not hash.
     attributes.checksum = None;
     attributes.upload_id = None;
+    // A copy gets the ACL its request asks for (none: private), never the source's.
+    attributes.acl = None;
     let staged = state.engine.stage_copy(&source, 0..source.size.max(0) as u64, &mut |_| {}).await?;
     let new = NewObject {
         key: body.key.clone().into_bytes(),
-        owner_id: me.user_id,
+        owner_id: object_owner(&b, Some(me.user_id), None),
         attributes,
         retention: Default::default(),
     };

@@ -6,11 +6,13 @@
 //!    it is read-only. The restriction applies to admins' keys too.
 //! 2. Calls on no bucket (ListBuckets) and CreateBucket: any signed-in user; anonymous callers never.
 //! 3. A bucket that does not exist: `NoSuchBucket`, for every caller.
-//! 4. The bucket policy ([`super::iam`]) with the request's condition keys ([`super::context`]): an
+//! 4. A few actions are the owner's alone ([`OWNER_ONLY`]: the policy, Block Public Access,
+//!    ownership controls, object lock configuration), whatever a policy or ACL grants.
+//! 5. The bucket policy ([`super::iam`]) with the request's condition keys ([`super::context`]): an
 //!    explicit `Deny` refuses everyone it names — the owner and admins included, as at AWS, except for
 //!    Get/Put/DeleteBucketPolicy, which the owner can always use to repair a policy that locks them out.
-//! 5. The bucket's owner and admins: everything.
-//! 6. Anyone else (other users, anonymous callers): what the policy allows (with Block Public
+//! 6. The bucket's owner and admins: everything.
+//! 7. Anyone else (other users, anonymous callers): what the policy allows (with Block Public
 //!    Access's RestrictPublicBuckets, a public policy allows anonymous callers nothing), else what
 //!    the bucket's or the object's ACL grants, when the bucket has ACLs enabled (IgnorePublicAcls:
 //!    public grants count for nothing).
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use s3s::{S3Result, s3_error};
 
-use cloudvault_metadata::Bucket;
+use cloudvault_metadata::{Bucket, ObjectRecord};
 
 use super::context::{ConditionKeys, add_caller_keys, canonical_id, user_arn};
 use super::iam::{Caller, Decision, Facts, PolicyDocument};
@@ -35,6 +37,18 @@ use crate::engine::attributes::ObjectAttributes;
 /// The actions an explicit `Deny` never takes from the bucket's owner (AWS's rule for the account
 /// root), so a policy that locks everyone out can still be repaired.
 const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
+
+/// The actions only the bucket's owner (and admins) may perform, whatever a policy or ACL grants: AWS
+/// refuses them to identities outside the owner's account, and each CloudVault user is its own
+/// account. (Otherwise a grantee of `s3:*` could rewrite the policy or lift Block Public Access.)
+const OWNER_ONLY: [&str; 6] = [
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketObjectLockConfiguration",
+];
 
 /// One request as the authorizer sees it.
 #[derive(Debug, Clone)]
@@ -51,9 +65,9 @@ pub struct AccessRequest<'a> {
     pub key: Option<&'a str>,
     /// The request's own condition keys (`s3:prefix`, `s3:x-amz-acl`, ...; see `context`).
     pub keys: ConditionKeys,
-    /// The operation acts on many keys and authorizes each itself with [`Authorizer::judge`]
-    /// (DeleteObjects, as AWS authorizes each key as `s3:DeleteObject`): the decision here only
-    /// resolves the bucket and applies the key's scope.
+    /// The keys are not known yet and each is authorized later with [`Authorizer::judge`]
+    /// (DeleteObjects, as AWS authorizes each key as `s3:DeleteObject`; PostObject, whose key is in
+    /// the form): the decision here only resolves the bucket and applies the key's scope.
     pub per_key: bool,
 }
 
@@ -132,9 +146,12 @@ pub fn action_of(operation: &str, versioned: bool) -> String {
         "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket",
         "ListObjectVersions" => "s3:ListBucketVersions",
         "ListBuckets" => "s3:ListAllMyBuckets",
-        "CopyObject" | "UploadPart" | "UploadPartCopy" | "CreateMultipartUpload" | "CompleteMultipartUpload" => {
-            "s3:PutObject"
-        }
+        "CopyObject"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CreateMultipartUpload"
+        | "CompleteMultipartUpload"
+        | "PostObject" => "s3:PutObject",
         // DeleteObjects is authorized key by key (`AccessRequest::per_key`).
         "DeleteObjects" => "s3:DeleteObject",
         "ListParts" => "s3:ListMultipartUploadParts",
@@ -153,6 +170,8 @@ pub fn action_of(operation: &str, versioned: bool) -> String {
         "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
         "GetObjectRetention" => "s3:GetObjectRetention",
+        "GetBucketReplication" => "s3:GetReplicationConfiguration",
+        "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
         other => return format!("s3:{other}"),
     };
     name.to_owned()
@@ -188,9 +207,21 @@ impl Authorizer {
         bucket: Option<&str>,
         key: Option<&str>,
     ) -> S3Result<Option<Arc<Bucket>>> {
+        self.authorize_with(caller, action, bucket, key, ConditionKeys::new()).await
+    }
+
+    /// [`Self::authorize`] with request condition keys (`s3:versionid` of a version read, `s3:prefix`
+    /// of a listing, ...).
+    pub async fn authorize_with(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        keys: ConditionKeys,
+    ) -> S3Result<Option<Arc<Bucket>>> {
         let origin = caller.map(|p| p.origin).unwrap_or_default();
-        self.decide(AccessRequest { caller, origin, action, bucket, key, keys: ConditionKeys::new(), per_key: false })
-            .await
+        self.decide(AccessRequest { caller, origin, action, bucket, key, keys, per_key: false }).await
     }
 
     /// The decision for one request (see the module's list), returning the bucket it was made on (None
@@ -202,8 +233,9 @@ impl Authorizer {
     /// A signed-in caller's decision is made on the bucket as the database has it now (one indexed
     /// lookup, which the operation then reuses), so a name deleted and re-created by another user on
     /// another replica refuses the old owner and admits the new one from the first request. Anonymous
-    /// callers (public reads, and the traffic an attacker can send) are decided on the bounded cache;
-    /// its stale window is safe because the operation acts on the cached bucket's id, never reused.
+    /// callers (public reads, and the traffic an attacker can send) are decided on the bounded cache:
+    /// the operation acts on the cached bucket's id, never reused, and a policy / ACL / Block Public
+    /// Access change made on another replica reaches them at most `BUCKET_CACHE_TTL` (2 s) late.
     pub async fn decide(&self, request: AccessRequest<'_>) -> S3Result<Option<Arc<Bucket>>> {
         let AccessRequest { caller, action, bucket, .. } = request;
         if let Some(scope) = caller.and_then(|p| p.scope.as_ref())
@@ -224,10 +256,13 @@ impl Authorizer {
         if request.per_key || self.judge(&found, &request).await? { Ok(Some(found)) } else { Err(denied()) }
     }
 
-    /// Steps 4 to 6 of the module's list for a request on `bucket` (already resolved): whether it is
+    /// Steps 4 to 7 of the module's list for a request on `bucket` (already resolved): whether it is
     /// allowed.
     pub async fn judge(&self, bucket: &Bucket, request: &AccessRequest<'_>) -> S3Result<bool> {
         let owner = request.caller.is_some_and(|p| p.is_admin || p.user_id == bucket.owner_id);
+        if !owner && OWNER_ONLY.contains(&request.action) {
+            return Ok(false);
+        }
         let (decision, public) = self.policy_decision(bucket, request).await?;
         let blocks = PublicAccessBlock::of(bucket);
         Ok(match decision {
@@ -253,15 +288,9 @@ impl Authorizer {
         }
         let (Some(key), Some(wanted)) = (request.key, object_permission(request.action)) else { return Ok(false) };
         let version = request.keys.get("s3:versionid").and_then(|v| v.first());
-        let object = match version {
-            Some(id) => {
-                let sel = crate::engine::parse_version(id)?;
-                let found = self.engine.object_version(bucket.id, key.as_bytes(), &sel).await?;
-                found.filter(|v| !v.is_marker).map(|v| v.object)
-            }
-            None => self.engine.object(bucket.id, key.as_bytes()).await?,
+        let Some(object) = self.named_version(bucket, key, version.map(String::as_str)).await? else {
+            return Ok(false);
         };
-        let Some(object) = object else { return Ok(false) };
         let acl = ObjectAttributes::decode(&object.attributes)?.acl.unwrap_or_else(|| Acl::private(object.owner_id));
         Ok(acl.grants(caller, wanted, ignore_public))
     }
@@ -296,15 +325,29 @@ impl Authorizer {
         Ok((decision, policy.is_public()))
     }
 
-    /// `s3:ExistingObjectTag/<k>`: the tags of the current object under `key`, if there is one.
+    /// `s3:ExistingObjectTag/<k>`: the tags of the version the request names (`s3:versionid`), else of
+    /// the current object under `key`, if there is one.
     async fn add_existing_tags(&self, keys: &mut ConditionKeys, bucket: &Bucket, key: &str) -> S3Result<()> {
-        if let Some(object) = self.engine.object(bucket.id, key.as_bytes()).await? {
-            let attributes = ObjectAttributes::decode(&object.attributes)?;
-            for (k, v) in attributes.tags {
-                keys.insert(format!("s3:existingobjecttag/{}", k.to_ascii_lowercase()), vec![v]);
+        let version = keys.get("s3:versionid").and_then(|v| v.first()).cloned();
+        if let Some(object) = self.named_version(bucket, key, version.as_deref()).await? {
+            for (k, v) in ObjectAttributes::decode(&object.attributes)?.tags {
+                keys.entry(format!("s3:existingobjecttag/{}", k.to_ascii_lowercase())).or_default().push(v);
             }
         }
         Ok(())
+    }
+
+    /// The version `version` of `key` (the current object without one); `None` when there is none or
+    /// it is a delete marker.
+    async fn named_version(&self, bucket: &Bucket, key: &str, version: Option<&str>) -> S3Result<Option<ObjectRecord>> {
+        Ok(match version {
+            Some(id) => {
+                let sel = crate::engine::parse_version(id)?;
+                let found = self.engine.object_version(bucket.id, key.as_bytes(), &sel).await?;
+                found.filter(|v| !v.is_marker).map(|v| v.object)
+            }
+            None => self.engine.object(bucket.id, key.as_bytes()).await?,
+        })
     }
 }
 
@@ -312,7 +355,9 @@ impl Authorizer {
 fn bucket_permission(action: &str) -> Option<Permission> {
     Some(match action {
         "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => Permission::Read,
-        "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion" | "s3:AbortMultipartUpload" => Permission::Write,
+        // Not s3:DeleteObjectVersion: AWS's WRITE lets grantees replace and delete objects, not erase
+        // version history.
+        "s3:PutObject" | "s3:DeleteObject" | "s3:AbortMultipartUpload" => Permission::Write,
         "s3:GetBucketAcl" => Permission::ReadAcp,
         "s3:PutBucketAcl" => Permission::WriteAcp,
         _ => return None,

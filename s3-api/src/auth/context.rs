@@ -10,6 +10,11 @@ use super::origin::Origin;
 /// Condition keys (lower-case) and their values.
 pub type ConditionKeys = HashMap<String, Vec<String>>;
 
+/// The `s3:*` condition keys of an S3 request, left in its extensions by the access hook for the
+/// operations that authorize keys themselves (DeleteObjects, PostObject).
+#[derive(Debug, Clone, Default)]
+pub struct RequestKeys(pub ConditionKeys);
+
 /// Request headers whose value is the condition key `s3:<header>`, as AWS documents them.
 const HEADER_KEYS: [&str; 13] = [
     "x-amz-acl",
@@ -54,11 +59,7 @@ pub fn s3_request_keys(headers: &http::HeaderMap, query: Option<&str>) -> Condit
         }
     }
     if let Some(tagging) = header("x-amz-tagging") {
-        let tags: Vec<(String, String)> = form_pairs(tagging);
-        for (k, v) in &tags {
-            keys.insert(format!("s3:requestobjecttag/{}", k.to_ascii_lowercase()), vec![v.clone()]);
-        }
-        keys.insert("s3:requestobjecttagkeys".into(), tags.into_iter().map(|(k, _)| k).collect());
+        add_tag_keys(&mut keys, tagging);
     }
     let query_signed = |name: &str| pairs.iter().any(|(n, _)| n == name);
     let (version, auth_type) = match header("authorization") {
@@ -73,6 +74,17 @@ pub fn s3_request_keys(headers: &http::HeaderMap, query: Option<&str>) -> Condit
         keys.insert("s3:authtype".into(), vec![auth_type.into()]);
     }
     keys
+}
+
+/// `s3:RequestObjectTag/<k>` and `s3:RequestObjectTagKeys` of a tag set written as `x-amz-tagging`
+/// writes it (`k=v&k2=v2`).
+pub fn add_tag_keys(keys: &mut ConditionKeys, tagging: &str) {
+    let tags: Vec<(String, String)> = form_pairs(tagging);
+    for (k, v) in &tags {
+        // Condition keys are case-insensitive: `Project` and `project` both count, neither replaces.
+        keys.entry(format!("s3:requestobjecttag/{}", k.to_ascii_lowercase())).or_default().push(v.clone());
+    }
+    keys.insert("s3:requestobjecttagkeys".into(), tags.into_iter().map(|(k, _)| k).collect());
 }
 
 /// `a=b&c=d` (form-encoded: `+` is a space) as decoded pairs; undecodable pairs are skipped.

@@ -352,6 +352,7 @@ fn conditions(value: Option<&Value>) -> Result<Vec<Condition>, PolicyError> {
                 Value::Number(n) => vec![n.to_string()],
                 other => strings(other, "Condition values")?,
             };
+            no_variables(&values, "in Condition")?;
             out.push(Condition { operator, qualifier, if_exists, key: key.to_ascii_lowercase(), values });
         }
     }
@@ -418,6 +419,7 @@ impl PolicyDocument {
         }
         let (resources, not_resource) = one_of(s, "Resource")?;
         let resources = strings(&resources, "Resource")?;
+        no_variables(&resources, "in Resource")?;
         for r in &resources {
             check_resource(bucket, r)?;
         }
@@ -451,23 +453,72 @@ impl PolicyDocument {
         self.evaluate(&Facts { caller: Caller::Anonymous, action, resource, context: &context }) == Decision::Allow
     }
 
+    /// Whether the policy allows everyone more than reading objects and listing: before issue 13
+    /// CloudVault evaluated only those two actions for everyone, so such a policy stored then (say
+    /// `s3:*` to `"*"`) lets anonymous callers write now; the server warns about it at start.
+    pub fn lets_everyone_write(&self) -> bool {
+        let read = |a: &String| ["s3:getobject", "s3:listbucket"].contains(&a.to_ascii_lowercase().as_str());
+        self.statements.iter().any(|s| {
+            let everyone = matches!(s.principals, Principals::Everyone) != s.not_principal;
+            s.allow && everyone && (s.actions.negated || !s.actions.patterns.iter().all(read))
+        })
+    }
+
+    /// Whether any statement denies anything.
+    pub fn has_deny(&self) -> bool {
+        self.statements.iter().any(|s| !s.allow)
+    }
+
     /// Whether any condition reads a key starting with `prefix` (lower-case), so that the caller
     /// fetches such keys only for policies that need them (`s3:existingobjecttag/`).
     pub fn reads_key(&self, prefix: &str) -> bool {
         self.statements.iter().flat_map(|s| &s.conditions).any(|c| c.key.starts_with(prefix))
     }
 
-    /// Whether the policy is "public" as AWS defines it for GetBucketPolicyStatus: an `Allow` to everyone
-    /// (or to everyone but someone, via `NotPrincipal`) that no condition narrows to known sources.
+    /// Whether the policy is "public" as AWS defines it for GetBucketPolicyStatus and Block Public
+    /// Access: an `Allow` to everyone (or to everyone but someone, via `NotPrincipal`) that no
+    /// condition narrows to known sources. Narrowing is an `IpAddress` on `aws:SourceIp` whose every
+    /// block is at least a /8 (IPv4) or /32 (IPv6) — not `0.0.0.0/0` — or a positive string or ARN match
+    /// on `aws:SourceVpc`, `aws:SourceVpce`, `aws:PrincipalAccount` or `aws:PrincipalArn` without
+    /// wildcards. `Null` and negated operators narrow nothing.
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(|s| {
             let everyone = matches!(s.principals, Principals::Everyone) != s.not_principal;
-            let narrowing = s.conditions.iter().any(|c| {
-                matches!(c.key.as_str(), "aws:sourceip" | "aws:sourcevpc" | "aws:sourcevpce" | "aws:principalaccount")
-                    && !c.operator.negated()
-            });
-            s.allow && everyone && !narrowing
+            s.allow && everyone && !s.conditions.iter().any(Condition::narrows_to_known_sources)
         })
+    }
+}
+
+impl Condition {
+    fn narrows_to_known_sources(&self) -> bool {
+        use Operator::*;
+        let fixed = |v: &String| !v.contains('*') && !v.contains('?');
+        match (self.operator, self.key.as_str()) {
+            (IpAddress, "aws:sourceip") => !self.if_exists && self.values.iter().all(|v| narrow_block(v)),
+            (
+                StringEquals | StringEqualsIgnoreCase | ArnEquals,
+                "aws:sourcevpc" | "aws:sourcevpce" | "aws:principalaccount" | "aws:principalarn",
+            ) => !self.if_exists && self.values.iter().all(fixed),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an address block names known sources: at least a /8 of IPv4 or a /32 of IPv6.
+fn narrow_block(text: &str) -> bool {
+    match text.trim().parse::<ipnet::IpNet>() {
+        Ok(ipnet::IpNet::V4(n)) => n.prefix_len() >= 8,
+        Ok(ipnet::IpNet::V6(n)) => n.prefix_len() >= 32,
+        Err(_) => text.trim().parse::<IpAddr>().is_ok(),
+    }
+}
+
+/// Refuses policy variables (`${aws:username}`): CloudVault does not substitute them, and a policy
+/// that relies on them would otherwise compare the literal text and silently mean something else.
+fn no_variables(values: &[String], what: &str) -> Result<(), PolicyError> {
+    match values.iter().find(|v| v.contains("${")) {
+        Some(v) => Err(bad(format!("Policy variables are not supported ({what} {v})"))),
+        None => Ok(()),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Where a request came from, as the authorizer's conditions (`aws:SourceIp`, `aws:SecureTransport`)
 //! and the sign-in throttle see it: the peer of the connection, or, behind trusted proxies (the router,
 //! the console's frontend; `CLOUDVAULT_TRUSTED_PROXIES`), what they say in `X-Forwarded-For` and
-//! `X-Forwarded-Proto`. Nothing a client writes itself is ever believed.
+//! `X-Forwarded-Proto`. Nothing a client writes itself is believed: only headers from trusted peers
+//! count, and `cloudvault console` replaces `X-Forwarded-Proto` unless its own peer is trusted. (Trust
+//! only the proxies themselves: whoever can connect from a trusted address can claim any client.)
 
 use std::net::IpAddr;
 
@@ -18,6 +20,7 @@ impl Origin {
     /// The origin of a request that reached a listener from `peer` (over TLS when `tls`), with
     /// `headers` as received; `trusted`: the proxies whose forwarding headers are believed.
     pub fn of(peer: IpAddr, tls: bool, headers: &http::HeaderMap, trusted: &[ipnet::IpNet]) -> Self {
+        let peer = peer.to_canonical();
         let via_trusted = trusted.iter().any(|net| net.contains(&peer));
         // The proxy that terminated TLS tells the scheme in the header it appended last.
         let forwarded_https = via_trusted
@@ -36,6 +39,8 @@ impl Origin {
 /// `X-Forwarded-For` entry that is not itself a trusted proxy. Entries a client wrote itself sit to the
 /// left of what trusted proxies appended, so they are never believed.
 pub fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; policies name a.b.c.d.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -50,7 +55,7 @@ pub fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet:
     // From the right: what trusted proxies appended comes first; stop at the first entry that is not an
     // address (anything left of it was written by someone we do not trust).
     for entry in entries.into_iter().rev() {
-        match entry.parse::<IpAddr>() {
+        match entry.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if is_trusted(&ip) => continue,
             Ok(ip) => return ip,
             Err(_) => break,
@@ -100,6 +105,8 @@ mod tests {
         assert!(Origin::of(ip("127.0.0.1"), false, &https, &trusted).secure);
         assert!(!Origin::of(ip("192.0.2.1"), false, &https, &trusted).secure, "an untrusted client's claim");
         assert!(Origin::of(ip("192.0.2.1"), true, &http::HeaderMap::new(), &trusted).secure);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("ip");
+        assert!(Origin::of(mapped, false, &https, &trusted).secure, "an IPv4-mapped peer is its IPv4 address");
         let spoofed = headers(&[("x-forwarded-proto", "https, http")]);
         assert!(!Origin::of(ip("127.0.0.1"), false, &spoofed, &trusted).secure, "the proxy's own entry is last");
     }

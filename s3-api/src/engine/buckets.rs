@@ -10,7 +10,10 @@
 //!   done with a stale entry names the old id, which the commit transaction checks (`lock_bucket`,
 //!   `set_bucket_setting`'s row count), so a write fails with `NoSuchBucket` and a read finds nothing,
 //!   instead of reaching a re-created bucket of the same name. The authorizer uses the cache only for
-//!   anonymous callers; signed-in callers are decided on [`Engine::bucket_fresh`].
+//!   anonymous callers; signed-in callers are decided on [`Engine::bucket_fresh`]. What the window
+//!   does allow: a policy, ACL or Block Public Access change made on another replica reaches
+//!   anonymous callers here up to [`BUCKET_CACHE_TTL`] late (a revoked public grant keeps working
+//!   that long; the README says so).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +24,7 @@ use cloudvault_metadata::{Bucket, BucketSetting, NewBucketAccess, UserId};
 use super::access::{NewAccess, Ownership};
 use super::{Engine, EngineResult, now_ms};
 
-/// How long a cached bucket (owner, policy, CORS) is trusted without asking the database again: the
+/// How long a cached bucket (owner, policy, ACL, ownership, Block Public Access, CORS) is trusted without asking the database again: the
 /// longest a policy change made on another replica takes to apply here.
 pub const BUCKET_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Most buckets cached per replica; past it the cache is emptied and refills from the database.

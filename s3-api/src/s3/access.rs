@@ -3,15 +3,65 @@
 
 use std::sync::Arc;
 
-use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::PostObjectInput;
 use s3s::path::S3Path;
+use s3s::{S3Request, S3Result, s3_error};
 
 use crate::auth::authorizer::AccessRequest;
-use crate::auth::context::s3_request_keys;
+use crate::auth::context::{RequestKeys, add_tag_keys, s3_request_keys};
 use crate::auth::origin::Origin;
 use crate::auth::{Authorizer, Principal, action_of};
 use crate::engine::buckets::AuthorizedBucket;
+use cloudvault_metadata::Bucket;
+
+/// Operations whose keys are not in the path: the check here only resolves the bucket (and the key's
+/// scope), and each key is authorized where it is known — DeleteObjects in the operation, PostObject
+/// in [`S3Authz::post_object`] once s3s has read the form.
+const PER_KEY: [&str; 2] = ["DeleteObjects", "PostObject"];
+
+/// Whether the caller of an S3 request (its principal, origin and condition keys as the hook left
+/// them in `ext`) may perform `action` on `key` (its version `version`, if named) in `bucket`: for
+/// the checks operations make themselves (each key of DeleteObjects, a governance bypass).
+pub async fn key_allowed(
+    authorizer: &Authorizer,
+    ext: &http::Extensions,
+    bucket: &Bucket,
+    action: &str,
+    key: &str,
+    version: Option<&str>,
+) -> S3Result<bool> {
+    let mut keys = ext.get::<RequestKeys>().map(|k| k.0.clone()).unwrap_or_default();
+    if let Some(version) = version {
+        keys.insert("s3:versionid".into(), vec![version.to_owned()]);
+    }
+    let request = AccessRequest {
+        caller: ext.get::<Principal>(),
+        origin: ext.get::<Origin>().copied().unwrap_or_default(),
+        action,
+        bucket: Some(&bucket.name),
+        key: Some(key),
+        keys,
+        per_key: false,
+    };
+    authorizer.judge(bucket, &request).await
+}
+
+/// The extra actions a write needs when it sets object lock state with headers (AWS: a PUT with
+/// `x-amz-object-lock-*` needs `s3:PutObjectRetention` / `s3:PutObjectLegalHold` too).
+fn lock_actions(operation: &str, headers: &http::HeaderMap) -> Vec<&'static str> {
+    if !matches!(operation, "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if headers.contains_key("x-amz-object-lock-mode") || headers.contains_key("x-amz-object-lock-retain-until-date") {
+        out.push("s3:PutObjectRetention");
+    }
+    if headers.contains_key("x-amz-object-lock-legal-hold") {
+        out.push("s3:PutObjectLegalHold");
+    }
+    out
+}
 
 /// The s3s access hook: resolves the signed access key to its user (once per request) and asks the
 /// [`Authorizer`]. The principal and the authorized bucket go into the request's extensions, where the
@@ -35,8 +85,9 @@ impl S3Access for S3Authz {
         if let Some(p) = &caller {
             cx.extensions_mut().insert(p.clone());
         }
-        let versioned = cx.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
-        let action = action_of(&operation, versioned);
+        // Decoded as s3s decodes the query, so `%76ersionId=` is the version it serves.
+        let keys = s3_request_keys(cx.headers(), cx.uri().query());
+        let action = action_of(&operation, keys.contains_key("s3:versionid"));
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
@@ -48,12 +99,51 @@ impl S3Access for S3Authz {
             action: &action,
             bucket: bucket.as_deref(),
             key: key.as_deref(),
-            keys: s3_request_keys(cx.headers(), cx.uri().query()),
-            per_key: operation == "DeleteObjects",
+            keys: keys.clone(),
+            per_key: PER_KEY.contains(&operation.as_str()),
         };
-        if let Some(found) = self.0.decide(request).await? {
+        let found = self.0.decide(request.clone()).await?;
+        if let Some(found) = &found {
+            // Lock headers on a write set a retention or legal hold: those need their own permissions.
+            for extra in lock_actions(&operation, cx.headers()) {
+                if !self.0.judge(found, &AccessRequest { action: extra, ..request.clone() }).await? {
+                    return Err(s3_error!(AccessDenied, "Access Denied"));
+                }
+            }
+        }
+        drop(request);
+        if let Some(found) = found {
             cx.extensions_mut().insert(AuthorizedBucket(found));
         }
+        cx.extensions_mut().insert(RequestKeys(keys));
         Ok(())
+    }
+
+    /// A browser-form upload, authorized as `s3:PutObject` on the form's key (with the form's
+    /// `acl` and `tagging` as condition keys), now that s3s has verified the form and read its fields.
+    async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
+        let Some(AuthorizedBucket(bucket)) = req.extensions.get::<AuthorizedBucket>().cloned() else {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        let mut keys = req.extensions.get::<RequestKeys>().map(|k| k.0.clone()).unwrap_or_default();
+        if let Some(acl) = &req.input.acl {
+            keys.insert("s3:x-amz-acl".into(), vec![acl.as_str().to_owned()]);
+        }
+        if let Some(tagging) = &req.input.tagging {
+            add_tag_keys(&mut keys, tagging);
+        }
+        let request = AccessRequest {
+            caller: req.extensions.get::<Principal>(),
+            origin: req.extensions.get::<Origin>().copied().unwrap_or_default(),
+            action: "s3:PutObject",
+            bucket: Some(&bucket.name),
+            key: Some(&req.input.key),
+            keys,
+            per_key: false,
+        };
+        match self.0.judge(&bucket, &request).await? {
+            true => Ok(()),
+            false => Err(s3_error!(AccessDenied, "Access Denied")),
+        }
     }
 }

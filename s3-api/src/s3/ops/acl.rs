@@ -15,6 +15,7 @@ use crate::auth::Principal;
 use crate::auth::context::canonical_id;
 use crate::engine::access::{Acl, Canned, Grant as AclGrant, Grantee as AclGrantee, Ownership, Permission};
 use crate::engine::access::{PublicAccessBlock, check_acl, object_owner};
+use crate::limits::MAX_ACL_GRANTS;
 use crate::s3::vault::CloudVault;
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -86,7 +87,7 @@ impl AclRequest<'_> {
             (Some(name), false) => canned(name, self.bucket).map(|c| Some(c.acl(owner, bucket_owner))),
             (None, false) => Ok(None),
             (None, true) => {
-                let mut grants = Vec::new();
+                let mut named = Vec::new();
                 for (header, permission) in [
                     (&self.headers.full_control, Permission::FullControl),
                     (&self.headers.read, Permission::Read),
@@ -95,14 +96,22 @@ impl AclRequest<'_> {
                     (&self.headers.write_acp, Permission::WriteAcp),
                 ] {
                     for grantee in header.as_deref().map(parse_grantees).transpose()?.unwrap_or_default() {
-                        grants.push(AclGrant { grantee: resolve_grantee(v, grantee).await?, permission });
+                        named.push((grantee, permission));
                     }
                 }
                 for g in self.body.and_then(|b| b.grants).unwrap_or_default() {
                     let permission = g.permission.as_ref().and_then(|p| Permission::parse(p.as_str()));
                     let permission = permission.ok_or_else(|| s3_error!(MalformedACLError, "Invalid permission"))?;
                     let grantee = g.grantee.ok_or_else(|| s3_error!(MalformedACLError, "A grant has no grantee"))?;
-                    grants.push(AclGrant { grantee: resolve_grantee(v, grantee_of_dto(&grantee)?).await?, permission });
+                    named.push((grantee_of_dto(&grantee)?, permission));
+                }
+                // Counted before any user is looked up: AWS's limit, and a bound on the lookups.
+                if named.len() > MAX_ACL_GRANTS {
+                    return Err(s3_error!(MalformedACLError, "An ACL has at most {MAX_ACL_GRANTS} grants"));
+                }
+                let mut grants = Vec::with_capacity(named.len());
+                for (grantee, permission) in named {
+                    grants.push(AclGrant { grantee: resolve_grantee(v, grantee).await?, permission });
                 }
                 if !self.bucket && grants.iter().any(|g| g.permission == Permission::Write) {
                     return Err(s3_error!(InvalidArgument, "WRITE cannot be granted on an object"));

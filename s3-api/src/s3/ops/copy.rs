@@ -35,9 +35,10 @@ async fn copy_source(
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
     let action = action_of("GetObject", version_id.is_some());
+    let keys = version_id.iter().map(|id| ("s3:versionid".to_owned(), vec![id.to_string()])).collect();
     let bucket = v
         .authorizer
-        .authorize(Some(caller), &action, Some(bucket), Some(key))
+        .authorize_with(Some(caller), &action, Some(bucket), Some(key), keys)
         .await?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
     let (object, _) = v.object_at(bucket.id, key, version_id.as_deref()).await?;

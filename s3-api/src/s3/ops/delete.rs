@@ -6,12 +6,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use cloudvault_metadata::{Bucket, Deleted, UserId};
 
 use super::lock::bypass;
-use crate::auth::authorizer::AccessRequest;
-use crate::auth::context::ConditionKeys;
-use crate::auth::origin::Origin;
 use crate::auth::{Principal, action_of};
 use crate::engine::parse_version;
 use crate::limits::{MAX_DELETE_KEYS, MAX_KEY_LENGTH};
+use crate::s3::access::key_allowed;
 use crate::s3::vault::CloudVault;
 
 /// Who a delete marker is recorded as written by: the signer, or for an anonymous delete a bucket
@@ -50,7 +48,7 @@ pub async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let i = &req.input;
-    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &i.bucket).await?;
+    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key).await?;
     let who = Deleter { owner: marker_owner(&req.extensions, &bucket), bypass };
     let deleted = delete_one(v, &bucket, who, &i.key, i.version_id.as_deref()).await?;
     Ok(S3Response::new(DeleteObjectOutput {
@@ -67,8 +65,7 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let bypass = bypass(v, &req.extensions, req.input.bypass_governance_retention, &req.input.bucket).await?;
-    let who = Deleter { owner: marker_owner(&req.extensions, &bucket), bypass };
+    let asked = req.input.bypass_governance_retention;
     let delete = req.input.delete;
     if delete.objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
@@ -80,11 +77,7 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for object in delete.objects {
-        let outcome = match key_allowed(v, &req.extensions, &bucket, &object.key, object.version_id.is_some()).await {
-            Ok(true) => delete_one(v, &bucket, who, &object.key, object.version_id.as_deref()).await,
-            Ok(false) => Err(s3_error!(AccessDenied, "Access Denied")),
-            Err(e) => Err(e),
-        };
+        let outcome = delete_checked(v, &req.extensions, &bucket, asked, &object).await;
         match outcome {
             Ok(_) if quiet => {}
             Ok(d) => deleted.push(reported(object.key, object.version_id, d)),
@@ -103,27 +96,23 @@ pub async fn delete_objects(
     }))
 }
 
-/// Whether the caller may delete `key` (a version of it when `versioned`): DeleteObjects is
-/// authorized key by key, as AWS does (`s3:DeleteObject` / `s3:DeleteObjectVersion` on each object).
-async fn key_allowed(
+/// One key of a DeleteObjects request, authorized on its own as AWS does (`s3:DeleteObject` /
+/// `s3:DeleteObjectVersion`, and `s3:BypassGovernanceRetention` when asked, on that object).
+async fn delete_checked(
     v: &CloudVault,
     ext: &http::Extensions,
     bucket: &Bucket,
-    key: &str,
-    versioned: bool,
-) -> S3Result<bool> {
-    let caller = ext.get::<Principal>();
-    let action = action_of("DeleteObject", versioned);
-    let request = AccessRequest {
-        caller,
-        origin: ext.get::<Origin>().copied().unwrap_or_default(),
-        action: &action,
-        bucket: Some(&bucket.name),
-        key: Some(key),
-        keys: ConditionKeys::new(),
-        per_key: false,
-    };
-    v.authorizer.judge(bucket, &request).await
+    asked: Option<bool>,
+    object: &ObjectIdentifier,
+) -> S3Result<Deleted> {
+    let version = object.version_id.as_deref();
+    let action = action_of("DeleteObject", version.is_some());
+    if !key_allowed(&v.authorizer, ext, bucket, &action, &object.key, version).await? {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    }
+    let bypass = bypass(v, ext, asked, bucket, &object.key).await?;
+    let who = Deleter { owner: marker_owner(ext, bucket), bypass };
+    delete_one(v, bucket, who, &object.key, version).await
 }
 
 /// A `Deleted` entry as AWS reports it: the version id asked for, and when a marker was created or

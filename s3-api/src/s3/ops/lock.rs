@@ -8,9 +8,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use cloudvault_metadata::{Bucket, BucketLock, LockMode, MetaError, Retention, RetentionPeriod};
 
-use crate::auth::Principal;
 use crate::engine::lock::default_period;
 use crate::engine::now_ms;
+use crate::s3::access::key_allowed;
 use crate::s3::attributes::{ms_of, timestamp};
 use crate::s3::error::meta_error;
 use crate::s3::vault::CloudVault;
@@ -92,14 +92,22 @@ pub fn requested_retention(
     Ok(Retention { mode, until_ms, legal_hold })
 }
 
-/// Whether the request asks to bypass GOVERNANCE retention, and may: `s3:BypassGovernanceRetention`.
-pub async fn bypass(v: &CloudVault, ext: &http::Extensions, asked: Option<bool>, bucket: &str) -> S3Result<bool> {
+/// Whether the request asks to bypass GOVERNANCE retention of `key`, and may
+/// (`s3:BypassGovernanceRetention` on that object; `AccessDenied` when it asks and may not).
+pub async fn bypass(
+    v: &CloudVault,
+    ext: &http::Extensions,
+    asked: Option<bool>,
+    bucket: &Bucket,
+    key: &str,
+) -> S3Result<bool> {
     if asked != Some(true) {
         return Ok(false);
     }
-    let caller = ext.get::<Principal>();
-    v.authorizer.authorize(caller, "s3:BypassGovernanceRetention", Some(bucket), None).await?;
-    Ok(true)
+    match key_allowed(&v.authorizer, ext, bucket, "s3:BypassGovernanceRetention", key, None).await? {
+        true => Ok(true),
+        false => Err(s3_error!(AccessDenied, "Access Denied")),
+    }
 }
 
 /// PutObjectLockConfiguration: switches object lock on (a versioned bucket; for good) and sets the
@@ -165,7 +173,7 @@ pub async fn put_object_retention(
     require_integrity(&req.headers)?;
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
-    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &i.bucket).await?;
+    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key).await?;
     let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
     let retention = match i.retention {
         Some(ObjectLockRetention { mode: Some(m), retain_until_date: Some(u) }) => {
