@@ -1,7 +1,7 @@
 //! The CloudVault backend. The request path reads off the modules:
 //!
-//! `server` (TCP, HTTP, request ids) → `s3` (the s3s service: `auth` resolves access keys, `access` denies
-//! anonymous requests, `vault` dispatches each S3 operation to a file in `s3/ops/`) → `engine` (the storage
+//! `server` (TCP, HTTP, request ids) → `s3` (the s3s service: `auth` resolves access keys, `access` asks the
+//! one authorizer (`auth::authorizer`: policy, ownership, ACLs) about every request, `vault` dispatches each S3 operation to a file in `s3/ops/`) → `engine` (the storage
 //! engine: blobs on the data volume, committed by one metadata transaction) → `cloudvault_metadata` (SQL).
 
 pub mod admin;

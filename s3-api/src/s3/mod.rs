@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 
 /// Builds the s3s service: authentication is always on (`set_auth`), every request is authorized by
-/// `crate::auth::Authorizer` (`set_access`: owners, admins, and anonymous reads a bucket policy grants), path style always works and virtual-hosted style is added when a domain is set
+/// `crate::auth::Authorizer` (`set_access`: bucket policy, ownership, ACLs; see `access`), path style always works and virtual-hosted style is added when a domain is set
 /// (without the CNAME fallback, which would turn unknown Host headers into bucket names).
 pub fn build_service(
     config: &Config,

@@ -45,9 +45,10 @@ impl CloudVault {
         }
     }
 
-    /// The user who signed `req`, for operations that record an owner. s3s has verified the signature
-    /// and the authorizer the access before any operation runs; an anonymous request that a bucket
-    /// policy let through cannot perform these (they are writes) and is refused here. The access hook
+    /// The user who signed `req`, for the operations that need a signed-in caller (ListBuckets,
+    /// CreateBucket, CopyObject's source check): an anonymous request is refused here even when a
+    /// policy let it through (anonymous writes that policies allow, PutObject and
+    /// CreateMultipartUpload, take their owner from `ops::acl::write_acl` instead). The access hook
     /// has already resolved the signer and left it in the request's extensions, so this is no second
     /// lookup.
     pub async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
