@@ -282,7 +282,7 @@ impl Authorizer {
         }
         let caller = request.caller.map(|p| p.user_id);
         if let Some(wanted) = bucket_permission(request.action)
-            && Acl::stored(bucket.acl.as_deref(), bucket.owner_id).grants(caller, wanted, ignore_public)
+            && Acl::of_bucket(bucket).grants(caller, wanted, ignore_public)
         {
             return Ok(true);
         }

@@ -228,6 +228,24 @@ impl Acl {
         json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_else(|| Self::private(owner))
     }
 
+    /// The ACL that counts for `bucket`: its own, or the owner's FULL_CONTROL when it has none or ACLs
+    /// are disabled.
+    pub fn of_bucket(bucket: &Bucket) -> Self {
+        match acls_enabled(bucket) {
+            true => Self::stored(bucket.acl.as_deref(), bucket.owner_id),
+            false => Self::private(bucket.owner_id),
+        }
+    }
+
+    /// The ACL that counts for a version owned by `owner` in `bucket` with `acl` stored: that, or the
+    /// owner's FULL_CONTROL when it has none or ACLs are disabled.
+    pub fn of_object(bucket: &Bucket, owner: UserId, acl: Option<&Acl>) -> Self {
+        match (acls_enabled(bucket), acl) {
+            (true, Some(acl)) => acl.clone(),
+            _ => Self::private(owner),
+        }
+    }
+
     /// The stored form.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

@@ -252,11 +252,7 @@ pub async fn get_bucket_acl(
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let acl = match crate::engine::access::acls_enabled(&bucket) {
-        true => Acl::stored(bucket.acl.as_deref(), bucket.owner_id),
-        false => Acl::private(bucket.owner_id),
-    };
-    let (owner, grants) = acl_to_dto(v, &acl, bucket.owner_id).await?;
+    let (owner, grants) = acl_to_dto(v, &Acl::of_bucket(&bucket), bucket.owner_id).await?;
     Ok(S3Response::new(GetBucketAclOutput { owner: Some(owner), grants: Some(grants) }))
 }
 
@@ -287,10 +283,7 @@ pub async fn get_object_acl(
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let i = &req.input;
     let target = Target::resolve(v, &req.extensions, &i.bucket, &i.key, i.version_id.as_deref()).await?;
-    let acl = match (crate::engine::access::acls_enabled(&target.bucket), &target.attributes.acl) {
-        (true, Some(acl)) => acl.clone(),
-        _ => Acl::private(target.object.owner_id),
-    };
+    let acl = Acl::of_object(&target.bucket, target.object.owner_id, target.attributes.acl.as_ref());
     let (owner, grants) = acl_to_dto(v, &acl, target.object.owner_id).await?;
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
 }
