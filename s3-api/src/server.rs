@@ -167,9 +167,18 @@ pub async fn serve_until(
 async fn warn_about_wider_policies(engine: &Engine) {
     let Ok(buckets) = engine.list_buckets(None).await else { return };
     for b in buckets {
-        let Some(policy) = b.policy.as_deref().and_then(|p| crate::auth::iam::PolicyDocument::parse(&b.name, p).ok())
-        else {
-            continue;
+        let Some(text) = b.policy.as_deref() else { continue };
+        let policy = match crate::auth::iam::PolicyDocument::parse(&b.name, text) {
+            Ok(policy) => policy,
+            Err(e) => {
+                tracing::warn!(
+                    bucket = %b.name,
+                    error = %e,
+                    "the stored bucket policy no longer validates, so it denies everything but \
+                     Get/Put/DeleteBucketPolicy by the owner: replace it"
+                );
+                continue;
+            }
         };
         if policy.lets_everyone_write() {
             tracing::warn!(

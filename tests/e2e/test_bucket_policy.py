@@ -393,6 +393,7 @@ def test_policy_status_follows_awss_definition_of_public(world):
         ([statement(condition={"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})], True),
         ([statement(condition={"Null": {"aws:SourceIp": "false"}})], True),
         ([statement(condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})], True),
+        ([statement(condition={"ForAllValues:StringEquals": {"aws:SourceVpc": "vpc-1"}})], True),
         (bob_only(), False),
         ([statement("Deny")], False),
     ]
@@ -455,3 +456,27 @@ def test_multipart_upload_by_a_granted_user(world):
     finally:
         alice.delete_bucket_policy(Bucket=BUCKET)
     assert alice.get_object(Bucket=BUCKET, Key="home/bob/mp.bin")["Body"].read() == b"m" * 100
+
+
+def test_a_stored_policy_that_no_longer_validates_fails_closed(world):
+    """A policy stored before a rule got stricter (here: a policy variable, now refused) is not
+    dropped, which would drop its Deny statements: it denies everything but the owner's repair."""
+    import sqlite3
+
+    alice, bob = world.clients["alice"], world.clients["bob"]
+    legacy = json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": BOB_ARN}, "Action": "s3:*", "Resource": [BKT, OBJ]},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{BKT}/home/${{aws:username}}/*"}]})
+    db = sqlite3.connect(world.server.workdir / "metadata.sqlite")
+    with db:
+        db.execute("UPDATE buckets SET policy = ? WHERE name = ?", (legacy, BUCKET))
+    db.close()
+    try:
+        for client in (bob, alice):
+            with pytest.raises(ClientError) as e:
+                client.get_object(Bucket=BUCKET, Key="public/a.txt")
+            assert e.value.response["Error"]["Code"] == "AccessDenied"
+        assert "aws:username" in alice.get_bucket_policy(Bucket=BUCKET)["Policy"], "the owner can still read it"
+    finally:
+        alice.delete_bucket_policy(Bucket=BUCKET)
+    assert alice.get_object(Bucket=BUCKET, Key="public/a.txt")["Body"].read() == b"public/a.txt"

@@ -156,3 +156,35 @@ def test_a_form_signed_by_another_user_needs_put_on_its_key(server, s3, bucket):
     assert r.status_code == 403 and xml_error_code(r.content) == "AccessDenied", r.text
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="private/x")
+
+
+def test_form_fields_not_headers_are_the_condition_keys_and_lock_fields_need_their_permission(server, s3, bucket):
+    """A form's object settings are its fields: a header claiming `x-amz-acl` does not satisfy a
+    policy that requires it, and a legal-hold field needs s3:PutObjectLegalHold besides s3:PutObject."""
+    name = f"former-{bucket[-8:]}"
+    key_id, secret = server.new_user(name)
+    bob = server.client(access_key=key_id, secret_key=secret, signature_version="s3v4")
+    arn = f"arn:aws:iam::cloudvault:user/{name}"
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:PutObject",
+                             "Resource": f"arn:aws:s3:::{bucket}/*",
+                             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    # s3s reads the ACL from an `x-amz-acl` field (AWS's form field is `acl`; README).
+    form = sigv4_form(bob, bucket, "in/a", [["starts-with", "$x-amz-acl", ""]])
+    r = requests.post(f"{server.endpoint}/{bucket}", data=form["fields"], files={"file": ("a", b"x")},
+                      headers={"x-amz-acl": "bucket-owner-full-control"}, verify=server.verify, timeout=60)
+    assert r.status_code == 403 and xml_error_code(r.content) == "AccessDenied", r.text
+    with_field = dict(form["fields"], **{"x-amz-acl": "bucket-owner-full-control"})
+    r = post_form(server, bucket, with_field, b"x")
+    assert r.status_code == 204, r.text
+
+    locked = f"{bucket[:40]}-lock"
+    s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_policy(Bucket=locked, Policy=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{locked}/*"}]}))
+    form = sigv4_form(bob, locked, "held", [["starts-with", "$x-amz-object-lock-legal-hold", ""]])
+    r = post_form(server, locked, dict(form["fields"], **{"x-amz-object-lock-legal-hold": "ON"}), b"x")
+    assert r.status_code == 403 and xml_error_code(r.content) == "AccessDenied", r.text
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=locked, Key="held")

@@ -46,11 +46,13 @@ pub(super) async fn authorized_bucket(
         .ok_or_else(|| ApiError::not_found("No such bucket."))
 }
 
-/// Authorizes a console listing as ListObjects, with its `s3:prefix`, `s3:delimiter` and
-/// `s3:max-keys`, so policy conditions on them hold in the console as over S3.
-async fn listing_bucket(
+/// Authorizes a console listing as `action` (ListObjects' `s3:ListBucket`, ListObjectVersions'
+/// `s3:ListBucketVersions`), with its `s3:prefix`, `s3:delimiter` and `s3:max-keys`, so policy
+/// conditions on them hold in the console as over S3.
+pub(super) async fn listing_bucket(
     state: &ApiState,
     me: &Principal,
+    action: &str,
     bucket: &str,
     prefix: &str,
     delimiter: Option<&str>,
@@ -66,7 +68,7 @@ async fn listing_bucket(
     }
     state
         .authorizer
-        .authorize_with(Some(me), "s3:ListBucket", Some(bucket), None, keys)
+        .authorize_with(Some(me), action, Some(bucket), None, keys)
         .await?
         .ok_or_else(|| ApiError::not_found("No such bucket."))
 }
@@ -136,7 +138,7 @@ pub async fn list(
     if !(1..=MAX_KEYS_PER_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 1000."));
     }
-    let b = listing_bucket(&state, &me, &bucket, &q.prefix, q.delimiter.as_deref(), limit).await?;
+    let b = listing_bucket(&state, &me, "s3:ListBucket", &bucket, &q.prefix, q.delimiter.as_deref(), limit).await?;
     let prefix = q.prefix.as_bytes();
     let after = q.after.as_deref().filter(|a| !a.is_empty()).map(str::as_bytes);
     let (objects, prefixes, next_after) = match q.search.as_deref().filter(|s| !s.is_empty()) {
@@ -185,7 +187,7 @@ pub async fn count(
     Path(bucket): Path<String>,
     Query(q): Query<PrefixQuery>,
 ) -> ApiResult<Json<Value>> {
-    let b = listing_bucket(&state, &me, &bucket, &q.prefix, None, MAX_KEYS_PER_PAGE).await?;
+    let b = listing_bucket(&state, &me, "s3:ListBucket", &bucket, &q.prefix, None, MAX_KEYS_PER_PAGE).await?;
     let (count, bytes) = state.engine.prefix_totals(b.id, q.prefix.as_bytes()).await?;
     Ok(Json(json!({ "count": count, "bytes": bytes })))
 }
@@ -219,15 +221,15 @@ pub(super) async fn delete_prefix(
     me: &Principal,
 ) -> ApiResult<i64> {
     // A delete by prefix cannot authorize each key it removes: only the bucket's owner or an admin
-    // may make one, and only while the bucket policy denies nothing (a Deny might cover some keys).
+    // may make one, and only while the bucket policy denies no s3:DeleteObject (it might cover some).
     let denies = bucket
         .policy
         .as_deref()
         .and_then(|p| PolicyDocument::parse(&bucket.name, p).ok())
-        .is_some_and(|p| p.has_deny());
+        .is_some_and(|p| p.may_deny("s3:DeleteObject"));
     if !(me.is_admin || me.user_id == bucket.owner_id) || denies {
         return Err(ApiError::forbidden(
-            "Only the bucket's owner may delete by prefix, and not while the bucket policy denies anything; delete \
+            "Only the bucket's owner may delete by prefix, and not while the bucket policy denies deletes; delete \
              the objects by key.",
         ));
     }
@@ -250,7 +252,18 @@ pub async fn delete_many(
     Path(bucket): Path<String>,
     Json(body): Json<DeleteRequest>,
 ) -> ApiResult<Json<Value>> {
-    let b = authorized_bucket(&state, &me, "s3:DeleteObject", &bucket, None).await?;
+    // The bucket is resolved (with the key's scope) without a decision on its ARN: each key is
+    // authorized below, as S3's DeleteObjects does.
+    let resolve = AccessRequest {
+        caller: Some(&me),
+        origin: me.origin,
+        action: "s3:DeleteObject",
+        bucket: Some(&bucket),
+        key: None,
+        keys: ConditionKeys::new(),
+        per_key: true,
+    };
+    let b = state.authorizer.decide(resolve).await?.ok_or_else(|| ApiError::not_found("No such bucket."))?;
     let deleted = match body {
         DeleteRequest::Keys { keys } => {
             if keys.len() > MAX_DELETE_KEYS {

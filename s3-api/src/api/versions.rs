@@ -16,7 +16,7 @@ use cloudvault_metadata::{Bucket, ListColumns, ListedVersion, ObjectRecord, Writ
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
-use super::objects::{authorized_bucket, key_text, quoted};
+use super::objects::{key_text, listing_bucket, quoted};
 use super::session::Session;
 use crate::auth::context::ConditionKeys;
 use crate::auth::{Principal, action_of};
@@ -106,7 +106,8 @@ pub async fn list(
         }
         parse_version(id)?;
     }
-    let b = authorized_bucket(&state, &me, "s3:ListBucketVersions", &bucket, None).await?;
+    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
+    let b = listing_bucket(&state, &me, "s3:ListBucketVersions", &bucket, &q.prefix, delimiter, limit).await?;
     let params = ListParams {
         prefix: q.prefix.as_bytes(),
         delimiter: q.delimiter.as_deref().filter(|d| !d.is_empty()).map(str::as_bytes),

@@ -291,16 +291,21 @@ impl Authorizer {
         let Some(object) = self.named_version(bucket, key, version.map(String::as_str)).await? else {
             return Ok(false);
         };
-        let acl = ObjectAttributes::decode(&object.attributes)?.acl.unwrap_or_else(|| Acl::private(object.owner_id));
-        Ok(acl.grants(caller, wanted, ignore_public))
+        // An object's owner may always read and replace its ACL (AWS's implicit READ_ACP / WRITE_ACP).
+        if caller == Some(object.owner_id) && matches!(wanted, Permission::ReadAcp | Permission::WriteAcp) {
+            return Ok(true);
+        }
+        let stored = ObjectAttributes::decode(&object.attributes)?.acl;
+        Ok(Acl::of_object(bucket, object.owner_id, stored.as_ref()).grants(caller, wanted, ignore_public))
     }
 
-    /// What the bucket's policy says about `request` (`NoOpinion` without one; a stored policy that no
-    /// longer parses says nothing: it was valid when stored), and whether the policy is public.
+    /// What the bucket's policy says about `request` (`NoOpinion` without one), and whether the policy
+    /// is public. A stored policy that no longer parses (one stored before a rule got stricter, such
+    /// as the refusal of policy variables) denies everything but its own repair: failing open would
+    /// drop its Deny statements. The server warns about such policies at start.
     async fn policy_decision(&self, bucket: &Bucket, request: &AccessRequest<'_>) -> S3Result<(Decision, bool)> {
-        let Some(policy) = bucket.policy.as_deref().and_then(|p| PolicyDocument::parse(&bucket.name, p).ok()) else {
-            return Ok((Decision::NoOpinion, false));
-        };
+        let Some(text) = bucket.policy.as_deref() else { return Ok((Decision::NoOpinion, false)) };
+        let Ok(policy) = PolicyDocument::parse(&bucket.name, text) else { return Ok((Decision::Deny, false)) };
         let resource = match request.key {
             Some(key) => format!("arn:aws:s3:::{}/{key}", bucket.name),
             None => format!("arn:aws:s3:::{}", bucket.name),

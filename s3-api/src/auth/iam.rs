@@ -464,9 +464,11 @@ impl PolicyDocument {
         })
     }
 
-    /// Whether any statement denies anything.
-    pub fn has_deny(&self) -> bool {
-        self.statements.iter().any(|s| !s.allow)
+    /// Whether a statement could deny `action` to someone (whatever its resource and conditions).
+    pub fn may_deny(&self, action: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| !s.allow && s.actions.patterns.iter().any(|p| glob(p, action, true)) != s.actions.negated)
     }
 
     /// Whether any condition reads a key starting with `prefix` (lower-case), so that the caller
@@ -493,6 +495,10 @@ impl Condition {
     fn narrows_to_known_sources(&self) -> bool {
         use Operator::*;
         let fixed = |v: &String| !v.contains('*') && !v.contains('?');
+        // ForAllValues holds when the key is missing, so it never narrows anything.
+        if self.qualifier == SetQualifier::AllValues {
+            return false;
+        }
         match (self.operator, self.key.as_str()) {
             (IpAddress, "aws:sourceip") => !self.if_exists && self.values.iter().all(|v| narrow_block(v)),
             (

@@ -9,7 +9,7 @@ use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
 use crate::auth::authorizer::AccessRequest;
-use crate::auth::context::{RequestKeys, add_tag_keys, s3_request_keys};
+use crate::auth::context::{ConditionKeys, RequestKeys, add_tag_keys, s3_request_keys};
 use crate::auth::origin::Origin;
 use crate::auth::{Authorizer, Principal, action_of};
 use crate::engine::buckets::AuthorizedBucket;
@@ -45,6 +45,33 @@ pub async fn key_allowed(
         per_key: false,
     };
     authorizer.judge(bucket, &request).await
+}
+
+/// The condition keys of a browser form: the request's, less everything its headers say about the
+/// object (a form's object settings are its fields, and a header may say otherwise), plus the
+/// fields: ACL, grants, tags, lock settings, encryption and storage class.
+fn form_keys(req: &S3Request<PostObjectInput>) -> ConditionKeys {
+    let mut keys = req.extensions.get::<RequestKeys>().map(|k| k.0.clone()).unwrap_or_default();
+    keys.retain(|k, _| !k.starts_with("s3:x-amz-") && !k.starts_with("s3:requestobjecttag"));
+    let i = &req.input;
+    let mut set = |name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            keys.insert(format!("s3:{name}"), vec![v.to_owned()]);
+        }
+    };
+    set("x-amz-acl", i.acl.as_ref().map(|a| a.as_str()));
+    set("x-amz-grant-full-control", i.grant_full_control.as_deref());
+    set("x-amz-grant-read", i.grant_read.as_deref());
+    set("x-amz-grant-read-acp", i.grant_read_acp.as_deref());
+    set("x-amz-grant-write-acp", i.grant_write_acp.as_deref());
+    set("x-amz-object-lock-mode", i.object_lock_mode.as_ref().map(|m| m.as_str()));
+    set("x-amz-object-lock-legal-hold", i.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()));
+    set("x-amz-server-side-encryption", i.server_side_encryption.as_ref().map(|e| e.as_str()));
+    set("x-amz-storage-class", i.storage_class.as_ref().map(|c| c.as_str()));
+    if let Some(tagging) = &i.tagging {
+        add_tag_keys(&mut keys, tagging);
+    }
+    keys
 }
 
 /// The extra actions a write needs when it sets object lock state with headers (AWS: a PUT with
@@ -119,19 +146,14 @@ impl S3Access for S3Authz {
         Ok(())
     }
 
-    /// A browser-form upload, authorized as `s3:PutObject` on the form's key (with the form's
-    /// `acl` and `tagging` as condition keys), now that s3s has verified the form and read its fields.
+    /// A browser-form upload, authorized as `s3:PutObject` on the form's key (and the lock actions
+    /// when the form sets a retention or legal hold), with the form's fields as condition keys, now
+    /// that s3s has verified the form and read them.
     async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
         let Some(AuthorizedBucket(bucket)) = req.extensions.get::<AuthorizedBucket>().cloned() else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
-        let mut keys = req.extensions.get::<RequestKeys>().map(|k| k.0.clone()).unwrap_or_default();
-        if let Some(acl) = &req.input.acl {
-            keys.insert("s3:x-amz-acl".into(), vec![acl.as_str().to_owned()]);
-        }
-        if let Some(tagging) = &req.input.tagging {
-            add_tag_keys(&mut keys, tagging);
-        }
+        let keys = form_keys(req);
         let request = AccessRequest {
             caller: req.extensions.get::<Principal>(),
             origin: req.extensions.get::<Origin>().copied().unwrap_or_default(),
@@ -141,9 +163,19 @@ impl S3Access for S3Authz {
             keys,
             per_key: false,
         };
-        match self.0.judge(&bucket, &request).await? {
-            true => Ok(()),
-            false => Err(s3_error!(AccessDenied, "Access Denied")),
+        let i = &req.input;
+        let mut actions = vec!["s3:PutObject"];
+        if i.object_lock_mode.is_some() || i.object_lock_retain_until_date.is_some() {
+            actions.push("s3:PutObjectRetention");
         }
+        if i.object_lock_legal_hold_status.is_some() {
+            actions.push("s3:PutObjectLegalHold");
+        }
+        for action in actions {
+            if !self.0.judge(&bucket, &AccessRequest { action, ..request.clone() }).await? {
+                return Err(s3_error!(AccessDenied, "Access Denied"));
+            }
+        }
+        Ok(())
     }
 }

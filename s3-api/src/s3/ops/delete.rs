@@ -48,7 +48,8 @@ pub async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
     let i = &req.input;
-    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key).await?;
+    let bypass =
+        bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key, i.version_id.as_deref()).await?;
     let who = Deleter { owner: marker_owner(&req.extensions, &bucket), bypass };
     let deleted = delete_one(v, &bucket, who, &i.key, i.version_id.as_deref()).await?;
     Ok(S3Response::new(DeleteObjectOutput {
@@ -110,7 +111,7 @@ async fn delete_checked(
     if !key_allowed(&v.authorizer, ext, bucket, &action, &object.key, version).await? {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
-    let bypass = bypass(v, ext, asked, bucket, &object.key).await?;
+    let bypass = bypass(v, ext, asked, bucket, &object.key, version).await?;
     let who = Deleter { owner: marker_owner(ext, bucket), bypass };
     delete_one(v, bucket, who, &object.key, version).await
 }

@@ -92,7 +92,7 @@ pub fn requested_retention(
     Ok(Retention { mode, until_ms, legal_hold })
 }
 
-/// Whether the request asks to bypass GOVERNANCE retention of `key`, and may
+/// Whether the request asks to bypass GOVERNANCE retention of `key` (its version `version`), and may
 /// (`s3:BypassGovernanceRetention` on that object; `AccessDenied` when it asks and may not).
 pub async fn bypass(
     v: &CloudVault,
@@ -100,11 +100,12 @@ pub async fn bypass(
     asked: Option<bool>,
     bucket: &Bucket,
     key: &str,
+    version: Option<&str>,
 ) -> S3Result<bool> {
     if asked != Some(true) {
         return Ok(false);
     }
-    match key_allowed(&v.authorizer, ext, bucket, "s3:BypassGovernanceRetention", key, None).await? {
+    match key_allowed(&v.authorizer, ext, bucket, "s3:BypassGovernanceRetention", key, version).await? {
         true => Ok(true),
         false => Err(s3_error!(AccessDenied, "Access Denied")),
     }
@@ -173,7 +174,8 @@ pub async fn put_object_retention(
     require_integrity(&req.headers)?;
     let i = req.input;
     let bucket = v.bucket(&req.extensions, &i.bucket).await?;
-    let bypass = bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key).await?;
+    let bypass =
+        bypass(v, &req.extensions, i.bypass_governance_retention, &bucket, &i.key, i.version_id.as_deref()).await?;
     let (object, _) = v.object_at(bucket.id, &i.key, i.version_id.as_deref()).await?;
     let retention = match i.retention {
         Some(ObjectLockRetention { mode: Some(m), retain_until_date: Some(u) }) => {
