@@ -114,7 +114,7 @@ def test_public_toggle_keeps_the_rest_of_the_policy(s3, root, bucket):
 
 def test_console_deletes_are_authorized_key_by_key(server, s3, root, bucket):
     """A Deny on part of the bucket stops the console's delete of those keys (the owner's too), and
-    delete by prefix, which cannot check each key, is refused while the policy denies anything."""
+    delete by prefix, which cannot check each key, is refused while the policy may deny deletes."""
     for key in ("keep/a", "tmp/b"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/keep/*"}
