@@ -22,7 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::session::Session;
 use super::versions::readable_version;
 use crate::auth::authorizer::AccessRequest;
-use crate::auth::context::ConditionKeys;
+use crate::auth::context::{ConditionKeys, version_keys};
 use crate::auth::iam::PolicyDocument;
 use crate::auth::{Principal, action_of};
 use crate::engine::access::object_owner;
@@ -39,9 +39,22 @@ pub(super) async fn authorized_bucket(
     bucket: &str,
     key: Option<&str>,
 ) -> ApiResult<std::sync::Arc<Bucket>> {
+    authorized_bucket_with(state, me, action, bucket, key, ConditionKeys::new()).await
+}
+
+/// [`authorized_bucket`] with request condition keys (a listing's `s3:prefix`, a version's
+/// `s3:versionid`).
+pub(super) async fn authorized_bucket_with(
+    state: &ApiState,
+    me: &Principal,
+    action: &str,
+    bucket: &str,
+    key: Option<&str>,
+    keys: ConditionKeys,
+) -> ApiResult<std::sync::Arc<Bucket>> {
     state
         .authorizer
-        .authorize(Some(me), action, Some(bucket), key)
+        .authorize_with(Some(me), action, Some(bucket), key, keys)
         .await?
         .ok_or_else(|| ApiError::not_found("No such bucket."))
 }
@@ -66,11 +79,7 @@ pub(super) async fn listing_bucket(
     if let Some(d) = delimiter {
         keys.insert("s3:delimiter".into(), vec![d.to_owned()]);
     }
-    state
-        .authorizer
-        .authorize_with(Some(me), action, Some(bucket), None, keys)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such bucket."))
+    authorized_bucket_with(state, me, action, bucket, None, keys).await
 }
 
 /// Refuses keys S3 would refuse (empty, or over 1024 bytes) before any body is read.
@@ -386,7 +395,7 @@ pub async fn delete_one(
     let sel = parse_version(id)?;
     let b = authorized_bucket(&state, &me, &action_of("DeleteObject", true), &bucket, Some(&q.key)).await?;
     if q.bypass_governance {
-        let keys = ConditionKeys::from([("s3:versionid".to_owned(), vec![id.to_owned()])]);
+        let keys = version_keys(Some(id));
         state
             .authorizer
             .authorize_with(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), Some(&q.key), keys)

@@ -16,9 +16,9 @@ use cloudvault_metadata::{Bucket, ListColumns, ListedVersion, ObjectRecord, Writ
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
-use super::objects::{key_text, listing_bucket, quoted};
+use super::objects::{authorized_bucket_with, key_text, listing_bucket, quoted};
 use super::session::Session;
-use crate::auth::context::ConditionKeys;
+use crate::auth::context::version_keys;
 use crate::auth::{Principal, action_of};
 use crate::engine::access::object_owner;
 use crate::engine::attributes::ObjectAttributes;
@@ -35,12 +35,7 @@ pub(super) async fn readable_version(
     version_id: Option<&str>,
 ) -> ApiResult<(std::sync::Arc<Bucket>, ObjectRecord)> {
     let action = action_of("GetObject", version_id.is_some());
-    let keys = version_id.map(|id| ConditionKeys::from([("s3:versionid".to_owned(), vec![id.to_owned()])]));
-    let b = state
-        .authorizer
-        .authorize_with(Some(me), &action, Some(bucket), Some(key), keys.unwrap_or_default())
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such bucket."))?;
+    let b = authorized_bucket_with(state, me, &action, bucket, Some(key), version_keys(version_id)).await?;
     let object = match version_id {
         None => state.engine.object(b.id, key.as_bytes()).await?,
         Some(id) => {

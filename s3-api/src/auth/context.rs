@@ -76,6 +76,11 @@ pub fn s3_request_keys(headers: &http::HeaderMap, query: Option<&str>) -> Condit
     keys
 }
 
+/// The condition keys of a request that names version `version` (`s3:versionid`), none without one.
+pub fn version_keys(version: Option<&str>) -> ConditionKeys {
+    version.map(|v| ("s3:versionid".to_owned(), vec![v.to_owned()])).into_iter().collect()
+}
+
 /// `s3:RequestObjectTag/<k>` and `s3:RequestObjectTagKeys` of a tag set written as `x-amz-tagging`
 /// writes it (`k=v&k2=v2`).
 pub fn add_tag_keys(keys: &mut ConditionKeys, tagging: &str) {

@@ -9,7 +9,7 @@ use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
 use crate::auth::authorizer::AccessRequest;
-use crate::auth::context::{ConditionKeys, RequestKeys, add_tag_keys, s3_request_keys};
+use crate::auth::context::{ConditionKeys, RequestKeys, add_tag_keys, s3_request_keys, version_keys};
 use crate::auth::origin::Origin;
 use crate::auth::{Authorizer, Principal, action_of};
 use crate::engine::buckets::AuthorizedBucket;
@@ -32,9 +32,7 @@ pub async fn key_allowed(
     version: Option<&str>,
 ) -> S3Result<bool> {
     let mut keys = ext.get::<RequestKeys>().map(|k| k.0.clone()).unwrap_or_default();
-    if let Some(version) = version {
-        keys.insert("s3:versionid".into(), vec![version.to_owned()]);
-    }
+    keys.extend(version_keys(version));
     let request = AccessRequest {
         caller: ext.get::<Principal>(),
         origin: ext.get::<Origin>().copied().unwrap_or_default(),

@@ -7,6 +7,7 @@ use cloudvault_metadata::ObjectRecord;
 
 use super::acl::{AclRequest, grant_headers, write_acl};
 use super::put::write_condition;
+use crate::auth::context::version_keys;
 use crate::auth::{Principal, action_of};
 use crate::engine::{NewObject, StagedBlob, now_ms};
 use crate::limits::MAX_COPY_SIZE;
@@ -35,7 +36,7 @@ async fn copy_source(
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
     let action = action_of("GetObject", version_id.is_some());
-    let keys = version_id.iter().map(|id| ("s3:versionid".to_owned(), vec![id.to_string()])).collect();
+    let keys = version_keys(version_id.as_deref());
     let bucket = v
         .authorizer
         .authorize_with(Some(caller), &action, Some(bucket), Some(key), keys)
