@@ -22,6 +22,9 @@ pub const MIN_PART_SIZE: i64 = 5 * 1024 * 1024;
 pub const MAX_COPY_SIZE: i64 = 5 * 1024 * 1024 * 1024;
 /// Largest bucket policy document.
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Most parsed bucket policies the authorizer keeps (ours; `auth::policy_cache`). Each is at most
+/// [`MAX_POLICY_BYTES`] of text plus its parse; the cache is cleared when full.
+pub const MAX_PARSED_POLICIES: usize = 4096;
 /// Most grants in one ACL (AWS's limit); more is `MalformedACLError`.
 pub const MAX_ACL_GRANTS: usize = 100;
 /// Most tags on one object.

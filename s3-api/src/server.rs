@@ -376,6 +376,12 @@ fn refused_before_s3s(req: &http::Request<Incoming>) -> Option<(s3s::HttpRespons
     None
 }
 
+/// Whether the request body is a browser form (`multipart/form-data`: PostObject).
+fn is_form(headers: &http::HeaderMap) -> bool {
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.len() >= 19 && content_type[..19].eq_ignore_ascii_case("multipart/form-data")
+}
+
 fn content_length(headers: &http::HeaderMap) -> u64 {
     headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0)
 }
@@ -421,12 +427,17 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                     None => Vec::new(),
                 };
                 let method = req.method().clone();
+                let form = method == http::Method::POST && is_form(req.headers());
+                crate::s3::header_date::date_as_amz_date(req.headers_mut());
                 let counted = req.map(|body| s3s::Body::http_body(metrics.counted(body)));
                 let mut response = inner.call(counted).await?;
                 if let Some(origin) = origin.as_deref()
                     && let Some(allowed) = cors::evaluate(&cors_rules, origin, method.as_str(), &[])
                 {
                     cors::apply(response.headers_mut(), &allowed, false);
+                }
+                if form {
+                    crate::s3::form::condition_failure_as_access_denied(&mut response);
                 }
                 stamp_request_id(&mut response, &id);
                 let status = response.status().as_u16();

@@ -909,6 +909,16 @@ def test_network_policies():
     assert allowed_ingress(docs) == EXPECTED_INGRESS
 
 
+def test_only_the_router_and_frontend_can_reach_the_trusted_proxy_listeners():
+    """CLOUDVAULT_TRUSTED_PROXIES names the pod network; that is safe only while the backend's
+    NetworkPolicies admit nothing but the router and the console frontend."""
+    docs = applied_docs()
+    config = by_kind(docs, "ConfigMap")["cloudvault-config"]["data"]
+    assert config["CLOUDVAULT_TRUSTED_PROXIES"], "the frontend's X-Forwarded-For must be trusted"
+    into_backend = {(src, port) for src, dest, port in allowed_ingress(docs) if dest == "backend"}
+    assert into_backend == {(ROUTER, 9000), ("frontend", 4000)}, into_backend
+
+
 def test_checks_catch_open_network_paths():
     docs = copy.deepcopy(applied_docs())
     for d in docs:

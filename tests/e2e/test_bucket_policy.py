@@ -173,6 +173,10 @@ CASES = [
          lambda c: c.get_object(Bucket=BUCKET, Key="public/a.txt", VersionId=first_version(c, "public/a.txt")), False),
     Case("version-action", bob_only(["s3:GetObjectVersion", "s3:ListBucketVersions"], [OBJ, BKT]), "bob",
          lambda c: c.get_object(Bucket=BUCKET, Key="public/a.txt", VersionId=first_version(c, "public/a.txt")), True),
+    Case("attributes-need-get-object", bob_only("s3:GetObjectAttributes"), "bob",
+         lambda c: c.get_object_attributes(Bucket=BUCKET, Key="public/a.txt", ObjectAttributes=["ETag"]), False),
+    Case("attributes-with-get-object", bob_only(["s3:GetObjectAttributes", "s3:GetObject"]), "bob",
+         lambda c: c.get_object_attributes(Bucket=BUCKET, Key="public/a.txt", ObjectAttributes=["ETag"]), True),
     # Resources.
     Case("resource-prefix-miss", [statement(resource=f"{BKT}/public/*")], "anonymous", get("private/b.txt"), False),
     Case("resource-any-bucket", [statement(resource="arn:aws:s3:::*")], "anonymous", get("private/b.txt"), True),

@@ -55,11 +55,11 @@ def test_sigv4_form_with_conditions(server, s3, v4, bucket):
     assert s3.get_object(Bucket=bucket, Key="uploads/cat.jpg")["Body"].read() == b"jpeg bytes"
 
 
-# AWS answers a failed condition with 403 AccessDenied; s3s (which checks the form) with 400
-# InvalidPolicyDocument, naming the condition (README: compatibility table).
+# A failed condition: 403 AccessDenied "Invalid according to Policy", as AWS answers (s3s, which
+# checks the form, says 400 InvalidPolicyDocument; the server rewrites it).
 @pytest.mark.parametrize("change,data,status,code", [
-    ({"key": "elsewhere/x"}, b"ok", 400, "InvalidPolicyDocument"),     # starts-with $key
-    ({"x-amz-meta-color": "red"}, b"ok", 400, "InvalidPolicyDocument"),  # eq on a field
+    ({"key": "elsewhere/x"}, b"ok", 403, "AccessDenied"),     # starts-with $key
+    ({"x-amz-meta-color": "red"}, b"ok", 403, "AccessDenied"),  # eq on a field
     ({}, b"x" * 2000, 400, "EntityTooLarge"),                           # content-length-range max
     ({}, b"", 400, "EntityTooSmall"),                                   # content-length-range min
 ])
@@ -69,6 +69,8 @@ def test_form_policy_conditions_refuse_and_store_nothing(server, s3, v4, bucket,
     ], fields={"x-amz-meta-color": "blue"})
     r = post_form(server, bucket, {**form["fields"], **change}, data)
     assert (r.status_code, xml_error_code(r.content)) == (status, code), r.text
+    if status == 403:
+        assert "Invalid according to Policy" in r.text, r.text
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
@@ -86,8 +88,7 @@ def test_expired_or_tampered_forms_are_refused(server, s3, v4, bucket):
 
 def test_redirect_tagging_and_checksum_fields(server, s3, v4, bucket):
     redirect = "https://app.example/done"
-    # s3s reads tags from an `x-amz-tagging` field (URL-encoded, as the header); AWS's XML `tagging`
-    # field is not read (README).
+    # s3s's own field: `x-amz-tagging`, URL-encoded as the header.
     form = sigv4_form(v4, bucket, "docs/a.txt", [{"success_action_redirect": redirect},
                                                  ["starts-with", "$x-amz-tagging", ""]],
                       fields={"success_action_redirect": redirect})
@@ -170,7 +171,6 @@ def test_form_fields_not_headers_are_the_condition_keys_and_lock_fields_need_the
                              "Resource": f"arn:aws:s3:::{bucket}/*",
                              "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    # s3s reads the ACL from an `x-amz-acl` field (AWS's form field is `acl`; README).
     form = sigv4_form(bob, bucket, "in/a", [["starts-with", "$x-amz-acl", ""]])
     r = requests.post(f"{server.endpoint}/{bucket}", data=form["fields"], files={"file": ("a", b"x")},
                       headers={"x-amz-acl": "bucket-owner-full-control"}, verify=server.verify, timeout=60)

@@ -56,7 +56,7 @@ pub async fn details(
     for operation in ["GetPublicAccessBlock", "GetBucketPolicy", "GetBucketAcl"] {
         state.authorizer.authorize(Some(&me), &action_of(operation, false), Some(&name), None).await?;
     }
-    let public = b.policy.as_deref().and_then(|p| PolicyDocument::parse(&name, p).ok()).is_some_and(|p| p.is_public());
+    let public = state.authorizer.policy_of(&b).is_some_and(|p| p.public);
     Ok(Json(json!({
         "ownership": Ownership::of(&b).map(Ownership::as_str),
         "acls_enabled": acls_enabled(&b),

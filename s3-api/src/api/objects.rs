@@ -393,7 +393,9 @@ pub async fn delete_one(
         return Ok(StatusCode::NO_CONTENT);
     };
     let sel = parse_version(id)?;
-    let b = authorized_bucket(&state, &me, &action_of("DeleteObject", true), &bucket, Some(&q.key)).await?;
+    // With `s3:versionid`, so conditions on that version's tags read that version, as over S3.
+    let delete = action_of("DeleteObject", true);
+    let b = authorized_bucket_with(&state, &me, &delete, &bucket, Some(&q.key), version_keys(Some(id))).await?;
     if q.bypass_governance {
         let keys = version_keys(Some(id));
         state

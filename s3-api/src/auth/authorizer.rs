@@ -27,9 +27,10 @@ use s3s::{S3Result, s3_error};
 use cloudvault_metadata::{Bucket, ObjectRecord};
 
 use super::context::{ConditionKeys, add_caller_keys, canonical_id, user_arn};
-use super::iam::{Caller, Decision, Facts, PolicyDocument};
+use super::iam::{Caller, Decision, Facts};
 use super::keys::{KeyStore, Principal};
 use super::origin::Origin;
+use super::policy_cache::{ParsedPolicy, PolicyCache};
 use crate::engine::Engine;
 use crate::engine::access::{Acl, Permission, PublicAccessBlock, acls_enabled};
 use crate::engine::attributes::ObjectAttributes;
@@ -181,6 +182,8 @@ pub fn action_of(operation: &str, versioned: bool) -> String {
 #[derive(Debug)]
 pub struct Authorizer {
     engine: Engine,
+    /// Parsed policies of the buckets decisions are made on.
+    policies: PolicyCache,
     /// The key store (the S3 access hook resolves signers through it).
     pub(crate) keys: Arc<KeyStore>,
 }
@@ -188,7 +191,13 @@ pub struct Authorizer {
 impl Authorizer {
     /// An authorizer over the engine (its bucket cache) and the key store.
     pub fn new(engine: Engine, keys: Arc<KeyStore>) -> Self {
-        Authorizer { engine, keys }
+        Authorizer { engine, keys, policies: PolicyCache::default() }
+    }
+
+    /// The parsed policy of `bucket`, from the policy cache: `None` without one, or when the stored
+    /// one no longer parses.
+    pub fn policy_of(&self, bucket: &Bucket) -> Option<Arc<ParsedPolicy>> {
+        self.policies.of(bucket).and_then(Result::ok)
     }
 
     /// The CORS rules of `bucket` (empty when it has none or does not exist), from the bucket cache.
@@ -304,8 +313,12 @@ impl Authorizer {
     /// as the refusal of policy variables) denies everything but its own repair: failing open would
     /// drop its Deny statements. The server warns about such policies at start.
     async fn policy_decision(&self, bucket: &Bucket, request: &AccessRequest<'_>) -> S3Result<(Decision, bool)> {
-        let Some(text) = bucket.policy.as_deref() else { return Ok((Decision::NoOpinion, false)) };
-        let Ok(policy) = PolicyDocument::parse(&bucket.name, text) else { return Ok((Decision::Deny, false)) };
+        let policy = match self.policies.of(bucket) {
+            None => return Ok((Decision::NoOpinion, false)),
+            Some(Err(_)) => return Ok((Decision::Deny, false)),
+            Some(Ok(parsed)) => parsed,
+        };
+        let ParsedPolicy { document: policy, public } = &*policy;
         let resource = match request.key {
             Some(key) => format!("arn:aws:s3:::{}/{key}", bucket.name),
             None => format!("arn:aws:s3:::{}", bucket.name),
@@ -327,7 +340,7 @@ impl Authorizer {
             None => Caller::Anonymous,
         };
         let decision = policy.evaluate(&Facts { caller, action: request.action, resource: &resource, context: &keys });
-        Ok((decision, policy.is_public()))
+        Ok((decision, *public))
     }
 
     /// `s3:ExistingObjectTag/<k>`: the tags of the version the request names (`s3:versionid`), else of

@@ -8,6 +8,7 @@
 //!   with access-key scopes;
 //! - [`passwords`]: the bounded pool that hashes and checks passwords;
 //! - [`iam`]: the IAM policy language of bucket policies, with AWS's evaluation logic;
+//! - [`policy_cache`]: bucket policies parsed once per text, not once per request;
 //! - [`context`]: the condition keys of a request that policies read;
 //! - [`origin`]: where a request came from (client address and TLS, behind trusted proxies);
 //! - [`secrets`]: the master key, sealed secrets and password hashes.
@@ -22,6 +23,7 @@ pub mod iam;
 pub mod keys;
 pub mod origin;
 pub mod passwords;
+pub mod policy_cache;
 pub mod secrets;
 
 pub use authorizer::{Authorizer, KeyAccess, KeyScope, action_of, is_read_action};

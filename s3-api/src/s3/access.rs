@@ -72,18 +72,24 @@ fn form_keys(req: &S3Request<PostObjectInput>) -> ConditionKeys {
     keys
 }
 
-/// The extra actions a write needs when it sets object lock state with headers (AWS: a PUT with
-/// `x-amz-object-lock-*` needs `s3:PutObjectRetention` / `s3:PutObjectLegalHold` too).
-fn lock_actions(operation: &str, headers: &http::HeaderMap) -> Vec<&'static str> {
-    if !matches!(operation, "PutObject" | "CopyObject" | "CreateMultipartUpload") {
-        return Vec::new();
-    }
+/// The actions a request needs beside its own: a write that sets object lock state with headers
+/// needs `s3:PutObjectRetention` / `s3:PutObjectLegalHold` too, and GetObjectAttributes needs read
+/// access to the object (AWS: `s3:GetObject`, or `s3:GetObjectVersion` when a version is named).
+fn extra_actions(operation: &str, headers: &http::HeaderMap, versioned: bool) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if headers.contains_key("x-amz-object-lock-mode") || headers.contains_key("x-amz-object-lock-retain-until-date") {
-        out.push("s3:PutObjectRetention");
-    }
-    if headers.contains_key("x-amz-object-lock-legal-hold") {
-        out.push("s3:PutObjectLegalHold");
+    match operation {
+        "PutObject" | "CopyObject" | "CreateMultipartUpload" => {
+            if headers.contains_key("x-amz-object-lock-mode")
+                || headers.contains_key("x-amz-object-lock-retain-until-date")
+            {
+                out.push("s3:PutObjectRetention");
+            }
+            if headers.contains_key("x-amz-object-lock-legal-hold") {
+                out.push("s3:PutObjectLegalHold");
+            }
+        }
+        "GetObjectAttributes" => out.push(if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" }),
+        _ => {}
     }
     out
 }
@@ -129,8 +135,7 @@ impl S3Access for S3Authz {
         };
         let found = self.0.decide(request.clone()).await?;
         if let Some(found) = &found {
-            // Lock headers on a write set a retention or legal hold: those need their own permissions.
-            for extra in lock_actions(&operation, cx.headers()) {
+            for extra in extra_actions(&operation, cx.headers(), keys.contains_key("s3:versionid")) {
                 if !self.0.judge(found, &AccessRequest { action: extra, ..request.clone() }).await? {
                     return Err(s3_error!(AccessDenied, "Access Denied"));
                 }

@@ -6,6 +6,8 @@ pub mod checksums;
 pub mod conditional;
 pub mod cors;
 pub mod error;
+pub mod form;
+pub mod header_date;
 pub mod identity;
 pub mod ops;
 pub mod query_auth;
@@ -39,6 +41,7 @@ pub fn build_service(
     s3_config.aws_chunked_stream_max_chunk_size = crate::limits::MAX_AWS_CHUNK_SIZE;
     s3_config.xml_max_body_size = crate::limits::MAX_XML_BODY_BYTES;
     s3_config.enable_sig_v2 = config.sig_v2;
+    s3_config.unsigned_amz_header_allowlist = vec![header_date::UNSIGNED_AMZ_DATE.to_owned()];
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     builder.set_auth(identity::Auth(keys));
     builder.set_access(access::S3Authz(authorizer));

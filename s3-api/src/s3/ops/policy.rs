@@ -54,10 +54,6 @@ pub async fn get_bucket_policy_status(
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
     let bucket = v.bucket(&req.extensions, &req.input.bucket).await?;
-    let public = bucket
-        .policy
-        .as_deref()
-        .and_then(|policy| PolicyDocument::parse(&req.input.bucket, policy).ok())
-        .is_some_and(|p| p.is_public());
+    let public = v.authorizer.policy_of(&bucket).is_some_and(|p| p.public);
     Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
 }
