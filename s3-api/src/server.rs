@@ -431,13 +431,14 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                 crate::s3::header_date::date_as_amz_date(req.headers_mut());
                 let counted = req.map(|body| s3s::Body::http_body(metrics.counted(body)));
                 let mut response = inner.call(counted).await?;
+                if form && let Some(message) = crate::s3::form::failed_condition(&response) {
+                    let message = format!("Invalid according to Policy: {message}");
+                    response = xml_error(http::StatusCode::FORBIDDEN, "AccessDenied", &message);
+                }
                 if let Some(origin) = origin.as_deref()
                     && let Some(allowed) = cors::evaluate(&cors_rules, origin, method.as_str(), &[])
                 {
                     cors::apply(response.headers_mut(), &allowed, false);
-                }
-                if form {
-                    crate::s3::form::condition_failure_as_access_denied(&mut response);
                 }
                 stamp_request_id(&mut response, &id);
                 let status = response.status().as_u16();

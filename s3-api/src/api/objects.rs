@@ -395,9 +395,9 @@ pub async fn delete_one(
     let sel = parse_version(id)?;
     // With `s3:versionid`, so conditions on that version's tags read that version, as over S3.
     let delete = action_of("DeleteObject", true);
-    let b = authorized_bucket_with(&state, &me, &delete, &bucket, Some(&q.key), version_keys(Some(id))).await?;
+    let keys = version_keys(Some(id));
+    let b = authorized_bucket_with(&state, &me, &delete, &bucket, Some(&q.key), keys.clone()).await?;
     if q.bypass_governance {
-        let keys = version_keys(Some(id));
         state
             .authorizer
             .authorize_with(Some(&me), "s3:BypassGovernanceRetention", Some(&bucket), Some(&q.key), keys)

@@ -1,7 +1,7 @@
 //! Browser-form uploads (PostObject) where s3s and AWS differ: a failed policy condition. s3s
 //! answers 400 `InvalidPolicyDocument`; AWS answers 403 `AccessDenied` ("Invalid according to
-//! Policy: Policy Condition failed"), which [`condition_failure_as_access_denied`] makes of s3s's
-//! answer.
+//! Policy: Policy Condition failed"), which the server answers in place of s3s's answer when
+//! [`failed_condition`] finds one.
 //!
 //! Not done here: AWS's `acl` and XML `tagging` form fields. s3s reads the header-named fields
 //! (`x-amz-acl`, `x-amz-tagging`) only, and neither the form nor its policy reaches CloudVault's
@@ -10,30 +10,19 @@
 /// Most bytes of an s3s error body this looks into (its errors are a few hundred bytes).
 const MAX_ERROR_BODY: usize = 4096;
 
-/// Turns s3s's 400 `InvalidPolicyDocument` for a failed form condition into AWS's 403
-/// `AccessDenied`. Other `InvalidPolicyDocument` answers (a policy that does not parse) stay 400,
-/// as at AWS.
-pub fn condition_failure_as_access_denied(response: &mut s3s::HttpResponse) {
+/// The message of s3s's 400 `InvalidPolicyDocument` for a failed form condition (XML-escaped, as
+/// in its body), which the server answers as AWS does: 403 `AccessDenied`, "Invalid according to
+/// Policy: ...". `None` for any other response; a policy that does not parse stays 400, as at AWS.
+pub fn failed_condition(response: &s3s::HttpResponse) -> Option<String> {
     if response.status() != http::StatusCode::BAD_REQUEST {
-        return;
+        return None;
     }
-    let Some(body) = response.body().bytes().filter(|b| b.len() <= MAX_ERROR_BODY) else { return };
-    let Ok(text) = std::str::from_utf8(&body) else { return };
+    let body = response.body().bytes().filter(|b| b.len() <= MAX_ERROR_BODY)?;
+    let text = std::str::from_utf8(&body).ok()?;
     if !text.contains("<Code>InvalidPolicyDocument</Code>") {
-        return;
+        return None;
     }
-    let Some(message) = between(text, "<Message>", "</Message>").filter(|m| m.starts_with("Policy condition")) else {
-        return;
-    };
-    let rewritten = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Invalid according to \
-         Policy: {message}</Message></Error>"
-    );
-    *response.status_mut() = http::StatusCode::FORBIDDEN;
-    if let Ok(length) = http::HeaderValue::from_str(&rewritten.len().to_string()) {
-        response.headers_mut().insert(http::header::CONTENT_LENGTH, length);
-    }
-    *response.body_mut() = s3s::Body::from(rewritten);
+    between(text, "<Message>", "</Message>").filter(|m| m.starts_with("Policy condition")).map(str::to_owned)
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
@@ -54,17 +43,12 @@ mod tests {
     }
 
     #[test]
-    fn only_failed_conditions_become_access_denied() {
-        let mut failed = error(400, "InvalidPolicyDocument", "Policy condition 'eq' for field 'acl' failed");
-        condition_failure_as_access_denied(&mut failed);
-        assert_eq!(failed.status(), 403);
-        let body = String::from_utf8(failed.body().bytes().expect("test value").to_vec()).expect("test value");
-        assert!(
-            body.contains("<Code>AccessDenied</Code>")
-                && body.contains("Invalid according to Policy: Policy condition")
-        );
-        let mut malformed = error(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.");
-        condition_failure_as_access_denied(&mut malformed);
-        assert_eq!(malformed.status(), 400);
+    fn only_failed_conditions_are_found() {
+        let failed = error(400, "InvalidPolicyDocument", "Policy condition 'eq' for field 'acl' failed");
+        assert_eq!(failed_condition(&failed).as_deref(), Some("Policy condition 'eq' for field 'acl' failed"));
+        let malformed = error(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.");
+        assert_eq!(failed_condition(&malformed), None);
+        let other = error(403, "InvalidPolicyDocument", "Policy condition 'eq' for field 'acl' failed");
+        assert_eq!(failed_condition(&other), None);
     }
 }
