@@ -1,10 +1,12 @@
 //! The engine's unconditional invariants, each forced into its failure case on a real engine (embedded
 //! SQLite, temporary data directory): a commit whose intent was swept fails and leaves nothing; a read
 //! opened before an overwrite and a full sweep still returns every byte; a paused upload survives the
-//! staging sweep; the bucket cache never outlives a mutation on its replica and never caches a miss; a
+//! staging sweep, and another replica's staging file is judged by change, never by its mtime's clock;
+//! the bucket cache never outlives a mutation on its replica and never caches a miss; a
 //! write on a nearly full volume answers `VolumeFull` and leaves nothing.
 
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use cloudvault_metadata::{BlobRef, Manifest, MetaError, ObjectRecord, Upload, WriteCondition};
@@ -141,6 +143,32 @@ async fn a_paused_upload_keeps_its_staging_file_through_sweeps() {
         body.extend_from_slice(&chunk.expect("chunk"));
     }
     assert_eq!(body, b"first half, second half");
+}
+
+/// A staging file this process is not writing (another replica's, or a crash's) is removed only once
+/// this sweeper has seen it unchanged for the grace period. Its mtime's clock plays no part: a file
+/// stamped two hours ago (its writer's clock behind this one, as under skew) survives its first
+/// sighting, and a change (more bytes) restarts the wait.
+#[tokio::test]
+async fn the_staging_sweep_goes_by_change_not_by_clocks() {
+    let f = fixture().await;
+    let grace = Duration::from_millis(300);
+    let path = f.dir.path().join("staging").join("another-replicas-write");
+    std::fs::write(&path, b"first bytes, ").expect("write");
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    let file = std::fs::File::options().append(true).open(&path).expect("open");
+    file.set_modified(two_hours_ago).expect("mtime");
+    assert_eq!(f.blobs.sweep_staging(grace).await.expect("sweep"), 0, "a first sighting is never swept");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (&file).write_all(b"more bytes").expect("append");
+    file.set_modified(two_hours_ago).expect("mtime");
+    assert_eq!(f.blobs.sweep_staging(grace).await.expect("sweep"), 0, "changed since the last sweep");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(f.blobs.sweep_staging(grace).await.expect("sweep"), 0, "unchanged for less than the grace");
+    assert!(path.exists(), "the other replica's file is still there");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(f.blobs.sweep_staging(grace).await.expect("sweep"), 1, "unchanged for longer than the grace");
+    assert!(!path.exists());
 }
 
 #[tokio::test]

@@ -38,9 +38,11 @@ Asserted:
   * the load really went through both replicas: each acknowledged PUTs, overwrites and DELETEs, and
     at least one multipart upload was completed.
 Failed writes are counted and printed; the only failure allowed is 503 (the skewed janitor claimed
-an intent first, which the protocol allows: nothing was acknowledged). A 500 fails the test: it was
-seen before the staging sweep measured ages on the filesystem's clock (``r1`` took ``r0``'s staging
-files of a moment ago for 2 h old and removed them while ``r0`` was still writing them).
+an intent first, which the protocol allows: nothing was acknowledged). A 500 fails the test. One was
+seen (about 1 write in 5000) when ``r1`` claimed an intent of ``r0``'s and removed its staging file
+before ``r0``'s rename: that write now fails with the same 503, and test_stalled_writes.py forces the
+case every time with a failpoint. ``test_paused_put_survives_the_skewed_replicas_staging_sweep``
+checks the staging sweep's side: ``r1`` never removes a file ``r0`` is still writing.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cluster import Replica, fresh_mysql_database, new_group, stop_all
-from conftest import REGION, md5_hex
+from conftest import REGION, md5_hex, quote_key
 from test_faults import Metadata, blob_path, parse_manifest, rows_without_blob
+from test_slow_clients import RawResponse, connect, signed_head
 
 SKEW = dt.timedelta(hours=2)
 GRACE_S = 2
@@ -606,3 +609,45 @@ def test_skewed_replica_does_not_lose_acknowledged_writes(skewed_pair):
         + f"\n\nfailed requests (examples):{listing(stats.examples)}\n"
         + "\n".join(r.log_tail(20) for r in replicas)
     )
+
+
+def test_paused_put_survives_the_skewed_replicas_staging_sweep(skewed_pair):
+    """A PUT through ``r0`` whose body pauses for less than the grace period, while ``r1`` (2 h ahead,
+    for which every file ``r0`` writes is 2 h old) sweeps staging at least once: the staging file
+    survives the pause and the PUT answers 200 with the bytes sent. The sweep never compares an mtime
+    with its own clock (a client-stamped filesystem such as CephFS stamps each file with its writer
+    node's clock); it waits for a file to stay unchanged for the grace period."""
+    replicas, endpoints = skewed_pair
+    r0 = replicas[0]
+    bucket, key = "skew-paused", "paused/upload.bin"
+    with endpoints[0].clock():
+        endpoints[0].client().create_bucket(Bucket=bucket)
+    body = random.Random(7).randbytes(512 * 1024)
+    half = len(body) // 2
+    pause_s = JANITOR_S * 1.6  # at least one sweep of r1 during the pause, and less than GRACE_S
+    assert pause_s < GRACE_S
+    staging = Path(r0.data_dir) / "staging"
+    before = set(staging.iterdir())
+    sock = connect(r0)
+    try:
+        sock.sendall(signed_head(r0, "PUT", f"/{bucket}/{quote_key(key)}",
+                                 {"Content-Length": str(len(body))}, payload_hash="UNSIGNED-PAYLOAD"))
+        sock.sendall(body[:half])
+        time.sleep(0.3)
+        mine = set(staging.iterdir()) - before
+        assert len(mine) == 1, f"expected the paused PUT's one staging file, found {sorted(mine)}"
+        time.sleep(pause_s)
+        assert all(p.exists() for p in mine), (
+            f"r1's sweep removed r0's live staging file during a {pause_s}s pause (grace {GRACE_S}s)\n"
+            + replicas[1].log_tail(20)
+        )
+        sock.sendall(body[half:])
+        resp = RawResponse(sock)
+        detail = resp.read(int(resp.headers.get("content-length", "0") or 0))
+    finally:
+        sock.close()
+    assert resp.status == 200, f"paused PUT -> {resp.status} {detail[:400]!r}\n{r0.log_tail(20)}"
+    assert resp.headers.get("etag") == f'"{md5_hex(body)}"', resp.headers
+    with endpoints[0].clock():
+        got = endpoints[0].client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert got == body, f"read back {len(got)} bytes, not the {len(body)} sent"

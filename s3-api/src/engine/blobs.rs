@@ -10,7 +10,7 @@
 //! This module holds the file half of the write protocol; the protocol itself, step by step with what
 //! a crash leaves after each, is described once in [`super::protocol`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -34,12 +34,9 @@ const IO_CHUNK: usize = 256 * 1024;
 /// Chunks a GET may have read ahead of the client.
 const READ_AHEAD_CHUNKS: usize = 4;
 /// How often a staging file whose body is paused (or trickling into the write buffer) has its mtime
-/// refreshed, so that another replica's staging sweep (which goes by mtime) sees it as alive. The
-/// staging grace period must be longer than this (its default is an hour).
+/// refreshed, so that another replica's staging sweep (which waits for a file to stop changing) sees
+/// it as alive. The staging grace period must be longer than this (its default is an hour).
 pub const STAGING_HEARTBEAT: Duration = Duration::from_secs(10);
-
-/// The probe file in the data directory whose fresh mtime is the filesystem's "now" for the staging sweep.
-const SWEEP_CLOCK: &str = ".sweep-clock";
 
 /// The blob store rooted at the data directory.
 #[derive(Debug, Clone)]
@@ -49,8 +46,20 @@ pub struct BlobStore {
     /// Ids of the staging files this process is writing right now. INVARIANT: the staging sweep never
     /// removes one of them, whatever its age (a paused upload keeps its file).
     live: Arc<Mutex<HashSet<String>>>,
+    /// What the staging sweep saw of each other staging file, and since when (see
+    /// [`BlobStore::sweep_staging`]). Holds one entry per file in `staging/`, pruned every sweep.
+    seen: Arc<Mutex<HashMap<String, Sighting>>>,
     /// A body that sends no byte for this long is cut (see [`BlobStore::with_body_timeout`]).
     body_timeout: Duration,
+}
+
+/// One staging file as the sweep last saw it: its mtime and length, and when (on this process's
+/// monotonic clock) the sweep first saw it with exactly those.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    modified: SystemTime,
+    len: u64,
+    since: Instant,
 }
 
 /// How long a request body may send nothing before it is cut, unless configured
@@ -114,8 +123,8 @@ pub async fn durable_rename(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Sets a file's mtime to "now" as the filesystem's clock has it (`UTIME_NOW`: the kernel, or the NFS
-/// server, stamps it, never this process's clock), the clock every other mtime on the volume is in.
+/// Sets a file's mtime to "now" (`UTIME_NOW`), which another replica's staging sweep sees as a change:
+/// the file is alive. Which clock stamps it does not matter (see [`BlobStore::sweep_staging`]).
 fn touch(path: &Path) -> io::Result<()> {
     use rustix::fs::{Timespec, Timestamps, UTIME_NOW, UTIME_OMIT, futimens};
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
@@ -138,7 +147,7 @@ impl BlobStore {
         }
         fsync_dir(&blobs).await?;
         fsync_dir(data_dir).await?;
-        Ok(BlobStore { staging, blobs, live: Arc::default(), body_timeout: DEFAULT_BODY_TIMEOUT })
+        Ok(BlobStore { staging, blobs, live: Arc::default(), seen: Arc::default(), body_timeout: DEFAULT_BODY_TIMEOUT })
     }
 
     /// Sets how long a body being staged may send nothing before it is cut with `RequestTimeout` (its
@@ -293,43 +302,65 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Deletes staging files untouched for longer than `grace` (writes interrupted by a crash). A file
-    /// this process is still writing is never removed, however long its upload pauses; one that another
-    /// replica is writing has its mtime refreshed every [`STAGING_HEARTBEAT`], far inside the grace.
+    /// Deletes staging files that stayed unchanged for longer than `grace` (writes interrupted by a
+    /// crash). A file this process is still writing is never removed, however long its upload pauses;
+    /// one that another replica is writing changes (its bytes, or its mtime refreshed every
+    /// [`STAGING_HEARTBEAT`], far inside the grace), which restarts its wait.
     ///
-    /// Ages are measured on the filesystem's clock, not this replica's: "now" is the mtime of a probe
-    /// file the kernel just stamped, so a replica whose clock runs hours ahead does not sweep the live
-    /// files of the others.
+    /// INVARIANT: no clock but this process's monotonic one is involved. A file's age is how long this
+    /// sweep has watched it keep the same mtime and length, never "now minus mtime": mtimes are stamped
+    /// by whichever clock the writer's node (or libfaketime, or a client-stamped filesystem such as
+    /// CephFS) has, so a replica whose clock runs hours ahead would otherwise sweep the live files of
+    /// the others. The cost: a file left by a crash goes one grace period after a sweeper first sees
+    /// it, so a replica restarting more often than the grace period never sweeps (another one does).
     pub async fn sweep_staging(&self, grace: Duration) -> io::Result<usize> {
-        let probe = self.staging.parent().unwrap_or(&self.staging).join(SWEEP_CLOCK);
-        let now = tokio::task::spawn_blocking(move || -> io::Result<SystemTime> {
-            if !probe.exists() {
-                std::fs::write(&probe, b"")?;
-            }
-            touch(&probe)?;
-            std::fs::metadata(&probe)?.modified()
-        })
-        .await
-        .map_err(io::Error::other)??;
-        let mut removed = 0;
+        let mut present = HashMap::new();
         let mut entries = tokio::fs::read_dir(&self.staging).await?;
         while let Some(entry) = entries.next_entry().await? {
-            let name = entry.file_name();
-            let live = self.live.lock().map(|l| l.contains(&*name.to_string_lossy())).unwrap_or(true);
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let live = self.live.lock().map(|l| l.contains(&name)).unwrap_or(true);
             if live {
                 continue;
             }
-            let modified = entry.metadata().await?.modified()?;
-            let age = now.duration_since(modified).unwrap_or_default();
-            if age > grace {
-                match tokio::fs::remove_file(entry.path()).await {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+            let meta = match entry.metadata().await {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            present.insert(name, (meta.modified()?, meta.len()));
+        }
+        let stale = self.note_sightings(present, grace);
+        let mut removed = 0;
+        for name in stale {
+            match tokio::fs::remove_file(self.staging_path(&name)).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)
+    }
+
+    /// Records this sweep's view of the staging files (`name -> (mtime, length)`) and returns the
+    /// names seen unchanged for longer than `grace`. Files gone since the last sweep are forgotten.
+    fn note_sightings(&self, present: HashMap<String, (SystemTime, u64)>, grace: Duration) -> Vec<String> {
+        let Ok(mut seen) = self.seen.lock() else { return Vec::new() };
+        seen.retain(|name, _| present.contains_key(name));
+        let now = Instant::now();
+        let mut stale = Vec::new();
+        for (name, (modified, len)) in present {
+            match seen.get(&name) {
+                Some(s) if s.modified == modified && s.len == len => {
+                    if now.duration_since(s.since) > grace {
+                        stale.push(name);
+                    }
+                }
+                _ => {
+                    seen.insert(name, Sighting { modified, len, since: now });
+                }
+            }
+        }
+        stale
     }
 }
 

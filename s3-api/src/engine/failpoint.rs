@@ -7,7 +7,9 @@
 //! - `exit`: the process ends on the spot with status [`EXIT_CODE`], running no destructor and sending
 //!   no response (the kernel closes its files and sockets, as after SIGKILL);
 //! - `error`: the step fails with an I/O error, as a failing disk would;
-//! - `error-once` / `exit-once`: the same, the first time the step is reached only.
+//! - `error-once` / `exit-once`: the same, the first time the step is reached only;
+//! - `pause-once:<ms>`: the step stalls for `<ms>` milliseconds, once (a stopped process, a slow disk),
+//!   then goes on: what a write that outlives the janitor's grace period meets.
 //!
 //! The steps are the [`STEPS`] constants; an unknown name in the variable makes the process refuse to
 //! start, so a test cannot silently arm nothing.
@@ -59,6 +61,8 @@ mod armed {
     enum Action {
         Exit,
         Error,
+        /// Stall for this many milliseconds.
+        Pause(u64),
     }
 
     fn table() -> &'static Mutex<HashMap<String, (Action, bool)>> {
@@ -79,7 +83,10 @@ mod armed {
                 "exit-once" => (Action::Exit, true),
                 "error" => (Action::Error, false),
                 "error-once" => (Action::Error, true),
-                other => return Err(format!("failpoint {name}: unknown action {other:?}")),
+                other => match other.strip_prefix("pause-once:").map(str::parse::<u64>) {
+                    Some(Ok(ms)) => (Action::Pause(ms), true),
+                    _ => return Err(format!("failpoint {name}: unknown action {other:?}")),
+                },
             };
             out.insert(name.to_owned(), parsed);
         }
@@ -114,7 +121,25 @@ mod armed {
                 std::process::exit(super::EXIT_CODE)
             }
             Some(Action::Error) => Err(std::io::Error::other(format!("failpoint {name}"))),
+            Some(Action::Pause(ms)) => {
+                eprintln!("failpoint {name}: pausing {ms} ms");
+                pause(std::time::Duration::from_millis(ms));
+                eprintln!("failpoint {name}: resumed");
+                Ok(())
+            }
             None => Ok(()),
+        }
+    }
+
+    /// Blocks this thread for `how_long`, telling a multi-threaded runtime first so that its other
+    /// tasks (the janitor among them) move to another worker meanwhile.
+    fn pause(how_long: std::time::Duration) {
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(|| std::thread::sleep(how_long));
+        } else {
+            std::thread::sleep(how_long);
         }
     }
 }

@@ -251,9 +251,16 @@ impl Engine {
     /// names the failpoints after each step.
     async fn place_with_intent(&self, staged: StagedBlob, steps: [&'static str; 2]) -> EngineResult<(BlobRef, i64)> {
         let now = now_ms();
-        self.meta.register_pending_blob(&staged.blob_id, now).await?;
+        let blob_id = staged.blob_id.clone();
+        self.meta.register_pending_blob(&blob_id, now).await?;
         failpoint::hit(steps[0])?;
-        let placed = self.blobs.place(staged).await?;
+        let placed = match self.blobs.place(staged).await {
+            Ok(placed) => placed,
+            // The staging file is gone: the write stalled until a sweep took it. Nothing is visible;
+            // the intent is claimed by the janitor after the grace period (its file is already gone).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MetaError::IntentLost(blob_id).into()),
+            Err(e) => return Err(e.into()),
+        };
         failpoint::hit(steps[1])?;
         Ok((placed, now))
     }

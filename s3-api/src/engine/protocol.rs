@@ -42,8 +42,10 @@
 //!    intent first (the janitor's delete finds nothing) or finds it gone and fails: no clock involved.
 //! 2. **garbage removed**: files queued before the grace period are deleted, then their rows. A GET
 //!    holds every file it reads open from before its first byte, so it survives this.
-//! 3. **staging swept**: staging files not being written by this process and untouched (mtime) for the
-//!    grace period are deleted; other replicas refresh their live files every `STAGING_HEARTBEAT`.
+//! 3. **staging swept**: staging files not being written by this process and seen unchanged (mtime
+//!    and length, watched on this process's monotonic clock, never compared with it) for the grace
+//!    period are deleted; other replicas refresh their live files every `STAGING_HEARTBEAT`. A write
+//!    stalled so long that a sweep took its file fails at step 3 as `IntentLost`: nothing is visible.
 //!
 //! # Transactions
 //! Each metadata transaction either commits for real or its error reaches the client: a connection goes
