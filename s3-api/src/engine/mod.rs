@@ -256,8 +256,9 @@ impl Engine {
         failpoint::hit(steps[0])?;
         let placed = match self.blobs.place(staged).await {
             Ok(placed) => placed,
-            // The staging file is gone: the write stalled until a sweep took it. Nothing is visible;
-            // the intent is claimed by the janitor after the grace period (its file is already gone).
+            // The staging file is gone: the write stalled past the grace period, so the janitor claimed
+            // its intent and removed the file (this process's own staging sweep skips live files).
+            // Nothing is visible and nothing is left: the same outcome as a commit finding it claimed.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MetaError::IntentLost(blob_id).into()),
             Err(e) => return Err(e.into()),
         };
