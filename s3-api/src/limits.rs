@@ -41,3 +41,7 @@ pub const MAX_AWS_CHUNK_SIZE: usize = 16 * 1024 * 1024;
 /// Largest XML (or JSON) document body s3s reads into memory: DeleteObjects, CompleteMultipartUpload,
 /// bucket and object settings (s3s's default, 20 MiB). Larger: 400 `MaxMessageLengthExceeded`.
 pub const MAX_XML_BODY_BYTES: usize = 20 * 1024 * 1024;
+/// Most bytes of a browser form (PostObject) before its file's content: the fields, their part
+/// headers and the file part's headers (AWS: 20 KB). Larger: 400 `MaxPostPreDataLengthExceededError`.
+/// This is also all of a form the listener keeps (`s3::form::FormPrefix`).
+pub const MAX_POST_PRE_DATA_BYTES: usize = 20 * 1024;

@@ -429,11 +429,26 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestIds {
                 let method = req.method().clone();
                 let form = method == http::Method::POST && is_form(req.headers());
                 crate::s3::header_date::date_as_amz_date(req.headers_mut());
-                let counted = req.map(|body| s3s::Body::http_body(metrics.counted(body)));
-                let mut response = inner.call(counted).await?;
+                let boundary = crate::s3::form::boundary_of(req.headers());
+                let (mut head, body) = req.into_parts();
+                let counted = metrics.counted(body);
+                let (body, prefix) = if form {
+                    let (tapped, prefix) = crate::s3::form::tap(counted);
+                    head.extensions.insert(prefix.clone());
+                    (s3s::Body::http_body(tapped), Some(prefix))
+                } else {
+                    (s3s::Body::http_body(counted), None)
+                };
+                let mut response = inner.call(http::Request::from_parts(head, body)).await?;
                 if form && let Some(message) = crate::s3::form::failed_condition(&response) {
                     let message = format!("Invalid according to Policy: {message}");
                     response = xml_error(http::StatusCode::FORBIDDEN, "AccessDenied", &message);
+                }
+                if let Some(prefix) = &prefix
+                    && crate::s3::form::refused_for_size(&response, prefix, boundary.as_deref()).await
+                {
+                    let (code, message) = crate::s3::form::PRE_DATA_TOO_LARGE;
+                    response = xml_error(http::StatusCode::BAD_REQUEST, code, message);
                 }
                 if let Some(origin) = origin.as_deref()
                     && let Some(allowed) = cors::evaluate(&cors_rules, origin, method.as_str(), &[])

@@ -156,6 +156,7 @@ impl S3Access for S3Authz {
         let Some(AuthorizedBucket(bucket)) = req.extensions.get::<AuthorizedBucket>().cloned() else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
+        crate::s3::form::complete_input(req).await?;
         let keys = form_keys(req);
         let request = AccessRequest {
             caller: req.extensions.get::<Principal>(),

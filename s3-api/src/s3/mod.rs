@@ -38,6 +38,10 @@ pub fn build_service(
     // each signed aws-chunked chunk until its signature is checked: both bounded well below s3s's
     // defaults (5 GiB, 256 MiB), so no request can make the process hold more than that.
     s3_config.post_object_max_file_size = config.max_post_object_size;
+    // A form's fields are held until its file part begins: AWS's pre-data limit bounds them, and
+    // `form::complete_input` answers AWS's error where s3s's own limits would not apply first.
+    s3_config.form_max_field_size = crate::limits::MAX_POST_PRE_DATA_BYTES;
+    s3_config.form_max_fields_size = crate::limits::MAX_POST_PRE_DATA_BYTES;
     s3_config.aws_chunked_stream_max_chunk_size = crate::limits::MAX_AWS_CHUNK_SIZE;
     s3_config.xml_max_body_size = crate::limits::MAX_XML_BODY_BYTES;
     s3_config.enable_sig_v2 = config.sig_v2;

@@ -60,6 +60,26 @@ pub fn parse_tagging_header(header: Option<&str>) -> S3Result<BTreeMap<String, S
     validate(pairs, MAX_OBJECT_TAGS)
 }
 
+/// A browser form's `tagging` field (a `<Tagging>` XML document, as AWS takes it) in the form of the
+/// `x-amz-tagging` header, which the write path reads: validated as PutObjectTagging validates its
+/// body (400 `MalformedXML`, `InvalidTag`).
+pub fn tagging_document_as_header(xml: &str) -> S3Result<String> {
+    let mut reader = s3s::xml::Deserializer::new(xml.as_bytes());
+    let parsed = <Tagging as s3s::xml::Deserialize>::deserialize(&mut reader).and_then(|t| {
+        reader.expect_eof()?;
+        Ok(t)
+    });
+    let tagging = parsed.map_err(|_| {
+        s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        )
+    })?;
+    let tags = from_dto(tagging.tag_set, MAX_OBJECT_TAGS)?;
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    Ok(tags.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&"))
+}
+
 /// The object version a tagging (or ACL) request names (`versionId`, else the current one).
 pub(super) struct Target {
     /// The bucket.
