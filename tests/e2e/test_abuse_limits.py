@@ -9,7 +9,8 @@ leaving nothing behind:
   bytes is ``KeyTooLongError``; access-key ids of 200 KB are refused and do not grow the server; an
   XML body over 20 MiB is 400 ``MaxMessageLengthExceeded``;
 * an anonymous 300 MB browser-form upload and a signed aws-chunked body whose chunk announces 200 MB
-  are refused with the server's RSS within 64 MiB of idle; anonymous reads may not override response
+  are refused with the server's RSS within 64 MiB of idle, and a signed 15 MiB form streams (RSS
+  within 8 MiB of idle); anonymous reads may not override response
   headers (``InvalidRequest``);
 * the root user disabled by another admin: the root access key is refused within 5 s on both of two
   replicas sharing one MariaDB.
@@ -233,6 +234,26 @@ def test_an_anonymous_300_mb_form_upload_is_refused_within_bounded_memory(srv):
     assert rss.peak - idle < 64 * MiB, f"RSS peaked {(rss.peak - idle) / MiB:.0f} MiB above idle"
     with pytest.raises(ClientError):
         srv.s3.head_object(Bucket="forms", Key="big")
+
+
+def test_a_signed_form_file_streams_to_staging(srv):
+    """A signed form whose length is known: s3s streams its file part as a PUT body, so the server
+    does not hold the file (15 MiB, just under CLOUDVAULT_MAX_POST_OBJECT_SIZE) in memory."""
+    import hashlib
+    srv.s3.create_bucket(Bucket="forms-signed")
+    v4 = srv.client(signature_version="s3v4")
+    form = v4.generate_presigned_post("forms-signed", "big", Conditions=[["content-length-range", 1, 16 * MiB]])
+    data = secrets.token_bytes(15 * MiB)
+    time.sleep(0.5)
+    idle = srv.rss_bytes()
+    with _RssSampler(srv) as rss:
+        resp = requests.post(f"{srv.endpoint}/forms-signed", data=form["fields"], files={"file": ("big", data)},
+                             timeout=120)
+    print(f"signed 15 MiB POST form: status {resp.status_code}; RSS {idle / MiB:.0f} -> peak {rss.peak / MiB:.0f} MiB")
+    assert resp.status_code == 204, resp.text
+    assert rss.peak - idle < 8 * MiB, f"RSS peaked {(rss.peak - idle) / MiB:.0f} MiB above idle"
+    got = srv.s3.get_object(Bucket="forms-signed", Key="big")["Body"].read()
+    assert hashlib.md5(got).hexdigest() == hashlib.md5(data).hexdigest()
 
 
 def test_a_200_mb_signed_chunk_is_refused_before_it_is_buffered(srv):
