@@ -45,6 +45,15 @@ pub enum MetaError {
     /// A stored row could not be decoded (a bug or a manual edit of the database).
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The group commit this write transaction was part of (SQLite) failed: nothing of it was
+    /// committed. `storage_full` when the volume was full.
+    #[error("{message}")]
+    BatchFailed {
+        /// The volume was full.
+        storage_full: bool,
+        /// What failed.
+        message: String,
+    },
     /// The database did not answer within the operation deadline (`OPERATION_TIMEOUT`).
     #[error("the database did not answer in time")]
     TimedOut,
@@ -80,6 +89,7 @@ impl MetaError {
         match self {
             MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some(SQLITE_FULL),
             MetaError::Database(sqlx::Error::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
+            MetaError::BatchFailed { storage_full, .. } => *storage_full,
             _ => false,
         }
     }

@@ -13,12 +13,14 @@ impl MetaStore {
     /// belongs to a write that never committed.
     pub async fn register_pending_blob(&self, blob_id: &str, now_ms: i64) -> MetaResult<()> {
         self.timed(async move {
+            // A write transaction, so that on SQLite concurrent writers' intents share one fsync.
+            let mut tx = WriteTx::begin(self).await?;
             sqlx::query("INSERT INTO pending_blobs (blob_id, created_at) VALUES (?, ?)")
                 .bind(blob_id)
                 .bind(now_ms)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            tx.commit().await
         })
         .await
     }
@@ -75,8 +77,9 @@ impl MetaStore {
     /// Drops an intent once its file is gone (or a write failed before the commit).
     pub async fn forget_pending_blob(&self, blob_id: &str) -> MetaResult<()> {
         self.timed(async move {
-            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
-            Ok(())
+            let mut tx = WriteTx::begin(self).await?;
+            sqlx::query("DELETE FROM pending_blobs WHERE blob_id = ?").bind(blob_id).execute(&mut *tx).await?;
+            tx.commit().await
         })
         .await
     }
@@ -99,8 +102,9 @@ impl MetaStore {
     /// Drops a garbage row once its file has been deleted.
     pub async fn forget_garbage_blob(&self, blob_id: &str) -> MetaResult<()> {
         self.timed(async move {
-            sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&self.writer).await?;
-            Ok(())
+            let mut tx = WriteTx::begin(self).await?;
+            sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&mut *tx).await?;
+            tx.commit().await
         })
         .await
     }

@@ -36,3 +36,4 @@ pub use model::{
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, ListColumns, key_successor};
 pub use store::{Backend, MetaStore, OPERATION_TIMEOUT};
+pub use tx::GroupCommitLimits;

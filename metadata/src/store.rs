@@ -1,12 +1,14 @@
 //! Connecting, migrating and the pools.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::error::{MetaError, MetaResult};
+use crate::tx::{GroupCommit, GroupCommitLimits};
 
 /// Which SQL dialect a [`MetaStore`] talks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub struct MetaStore {
     /// Connections for reads (a separate pool for SQLite under WAL, the same pool for MySQL).
     pub(crate) reader: AnyPool,
     pub(crate) backend: Backend,
+    /// SQLite's group commit of write transactions (`None` on MySQL, whose writers commit in parallel).
+    pub(crate) group: Option<Arc<GroupCommit>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -75,14 +79,15 @@ impl MetaStore {
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
-            MetaStore { writer, reader, backend: Backend::Sqlite }
+            let group = Some(GroupCommit::new(GroupCommitLimits::default()));
+            MetaStore { writer, reader, backend: Backend::Sqlite, group }
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
-            MetaStore { writer: pool.clone(), reader: pool, backend: Backend::MySql }
+            MetaStore { writer: pool.clone(), reader: pool, backend: Backend::MySql, group: None }
         };
         match store.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
@@ -103,6 +108,15 @@ impl MetaStore {
             }
         }
         Ok(store)
+    }
+
+    /// The same store with SQLite's group commit bounded by `limits` (no effect on MySQL). Call before
+    /// the store serves requests.
+    pub fn with_group_commit(mut self, limits: GroupCommitLimits) -> Self {
+        if self.backend == Backend::Sqlite {
+            self.group = Some(GroupCommit::new(limits));
+        }
+        self
     }
 
     /// The dialect in use.
@@ -192,6 +206,11 @@ impl MetaStore {
 
 #[cfg(feature = "testing")]
 impl MetaStore {
+    /// TEST HOOK (feature `testing`): how many COMMITs SQLite's group commit has issued (0 on MySQL).
+    pub fn group_commits_for_tests(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.commits.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// TEST HOOK (feature `testing`): caps the SQLite writer connection's database file at its current
     /// size plus `extra_pages` pages (`PRAGMA max_page_count`), so the next transaction that grows it
     /// fails with `SQLITE_FULL` exactly as on a full volume. The cap lives on that one connection: a

@@ -1,4 +1,4 @@
-//! Write transactions that either really commit or report why they did not.
+//! Write transactions that either really commit or report why they did not, and SQLite's group commit.
 //!
 //! sqlx's own `Transaction` tracks its nesting depth in the connection. When SQLite rolls a
 //! transaction back by itself (`SQLITE_FULL`, `SQLITE_IOERR`: the volume is full) and sqlx's ROLLBACK
@@ -12,42 +12,278 @@
 //! path (an error in any statement, a failed COMMIT, an early return, a cancelled request) the
 //! connection is closed instead, which makes the database roll back whatever was open. What a crash
 //! leaves behind: nothing of an uncommitted transaction; the next connection starts clean.
+//!
+//! On SQLite, whose one writer commits one transaction at a time and fsyncs each, concurrent write
+//! transactions are **batched** ([`GroupCommit`]): the first opens `BEGIN IMMEDIATE`, each runs inside
+//! its own SAVEPOINT (so one that fails, a precondition say, rolls back only its own statements),
+//! and one COMMIT (one fsync) makes the whole batch durable. INVARIANT: [`WriteTx::commit`] returns
+//! `Ok` only after the batch's COMMIT succeeded, so nothing is acknowledged before it is on disk; a
+//! failed COMMIT fails every member. A crash mid-batch leaves none of it: no member was acknowledged.
+//! A member may see the statements of earlier members of its batch (one connection); they become
+//! durable together or not at all.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
-use crate::error::MetaResult;
+use crate::error::{MetaError, MetaResult};
 use crate::store::{Backend, MetaStore};
+
+/// Bounds of SQLite's group commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitLimits {
+    /// Most write transactions one COMMIT covers.
+    pub max_batch: usize,
+    /// A batch this old is committed by its next member even while more are waiting.
+    pub max_wait: Duration,
+}
+
+impl Default for GroupCommitLimits {
+    /// 64 transactions, 10 ms (`CLOUDVAULT_GROUP_COMMIT_MAX`, `CLOUDVAULT_GROUP_COMMIT_WAIT_MS`).
+    fn default() -> Self {
+        GroupCommitLimits { max_batch: 64, max_wait: Duration::from_millis(10) }
+    }
+}
+
+/// How a batch ended, as its members learn it.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Committed,
+    Failed { storage_full: bool, message: String },
+}
+
+/// The open batch: the writer connection inside `BEGIN IMMEDIATE`, while `conn` is `Some`.
+struct Batch {
+    conn: Option<PoolConnection<Any>>,
+    members: usize,
+    started: Instant,
+    outcome: watch::Sender<Option<Outcome>>,
+}
+
+/// SQLite's group commit: the writer connection, shared by the members of one batch at a time.
+pub(crate) struct GroupCommit {
+    batch: Arc<Mutex<Batch>>,
+    /// Transactions begun (or waiting to begin) and not yet finished: the last to finish commits.
+    pending: AtomicUsize,
+    limits: GroupCommitLimits,
+    /// COMMITs issued (each one fsync), for tests and diagnostics.
+    pub(crate) commits: AtomicU64,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    pub(crate) fn new(limits: GroupCommitLimits) -> Arc<Self> {
+        let batch = Batch { conn: None, members: 0, started: Instant::now(), outcome: watch::channel(None).0 };
+        Arc::new(GroupCommit {
+            batch: Arc::new(Mutex::new(batch)),
+            pending: AtomicUsize::new(0),
+            limits,
+            commits: AtomicU64::new(0),
+        })
+    }
+
+    /// Joins the open batch (opening one if none is), inside a fresh SAVEPOINT.
+    async fn join(self: &Arc<Self>, pool: &AnyPool) -> MetaResult<Member> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.batch.clone().lock_owned().await;
+        if guard.conn.is_none()
+            && let Err(e) = Self::open(&mut guard, pool).await
+        {
+            // Nothing was joined: the batch stays closed, and this transaction is no longer pending.
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
+        // From here a failure drops the member, whose rollback leaves the batch (see `abandon`).
+        let mut member = Member { guard: Some(guard), group: self.clone() };
+        member.conn().execute("SAVEPOINT member").await?;
+        Ok(member)
+    }
+
+    /// Opens a batch: the writer connection, `BEGIN IMMEDIATE`, a fresh outcome for its members.
+    async fn open(guard: &mut Batch, pool: &AnyPool) -> MetaResult<()> {
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        guard.conn = Some(conn);
+        guard.members = 0;
+        guard.started = Instant::now();
+        guard.outcome = watch::channel(None).0;
+        Ok(())
+    }
+
+    /// Ends the open batch: COMMIT, and every member learns the outcome. `Err` is the COMMIT's own error.
+    async fn finish(&self, guard: &mut Batch) -> MetaResult<()> {
+        let Some(mut conn) = guard.conn.take() else { return Ok(()) };
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        match conn.execute("COMMIT").await {
+            Ok(_) => {
+                guard.outcome.send_replace(Some(Outcome::Committed));
+                Ok(())
+            }
+            Err(e) => {
+                conn.close_on_drop();
+                let e = MetaError::from(e);
+                guard
+                    .outcome
+                    .send_replace(Some(Outcome::Failed { storage_full: e.is_storage_full(), message: e.to_string() }));
+                Err(e)
+            }
+        }
+    }
+
+    /// Abandons the open batch after a statement failed in a way that leaves the connection unknown:
+    /// the connection is closed (the database rolls the batch back) and every member fails.
+    fn fail(guard: &mut Batch, error: &MetaError) {
+        if let Some(mut conn) = guard.conn.take() {
+            conn.close_on_drop();
+        }
+        let message = format!("the group commit was rolled back: {error}");
+        guard.outcome.send_replace(Some(Outcome::Failed { storage_full: error.is_storage_full(), message }));
+    }
+
+    /// A member leaves (committed or rolled back); the last one out, or a full or old batch, commits.
+    async fn leave(&self, guard: &mut Batch) -> MetaResult<()> {
+        let last = self.pending.fetch_sub(1, Ordering::SeqCst) == 1;
+        let full = guard.members >= self.limits.max_batch || guard.started.elapsed() >= self.limits.max_wait;
+        if last || full { self.finish(guard).await } else { Ok(()) }
+    }
+
+    /// The rollback of a member dropped without committing (an error, a cancelled request), run
+    /// holding the batch: its savepoint is rolled back, or the whole batch fails if that fails.
+    async fn abandon(self: Arc<Self>, mut guard: OwnedMutexGuard<Batch>) {
+        if let Some(conn) = guard.conn.as_mut() {
+            let rolled_back = match conn.execute("ROLLBACK TO SAVEPOINT member").await {
+                Ok(_) => conn.execute("RELEASE SAVEPOINT member").await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = rolled_back {
+                Self::fail(&mut guard, &MetaError::from(e));
+            }
+        }
+        if let Err(e) = self.leave(&mut guard).await {
+            tracing::warn!(error = %e, "group commit failed after a member rolled back");
+        }
+    }
+}
+
+/// One write transaction's place in a batch: holds the batch (and so the connection) from its
+/// SAVEPOINT to its RELEASE.
+struct Member {
+    guard: Option<OwnedMutexGuard<Batch>>,
+    group: Arc<GroupCommit>,
+}
+
+impl Member {
+    fn conn(&mut self) -> &mut AnyConnection {
+        // INVARIANT: a member holds the batch while its transaction is open, and the batch holds the
+        // connection until a COMMIT or a failure, both of which end the member first.
+        self.guard.as_mut().and_then(|g| g.conn.as_deref_mut()).expect("a batch member holds the open connection")
+    }
+
+    /// Releases the savepoint, leaves the batch and waits until the batch is durable.
+    async fn commit(&mut self) -> MetaResult<()> {
+        let Some(mut guard) = self.guard.take() else {
+            return Err(MetaError::Corrupt("a write transaction committed twice".into()));
+        };
+        let mut outcome = guard.outcome.subscribe();
+        let released = match guard.conn.as_mut() {
+            Some(conn) => conn.execute("RELEASE SAVEPOINT member").await.map(|_| ()).map_err(MetaError::from),
+            None => Err(MetaError::Corrupt("the batch ended under an open member".into())),
+        };
+        if let Err(e) = released {
+            GroupCommit::fail(&mut guard, &e);
+            let _ = self.group.leave(&mut guard).await;
+            return Err(e);
+        }
+        guard.members += 1;
+        // The COMMIT's own error goes to the member that ran it; the others learn it below.
+        self.group.leave(&mut guard).await?;
+        drop(guard);
+        let ended = outcome.wait_for(Option::is_some).await.map(|o| o.clone());
+        match ended {
+            Ok(Some(Outcome::Committed)) => Ok(()),
+            Ok(Some(Outcome::Failed { storage_full, message })) => {
+                Err(MetaError::BatchFailed { storage_full, message })
+            }
+            _ => Err(MetaError::BatchFailed { storage_full: false, message: "the group commit ended unseen".into() }),
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.guard.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(self.group.clone().abandon(guard));
+            }
+            Err(_) => {
+                let error = MetaError::Corrupt("a write transaction was dropped outside the runtime".into());
+                GroupCommit::fail(&mut guard, &error);
+                self.group.pending.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Where a write transaction runs: its own pooled connection (MySQL), or a batch (SQLite).
+enum Lease {
+    Own(PoolConnection<Any>),
+    Member(Member),
+}
 
 /// An open write transaction on a connection of the writer pool. Dereferences to the connection, so
 /// statements run with `.execute(&mut **tx)` (or `&mut *tx` when owned). Dropped without
-/// [`WriteTx::commit`], the connection is closed, never reused.
+/// [`WriteTx::commit`], the connection is closed, never reused (on SQLite: its savepoint is rolled
+/// back, and the batch goes on).
 pub(crate) struct WriteTx {
-    conn: PoolConnection<Any>,
+    lease: Lease,
     /// Set by a successful COMMIT: only then may the connection serve another request.
     committed: bool,
 }
 
 impl WriteTx {
-    /// Begins a write transaction. On SQLite `BEGIN IMMEDIATE` takes the write lock up front, so a
-    /// transaction never fails half-way to upgrade its lock.
+    /// Begins a write transaction. On SQLite it joins the open batch (`BEGIN IMMEDIATE` takes the write
+    /// lock up front, so a transaction never fails half-way to upgrade its lock).
     pub(crate) async fn begin(store: &MetaStore) -> MetaResult<Self> {
-        let conn = store.writer.acquire().await?;
-        let mut tx = WriteTx { conn, committed: false };
+        if let (Backend::Sqlite, Some(group)) = (store.backend, &store.group) {
+            let member = group.join(&store.writer).await?;
+            return Ok(WriteTx { lease: Lease::Member(member), committed: false });
+        }
+        let mut conn = store.writer.acquire().await?;
         let begin = match store.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::MySql => "BEGIN",
         };
-        tx.conn.execute(begin).await?;
-        Ok(tx)
+        if let Err(e) = conn.execute(begin).await {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        Ok(WriteTx { lease: Lease::Own(conn), committed: false })
     }
 
-    /// Commits. `Ok` means the database acknowledged the COMMIT; any error reaches the caller (and the
-    /// connection is discarded, so whatever state it was left in dies with it).
+    /// Commits. `Ok` means the database acknowledged the COMMIT (on SQLite: the batch's); any error
+    /// reaches the caller (and the connection is discarded, so whatever state it was left in dies
+    /// with it).
     pub(crate) async fn commit(mut self) -> MetaResult<()> {
-        self.conn.execute("COMMIT").await?;
+        match &mut self.lease {
+            Lease::Own(conn) => {
+                conn.execute("COMMIT").await?;
+            }
+            Lease::Member(member) => member.commit().await?,
+        }
         self.committed = true;
         Ok(())
     }
@@ -55,9 +291,9 @@ impl WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if !self.committed {
+        if let (false, Lease::Own(conn)) = (self.committed, &mut self.lease) {
             // Closing the connection rolls back anything still open on the server side.
-            self.conn.close_on_drop();
+            conn.close_on_drop();
         }
     }
 }
@@ -66,12 +302,20 @@ impl Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        &self.conn
+        match &self.lease {
+            Lease::Own(conn) => conn,
+            Lease::Member(member) => {
+                member.guard.as_ref().and_then(|g| g.conn.as_deref()).expect("a batch member holds the open connection")
+            }
+        }
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
+        match &mut self.lease {
+            Lease::Own(conn) => conn,
+            Lease::Member(member) => member.conn(),
+        }
     }
 }

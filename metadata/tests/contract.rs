@@ -522,6 +522,70 @@ async fn commit_without_its_intent_fails(db: &TestDb) {
     assert!(matches!(s.put_part("up", 1, &blob("no-intent", 1), None, 2).await, Err(MetaError::IntentLost(_))));
 }
 
+/// Concurrent commits, some of which fail their precondition (SQLite batches them into shared
+/// COMMITs): each failed one fails alone, every other one is committed, durable and counted, and the
+/// failed ones leave nothing (no row, no garbage, their intents still pending for the janitor).
+async fn a_batch_member_that_fails_fails_alone(db: &TestDb) {
+    let s = Arc::new(db.store.clone());
+    let me = owner(&s).await;
+    let b = s.create_bucket("batch", me, "us-east-1", false, 0).await.expect("create");
+    for taken in 0..4 {
+        commit(
+            &s,
+            b.id,
+            &object(format!("k{taken}").as_bytes(), "old", &format!("old{taken}"), 1),
+            &WriteCondition::None,
+            1,
+        )
+        .await
+        .expect("seed");
+    }
+    let commits_before = s.group_commits_for_tests();
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("k{}", i % 16);
+            let result = commit(
+                &s,
+                b.id,
+                &object(key.as_bytes(), &format!("e{i}"), &format!("b{i}"), 1),
+                &WriteCondition::IfAbsent,
+                2,
+            )
+            .await;
+            (i, result)
+        }));
+    }
+    let mut won = std::collections::BTreeMap::new();
+    for t in tasks {
+        match t.await.expect("join") {
+            (i, Ok(_)) => assert!(won.insert(i % 16, i).is_none(), "two creators of k{} won", i % 16),
+            (_, Err(MetaError::PreconditionFailed)) => {}
+            (i, Err(e)) => panic!("commit {i} failed with {e}"),
+        }
+    }
+    assert_eq!(won.len(), 12, "every free key got exactly one creator: {won:?}");
+    assert!((0..4).all(|k| !won.contains_key(&k)), "the taken keys kept their objects: {won:?}");
+    if db.url.starts_with("sqlite:") {
+        let commits = s.group_commits_for_tests() - commits_before;
+        assert!(commits < 64, "64 transactions (32 intents, 32 commits) took {commits} COMMITs: nothing was batched");
+    }
+    s.close().await;
+    let reopened = MetaStore::connect(&db.url, 2).await.expect("reopen");
+    for (key, i) in &won {
+        let stored = reopened.object(b.id, format!("k{key}").as_bytes()).await.expect("get").expect("durable");
+        assert_eq!(stored.etag, format!("e{i}"));
+    }
+    for taken in 0..4 {
+        let stored = reopened.object(b.id, format!("k{taken}").as_bytes()).await.expect("get").expect("kept");
+        assert_eq!(stored.etag, "old");
+    }
+    assert_eq!(reopened.bucket("batch").await.expect("get").expect("present").object_count, 16);
+    assert!(reopened.garbage_blobs(i64::MAX, 100).await.expect("garbage").is_empty(), "nothing was replaced");
+    reopened.close().await;
+}
+
 /// SQLite rolls a transaction back by itself when its volume is full (SQLITE_FULL). The failed
 /// transaction must reach the caller, and every later commit must really commit (it once only released
 /// a savepoint, and a restart lost it all).
@@ -562,6 +626,7 @@ contract!(
     console_keys_and_user_deletion,
     login_failures_are_counted_per_name_and_address,
     commit_without_its_intent_fails,
+    a_batch_member_that_fails_fails_alone,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,6 +51,10 @@ pub struct Config {
     /// `CLOUDVAULT_STAGING_GRACE_SECS`: how old an unfinished staged file or blob intent must be before the
     /// janitor removes it. Default 3600.
     pub staging_grace_secs: u64,
+    /// `CLOUDVAULT_GROUP_COMMIT_MAX` / `CLOUDVAULT_GROUP_COMMIT_WAIT_MS` (SQLite only): most write
+    /// transactions one COMMIT covers, and the age at which a batch is committed even while more
+    /// writers wait. Default 64 and 10 ms.
+    pub group_commit: cloudvault_metadata::GroupCommitLimits,
     /// `CLOUDVAULT_MULTIPART_EXPIRY_SECS`: incomplete multipart uploads with no activity for this long are
     /// aborted by the janitor. Default 604800 (7 days).
     pub multipart_expiry_secs: u64,
@@ -261,6 +265,10 @@ impl Config {
                 .unwrap_or_default(),
             max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,
             staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
+            group_commit: cloudvault_metadata::GroupCommitLimits {
+                max_batch: parsed("CLOUDVAULT_GROUP_COMMIT_MAX", 64)?.max(1),
+                max_wait: std::time::Duration::from_millis(parsed("CLOUDVAULT_GROUP_COMMIT_WAIT_MS", 10)?),
+            },
             multipart_expiry_secs: parsed("CLOUDVAULT_MULTIPART_EXPIRY_SECS", 7 * 24 * 3600)?,
             janitor_interval_secs: parsed("CLOUDVAULT_JANITOR_INTERVAL_SECS", 60)?.max(1),
             lifecycle_day_secs: parsed("CLOUDVAULT_LIFECYCLE_DAY_SECS", 86_400)?.max(1),

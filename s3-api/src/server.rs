@@ -52,7 +52,8 @@ pub async fn serve_until(
     tokio::fs::create_dir_all(&config.data_dir).await.context("creating the data directory")?;
     let meta = MetaStore::connect(&config.database_url, config.db_max_connections)
         .await
-        .context("opening the metadata store")?;
+        .context("opening the metadata store")?
+        .with_group_commit(config.group_commit);
     let blobs = BlobStore::open(&config.data_dir)
         .await
         .context("opening the blob store")?
