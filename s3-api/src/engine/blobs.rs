@@ -33,6 +33,10 @@ use super::error::{EngineError, EngineResult};
 const IO_CHUNK: usize = 256 * 1024;
 /// Chunks a GET may have read ahead of the client.
 const READ_AHEAD_CHUNKS: usize = 4;
+/// A read of at most this many bytes from one blob is done in one blocking call (open, seek, read),
+/// not as a stream of chunks through a reader task: most objects are small, and each hop to the
+/// blocking pool costs more than reading them.
+const SMALL_READ: u64 = 64 * 1024;
 /// How often a staging file whose body is paused (or trickling into the write buffer) has its mtime
 /// refreshed, so that another replica's staging sweep (which waits for a file to stop changing) sees
 /// it as alive. The staging grace period must be longer than this (its default is an hour).
@@ -262,6 +266,11 @@ impl BlobStore {
         manifest: &Manifest,
         range: Range<u64>,
     ) -> io::Result<ReceiverStream<io::Result<Bytes>>> {
+        if let [blob] = manifest.0.as_slice()
+            && range.end.saturating_sub(range.start) <= SMALL_READ
+        {
+            return self.read_small(blob, range).await;
+        }
         let mut segments = Vec::new();
         let mut offset = 0u64;
         for blob in &manifest.0 {
@@ -286,6 +295,37 @@ impl BlobStore {
                 }
             }
         });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// `range` of a one-blob object, read whole in one blocking call (see [`SMALL_READ`]), as a
+    /// stream of one chunk. A blob shorter than the range is an error, as in [`send_segment`].
+    async fn read_small(&self, blob: &BlobRef, range: Range<u64>) -> io::Result<ReceiverStream<io::Result<Bytes>>> {
+        let path = self.blob_path(&blob.blob_id);
+        let len = range.end.saturating_sub(range.start).min(blob.size.max(0) as u64) as usize;
+        let start = range.start;
+        let bytes = tokio::task::spawn_blocking(move || -> io::Result<Bytes> {
+            use std::io::{Read, Seek};
+            let mut file = std::fs::File::open(&path)?;
+            if start > 0 {
+                file.seek(io::SeekFrom::Start(start))?;
+            }
+            let mut buf = vec![0u8; len];
+            file.read_exact(&mut buf).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("blob {} is shorter than its manifest says", path.display()),
+                ),
+                _ => e,
+            })?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let (tx, rx) = mpsc::channel(1);
+        if !bytes.is_empty() {
+            let _ = tx.try_send(Ok(bytes));
+        }
         Ok(ReceiverStream::new(rx))
     }
 
