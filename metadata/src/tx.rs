@@ -93,7 +93,16 @@ impl GroupCommit {
     }
 
     /// Joins the open batch (opening one if none is), inside a fresh SAVEPOINT.
+    ///
+    /// Cancel safety: the steps run in their own task, so a request dropped meanwhile (its client went
+    /// away) cannot stay counted as pending, which would keep its batch from ever committing; the
+    /// member such a task returns to nobody is dropped, and its drop leaves the batch.
     async fn join(self: &Arc<Self>, pool: &AnyPool) -> MetaResult<Member> {
+        let (group, pool) = (self.clone(), pool.clone());
+        tokio::spawn(async move { group.join_now(&pool).await }).await.map_err(task_failed)?
+    }
+
+    async fn join_now(self: &Arc<Self>, pool: &AnyPool) -> MetaResult<Member> {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let mut guard = self.batch.clone().lock_owned().await;
         if guard.conn.is_none()
@@ -160,6 +169,21 @@ impl GroupCommit {
         if last || full { self.finish(guard).await } else { Ok(()) }
     }
 
+    /// A member's RELEASE SAVEPOINT, then it leaves the batch (the last one out commits it).
+    async fn release(&self, mut guard: OwnedMutexGuard<Batch>) -> MetaResult<()> {
+        let released = match guard.conn.as_mut() {
+            Some(conn) => conn.execute("RELEASE SAVEPOINT member").await.map(|_| ()).map_err(MetaError::from),
+            None => Err(MetaError::Corrupt("the batch ended under an open member".into())),
+        };
+        if let Err(e) = released {
+            Self::fail(&mut guard, &e);
+            let _ = self.leave(&mut guard).await;
+            return Err(e);
+        }
+        guard.members += 1;
+        self.leave(&mut guard).await
+    }
+
     /// The rollback of a member dropped without committing (an error, a cancelled request), run
     /// holding the batch: its savepoint is rolled back, or the whole batch fails if that fails.
     async fn abandon(self: Arc<Self>, mut guard: OwnedMutexGuard<Batch>) {
@@ -178,6 +202,12 @@ impl GroupCommit {
     }
 }
 
+/// A group-commit step's task panicked or was cancelled at shutdown: nothing of it is known to be
+/// committed.
+fn task_failed(e: tokio::task::JoinError) -> MetaError {
+    MetaError::BatchFailed { storage_full: false, message: format!("the group commit task failed: {e}") }
+}
+
 /// One write transaction's place in a batch: holds the batch (and so the connection) from its
 /// SAVEPOINT to its RELEASE.
 struct Member {
@@ -193,24 +223,17 @@ impl Member {
     }
 
     /// Releases the savepoint, leaves the batch and waits until the batch is durable.
+    ///
+    /// Cancel safety: releasing and leaving run in their own task, so they finish even if the request
+    /// is dropped meanwhile (the batch must not be left held or counted); only the wait is cancelled.
     async fn commit(&mut self) -> MetaResult<()> {
-        let Some(mut guard) = self.guard.take() else {
+        let Some(guard) = self.guard.take() else {
             return Err(MetaError::Corrupt("a write transaction committed twice".into()));
         };
         let mut outcome = guard.outcome.subscribe();
-        let released = match guard.conn.as_mut() {
-            Some(conn) => conn.execute("RELEASE SAVEPOINT member").await.map(|_| ()).map_err(MetaError::from),
-            None => Err(MetaError::Corrupt("the batch ended under an open member".into())),
-        };
-        if let Err(e) = released {
-            GroupCommit::fail(&mut guard, &e);
-            let _ = self.group.leave(&mut guard).await;
-            return Err(e);
-        }
-        guard.members += 1;
+        let group = self.group.clone();
         // The COMMIT's own error goes to the member that ran it; the others learn it below.
-        self.group.leave(&mut guard).await?;
-        drop(guard);
+        tokio::spawn(async move { group.release(guard).await }).await.map_err(task_failed)??;
         let ended = outcome.wait_for(Option::is_some).await.map(|o| o.clone());
         match ended {
             Ok(Some(Outcome::Committed)) => Ok(()),
