@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use crate::error::MetaResult;
+use crate::model::is_inline_blob;
 use crate::store::MetaStore;
 use crate::tx::WriteTx;
 
@@ -99,13 +100,41 @@ impl MetaStore {
         .await
     }
 
-    /// Drops a garbage row once its file has been deleted.
+    /// Drops a garbage row once its file has been deleted; for an inline blob, deletes its bytes with it
+    /// (one transaction: a crash leaves both or neither, and the next pass repeats it).
     pub async fn forget_garbage_blob(&self, blob_id: &str) -> MetaResult<()> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
+            if is_inline_blob(blob_id) {
+                sqlx::query("DELETE FROM inline_blobs WHERE blob_id = ?").bind(blob_id).execute(&mut *tx).await?;
+            }
             sqlx::query("DELETE FROM garbage_blobs WHERE blob_id = ?").bind(blob_id).execute(&mut *tx).await?;
             tx.commit().await
         })
         .await
+    }
+
+    /// The bytes of inline blob `blob_id` (`None` if there is no such row). Like a blob file, the row
+    /// outlives the object that named it by the grace period (it is deleted through the garbage queue),
+    /// so a GET that read the object's row just before an overwrite still finds it.
+    pub async fn inline_blob(&self, blob_id: &str) -> MetaResult<Option<Vec<u8>>> {
+        self.timed(async move {
+            let row = sqlx::query("SELECT data FROM inline_blobs WHERE blob_id = ?")
+                .bind(blob_id)
+                .fetch_optional(&self.reader)
+                .await?;
+            Ok(row.map(|r| r.try_get("data")).transpose()?)
+        })
+        .await
+    }
+
+    /// Inserts an inline blob's bytes inside the transaction that commits the object naming it.
+    pub(crate) async fn insert_inline_blob(&self, tx: &mut WriteTx, blob_id: &str, data: &[u8]) -> MetaResult<()> {
+        sqlx::query("INSERT INTO inline_blobs (blob_id, data) VALUES (?, ?)")
+            .bind(blob_id)
+            .bind(data)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }

@@ -250,6 +250,23 @@ pub struct BlobRef {
     pub md5_hex: String,
 }
 
+/// The first character of every inline blob's id. File blob ids are lowercase hex, so the id alone
+/// (in a manifest, or a `garbage_blobs` row) says where a blob's bytes are.
+pub const INLINE_BLOB_PREFIX: char = 'i';
+
+/// Whether `blob_id` names an inline blob: bytes kept in the metadata store's `inline_blobs` table,
+/// written by the commit of the object that names it, instead of a file on the data volume.
+pub fn is_inline_blob(blob_id: &str) -> bool {
+    blob_id.starts_with(INLINE_BLOB_PREFIX)
+}
+
+impl BlobRef {
+    /// Whether this blob's bytes are inline (see [`is_inline_blob`]).
+    pub fn is_inline(&self) -> bool {
+        is_inline_blob(&self.blob_id)
+    }
+}
+
 /// The ordered list of blobs that make up an object's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Manifest(pub Vec<BlobRef>);
@@ -258,6 +275,15 @@ impl Manifest {
     /// A manifest of one blob.
     pub fn single(blob: BlobRef) -> Self {
         Manifest(vec![blob])
+    }
+
+    /// The blob of an inline object: a manifest of exactly one inline blob. (Multipart objects are
+    /// always made of file blobs.)
+    pub fn inline_blob(&self) -> Option<&BlobRef> {
+        match self.0.as_slice() {
+            [blob] if blob.is_inline() => Some(blob),
+            _ => None,
+        }
     }
 
     /// The stored text form: one line per blob, `"<blob id> <size> <md5 hex>"`.

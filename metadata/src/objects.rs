@@ -6,7 +6,8 @@ use sqlx::any::AnyRow;
 use crate::error::{MetaError, MetaResult};
 use crate::lock::{ensure_deletable, retention_from_row};
 use crate::model::{
-    BucketId, Deleted, ListedObject, LockMode, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning, WriteCondition,
+    BlobRef, BucketId, Deleted, ListedObject, LockMode, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning,
+    WriteCondition,
 };
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
@@ -147,11 +148,48 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<Option<String>> {
+        if object.manifest.0.iter().any(BlobRef::is_inline) {
+            return Err(MetaError::Corrupt("an inline blob is committed with its bytes (commit_inline_object)".into()));
+        }
+        self.commit_with(bucket_id, object, None, condition, now_ms).await
+    }
+
+    /// [`MetaStore::commit_object`] for an inline object: `object`'s manifest is its one inline blob,
+    /// and `data` (its bytes) is inserted into `inline_blobs` by the same transaction, in place of the
+    /// intent a file blob's commit claims. A crash or a failed condition leaves nothing at all; after
+    /// the COMMIT the bytes are exactly as durable as the row.
+    pub async fn commit_inline_object(
+        &self,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        data: &[u8],
+        condition: &WriteCondition,
+        now_ms: i64,
+    ) -> MetaResult<Option<String>> {
+        match object.manifest.inline_blob() {
+            Some(blob) if blob.size == data.len() as i64 => {}
+            _ => return Err(MetaError::Corrupt("an inline commit names one inline blob of its bytes' length".into())),
+        }
+        self.commit_with(bucket_id, object, Some(data), condition, now_ms).await
+    }
+
+    /// The transaction of [`MetaStore::commit_object`] and [`MetaStore::commit_inline_object`].
+    async fn commit_with(
+        &self,
+        bucket_id: BucketId,
+        object: &ObjectRecord,
+        inline: Option<&[u8]>,
+        condition: &WriteCondition,
+        now_ms: i64,
+    ) -> MetaResult<Option<String>> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
             let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
             for blob in &object.manifest.0 {
-                self.claim_intent(&mut tx, &blob.blob_id).await?;
+                match inline {
+                    Some(data) => self.insert_inline_blob(&mut tx, &blob.blob_id, data).await?,
+                    None => self.claim_intent(&mut tx, &blob.blob_id).await?,
+                }
             }
             let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
             state.finish(&mut tx).await?;

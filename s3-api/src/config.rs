@@ -55,6 +55,10 @@ pub struct Config {
     /// transactions one COMMIT covers, and the age at which a batch is committed even while more
     /// writers wait. Default 64 and 10 ms.
     pub group_commit: cloudvault_metadata::GroupCommitLimits,
+    /// `CLOUDVAULT_INLINE_MAX_BYTES`: object bodies of at most this many bytes are stored in the
+    /// metadata store, written by the object's commit (no file, rename or directory fsync); 0 turns it
+    /// off. Default 16384; at most 65536 (`limits::MAX_INLINE_BYTES`).
+    pub inline_max_bytes: u64,
     /// `CLOUDVAULT_MULTIPART_EXPIRY_SECS`: incomplete multipart uploads with no activity for this long are
     /// aborted by the janitor. Default 604800 (7 days).
     pub multipart_expiry_secs: u64,
@@ -195,6 +199,19 @@ where
     }
 }
 
+/// `CLOUDVAULT_INLINE_MAX_BYTES`, refused above [`crate::limits::MAX_INLINE_BYTES`] (never capped
+/// silently).
+fn inline_max() -> anyhow::Result<u64> {
+    let max = parsed("CLOUDVAULT_INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES)?;
+    if max > crate::limits::MAX_INLINE_BYTES {
+        bail!("CLOUDVAULT_INLINE_MAX_BYTES must be at most {}", crate::limits::MAX_INLINE_BYTES);
+    }
+    Ok(max)
+}
+
+/// Bodies up to this size are stored inline unless configured (`CLOUDVAULT_INLINE_MAX_BYTES`).
+pub const DEFAULT_INLINE_MAX_BYTES: u64 = 16 * 1024;
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
@@ -269,6 +286,7 @@ impl Config {
                 max_batch: parsed("CLOUDVAULT_GROUP_COMMIT_MAX", 64)?.max(1),
                 max_wait: std::time::Duration::from_millis(parsed("CLOUDVAULT_GROUP_COMMIT_WAIT_MS", 10)?),
             },
+            inline_max_bytes: inline_max()?,
             multipart_expiry_secs: parsed("CLOUDVAULT_MULTIPART_EXPIRY_SECS", 7 * 24 * 3600)?,
             janitor_interval_secs: parsed("CLOUDVAULT_JANITOR_INTERVAL_SECS", 60)?.max(1),
             lifecycle_day_secs: parsed("CLOUDVAULT_LIFECYCLE_DAY_SECS", 86_400)?.max(1),

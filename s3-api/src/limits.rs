@@ -45,3 +45,7 @@ pub const MAX_XML_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// headers and the file part's headers (AWS: 20 KB). Larger: 400 `MaxPostPreDataLengthExceededError`.
 /// This is also all of a form the listener keeps (`s3::form::FormPrefix`).
 pub const MAX_POST_PRE_DATA_BYTES: usize = 20 * 1024;
+
+/// The largest inline threshold `CLOUDVAULT_INLINE_MAX_BYTES` may set: bodies up to it are held in
+/// memory while they stream, and stored as one metadata row.
+pub const MAX_INLINE_BYTES: u64 = 64 * 1024;

@@ -59,6 +59,7 @@ pub async fn serve_until(
         .context("opening the blob store")?
         .with_body_timeout(Duration::from_secs(config.body_timeout_secs));
     let engine = Engine::new(meta.clone(), blobs)
+        .with_inline_max(config.inline_max_bytes)
         .with_volume_limits(&config.data_dir, config.min_free_bytes, config.reserve_bytes)
         .await;
     for warning in meta.durability_warnings().await.context("reading the database's durability settings")? {

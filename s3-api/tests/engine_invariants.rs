@@ -58,7 +58,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn a_commit_whose_intent_was_swept_fails_and_leaves_nothing() {
     let f = fixture().await;
-    let staged = f.blobs.stage(stream_of(b"stalled write".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"stalled write".to_vec()), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     // The intent is recorded "long ago": a sweeper whose clock runs ahead, or a commit stalled past the
     // grace period, sees it as stale.
     f.meta.register_pending_blob(&staged.blob_id, now_ms() - 10_000).await.expect("intent");
@@ -89,7 +89,7 @@ async fn a_read_opened_before_an_overwrite_and_a_full_sweep_returns_every_byte()
     for n in 1..=3u8 {
         let data = pattern(1 << 20, n);
         expected.extend_from_slice(&data);
-        let staged = f.blobs.stage(stream_of(data), 1 << 30, &mut |_| {}).await.expect("stage");
+        let staged = f.blobs.stage(stream_of(data), 1 << 30, 0, &mut |_| {}).await.expect("stage");
         parts.push(f.engine.commit_part("u", i64::from(n), staged, None).await.expect("part"));
     }
     let object = record(b"big", Manifest(parts.clone()));
@@ -98,7 +98,7 @@ async fn a_read_opened_before_an_overwrite_and_a_full_sweep_returns_every_byte()
     let mut reader = f.engine.open_read(&object.manifest, 0..expected.len() as u64).await.expect("open");
     let mut got = reader.next().await.expect("first chunk").expect("bytes").to_vec();
     // Overwrite the object and let the janitor remove every old part file while the reader pauses.
-    let staged = f.blobs.stage(stream_of(b"new".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"new".to_vec()), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     f.engine
         .commit_single(f.bucket_id, staged, record(b"big", Manifest::default()), &WriteCondition::None)
         .await
@@ -120,7 +120,7 @@ async fn a_paused_upload_keeps_its_staging_file_through_sweeps() {
     let blobs = f.blobs.clone();
     let upload = tokio::spawn(async move {
         let body = tokio_stream::wrappers::ReceiverStream::new(rx);
-        blobs.stage(body, 1 << 20, &mut |_| {}).await
+        blobs.stage(body, 1 << 20, 0, &mut |_| {}).await
     });
     tx.send(Ok(Bytes::from_static(b"first half, "))).await.expect("send");
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -190,7 +190,7 @@ async fn bucket_mutations_invalidate_the_cache_and_misses_are_not_cached() {
     assert_eq!((cached.id, cached.owner_id), (again.id, 1));
     assert_ne!(again.id, created.id, "a re-created name is a new bucket id");
     // A write through a stale view of the old bucket names the old id and fails.
-    let staged = f.blobs.stage(stream_of(b"x".to_vec()), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(stream_of(b"x".to_vec()), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     let err =
         f.engine.commit_single(created.id, staged, record(b"k", Manifest::default()), &WriteCondition::None).await;
     assert!(matches!(err, Err(EngineError::Meta(MetaError::NoSuchBucket))), "got {err:?}");

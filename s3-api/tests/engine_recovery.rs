@@ -60,7 +60,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn crash_between_rename_and_commit_is_invisible_and_swept() {
     let f = fixture().await;
-    let staged = f.blobs.stage(body(b"half-written object"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let staged = f.blobs.stage(body(b"half-written object"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     let blob_id = staged.blob_id.clone();
     f.meta.register_pending_blob(&blob_id, now_ms()).await.expect("intent");
     let placed = f.blobs.place(staged).await.expect("place");
@@ -81,9 +81,9 @@ async fn failed_or_cancelled_staging_leaves_no_file() {
         Ok(Bytes::from_static(b"some bytes")),
         Err(EngineError::Body { code: "IncompleteBody".into(), message: "client went away".into() }),
     ]);
-    let err = f.blobs.stage(failing, 1 << 20, &mut |_| {}).await.expect_err("must fail");
+    let err = f.blobs.stage(failing, 1 << 20, 0, &mut |_| {}).await.expect_err("must fail");
     assert!(matches!(err, EngineError::Body { .. }));
-    let too_big = f.blobs.stage(body(b"0123456789"), 4, &mut |_| {}).await.expect_err("too large");
+    let too_big = f.blobs.stage(body(b"0123456789"), 4, 0, &mut |_| {}).await.expect_err("too large");
     assert!(matches!(too_big, EngineError::TooLarge { limit: 4 }));
     assert_eq!(files_under(&f.dir.path().join("staging")), 0, "a failed write removes its staging file");
     // A staging file left by a crash (no StagedBlob to drop it) is swept once older than the grace period.
@@ -97,10 +97,10 @@ async fn failed_or_cancelled_staging_leaves_no_file() {
 #[tokio::test]
 async fn overwrite_retires_old_blob_and_keeps_the_live_one() {
     let f = fixture().await;
-    let first = f.blobs.stage(body(b"version one"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let first = f.blobs.stage(body(b"version one"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     let first_id = first.blob_id.clone();
     f.engine.commit_single(f.bucket_id, first, record(b"k"), &WriteCondition::None).await.expect("commit 1");
-    let second = f.blobs.stage(body(b"version two!"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let second = f.blobs.stage(body(b"version two!"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     f.engine.commit_single(f.bucket_id, second, record(b"k"), &WriteCondition::None).await.expect("commit 2");
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(sweep_once(&f.engine, NOW).await.expect("sweep"), 1, "only the replaced blob goes");
@@ -113,9 +113,9 @@ async fn overwrite_retires_old_blob_and_keeps_the_live_one() {
 #[tokio::test]
 async fn failed_precondition_removes_its_blob_at_once() {
     let f = fixture().await;
-    let first = f.blobs.stage(body(b"winner"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let first = f.blobs.stage(body(b"winner"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     f.engine.commit_single(f.bucket_id, first, record(b"k"), &WriteCondition::IfAbsent).await.expect("create");
-    let loser = f.blobs.stage(body(b"loser"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let loser = f.blobs.stage(body(b"loser"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     let err = f.engine.commit_single(f.bucket_id, loser, record(b"k"), &WriteCondition::IfAbsent).await;
     assert!(matches!(err, Err(EngineError::Meta(cloudvault_metadata::MetaError::PreconditionFailed))));
     assert_eq!(files_under(&f.dir.path().join("blobs")), 1, "the losing blob is gone without waiting for the janitor");
@@ -134,7 +134,7 @@ async fn idle_multipart_uploads_expire_with_their_parts() {
         attributes: "{}".into(),
     };
     f.meta.create_upload(&upload).await.expect("upload");
-    let part = f.blobs.stage(body(b"part one"), 1 << 20, &mut |_| {}).await.expect("stage");
+    let part = f.blobs.stage(body(b"part one"), 1 << 20, 0, &mut |_| {}).await.expect("stage");
     let blob = f.engine.commit_part("abandoned", 1, part, None).await.expect("part");
     assert_eq!(sweep_once(&f.engine, LATER).await.expect("sweep"), 0, "an active upload is kept");
     assert!(f.meta.upload("abandoned").await.expect("get").is_some());

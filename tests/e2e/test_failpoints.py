@@ -14,12 +14,12 @@ interval 1 s:
   1. seed three objects that are never touched again, the ``target`` key (old bytes) and, for the
      part and complete steps, a multipart upload on ``target`` with part 1 (5 MiB; and part 2 for
      complete) acknowledged. The process is armed with ``<step>=exit`` (or ``error-once``) from
-     the start and the seed reaches no armed step (put.*: the objects are one-part multipart
+     the start and the seed reaches no armed step (put.*, inline.*: the objects are one-part multipart
      uploads), except for part.*: seeded without failpoints, SIGTERM, restarted armed;
-  2. do the operation that reaches the step: PutObject over ``target`` (put.*), UploadPart 2
-     (part.*), CompleteMultipartUpload (complete.*), DeleteObject (delete.*), an acknowledged
-     overwrite whose old blob the janitor sweeps (janitor.removed), a PutObject cut at put.placed
-     then a restart armed at janitor.claimed for the janitor to claim its stale intent;
+  2. do the operation that reaches the step: PutObject over ``target`` (put.*; inline.*: a
+     2,000-byte body, stored inline), UploadPart 2 (part.*), CompleteMultipartUpload (complete.*),
+     DeleteObject (delete.*), an acknowledged overwrite whose old blob the janitor sweeps
+     (janitor.removed), a PutObject cut at put.placed then a restart armed at janitor.claimed for the janitor to claim its stale intent;
      ``exit``: the client gets no answer (no success), the process exits with 86 having logged the
      step, and what is left on disk and in the database is what protocol.rs says a crash there
      leaves; then a restart WITHOUT failpoints;
@@ -63,6 +63,7 @@ from test_faults import (
     BUCKET,
     Metadata,
     observe,
+    parse_manifest,
     orphan_files,
     referenced_blobs,
     rows_without_blob,
@@ -80,6 +81,7 @@ JANITOR_WAIT_S = 20.0       # a janitor step is reached within grace + interval;
 SWEEP_TIMEOUT_S = 20.0      # grace + interval + slack for the post-crash sweep
 STOP_TIMEOUT_S = 20.0
 PART1 = 5 * 1024 * 1024     # every part but the last must be at least 5 MiB
+INLINE_BODY = 2_000         # under the default inline threshold (CLOUDVAULT_INLINE_MAX_BYTES, 16 KiB)
 
 
 def parse_steps() -> list[str]:
@@ -101,6 +103,8 @@ SCENARIOS: dict[str, tuple[str, bool]] = {
     "put.intent_recorded": ("put", False),
     "put.placed": ("put", False),
     "put.committed": ("put", True),
+    "inline.staged": ("inline", False),
+    "inline.committed": ("inline", True),
     "part.staged": ("part", False),
     "part.intent_recorded": ("part", False),
     "part.placed": ("part", False),
@@ -113,7 +117,7 @@ SCENARIOS: dict[str, tuple[str, bool]] = {
     "janitor.removed": ("janitor.removed", True),
 }
 # Steps also run with `error-once`.
-ERROR_STEPS = ("put.placed", "part.placed", "complete.before_commit", "delete.before_commit", "janitor.removed")
+ERROR_STEPS = ("put.placed", "inline.staged", "part.placed", "complete.before_commit", "delete.before_commit", "janitor.removed")
 
 STEPS = parse_steps()
 assert STEPS, "failpoint.rs lists no steps"
@@ -444,7 +448,7 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
     # put.placed first), PutObject otherwise (a fresh key leaves nothing for the janitor).
     first_armed = "put.placed=exit" if family == "janitor.claimed" else armed
     seed_unarmed = family == "part"
-    seed_multipart = family in ("put", "janitor.claimed")
+    seed_multipart = family in ("put", "inline", "janitor.claimed")
     c.start(None if seed_unarmed else first_armed)
     c.s3.create_bucket(Bucket=BUCKET)
     for i, size in enumerate((1 if seed_multipart else 0, 1500, 70_000)):
@@ -466,6 +470,8 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
         c.new = c.parts[1] + c.parts[2]
     elif family == "delete":
         c.new = None
+    elif family == "inline":
+        c.new = c.body(INLINE_BODY)
     else:
         c.new = c.body(60_000)
     if seed_unarmed:
@@ -474,7 +480,7 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
 
     # 2. Armed: reach the step.
     residue: list[str] = []
-    if family == "put":
+    if family in ("put", "inline"):
         c.expect_crash("PutObject target", lambda: c.put("target", c.new))
     elif family == "part":
         c.expect_crash("UploadPart 2", lambda: c.upload_part(2))
@@ -513,6 +519,7 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
     state = c.target_state()
     promised = {
         "put": "new" if after_commit else "old",
+        "inline": "new" if after_commit else "old",
         "part": "old",
         "complete": "new" if after_commit else "old",
         "delete": "absent" if after_commit else "old",
@@ -573,7 +580,7 @@ def _run_case(c: Case, family: str, after_commit: bool, armed: str) -> None:
         )
 
     # 4. The operation, where it did not take effect, retried: it succeeds and ends in the new state.
-    if family in ("put", "janitor.claimed") and not after_commit:
+    if family in ("put", "inline", "janitor.claimed") and not after_commit:
         c.put("target", c.new)
     elif family == "part":
         if not after_commit:
@@ -622,6 +629,16 @@ def crash_residue(c: Case, family: str) -> list[str]:
             want(not staged and not pending, "no staging file and no intent (the commit claimed it)")
             if family == "put":
                 want(len(garbage) == 1, "the replaced blob queued as garbage")
+    elif family == "inline":
+        inline = set(snap["inline"])
+        want(not staged and not pending, "no staging file and no intent (an inline write has neither)")
+        if phase == "staged":
+            want(inline <= live and not garbage, "no inline row but the live objects', nothing queued")
+        else:
+            target = [m for k, m in snap["objects"] if k == "target"]
+            ids = {b for m in target for b, _, _ in parse_manifest(m)}
+            want(len(ids) == 1 and ids <= inline and len(garbage) == 1,
+                 "the target names its inline row, the replaced blob queued as garbage")
     elif family == "complete":
         uploads = c.meta.query("SELECT upload_id FROM multipart_uploads")
         if phase == "before_commit":

@@ -43,6 +43,7 @@ work dir, next to ``server.log`` (one ``===== cloudvault serve ... starting`` ma
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -235,6 +236,9 @@ class Metadata:
             ],
             "pending": {text(b): int(t) for b, t in self.query("SELECT blob_id, created_at FROM pending_blobs")},
             "garbage": {text(b): int(t) for b, t in self.query("SELECT blob_id, enqueued_at FROM garbage_blobs")},
+            # Inline blobs (ids starting with "i"): their bytes are rows, not files. id -> (length, MD5).
+            "inline": {text(b): (len(d), hashlib.md5(bytes(d)).hexdigest())
+                       for b, d in self.query("SELECT blob_id, data FROM inline_blobs")},
         }
 
 
@@ -246,6 +250,12 @@ def parse_manifest(text: str) -> list[tuple[str, int, str]]:
         blob_id, size, md5 = line.split(" ")
         out.append((blob_id, int(size), md5))
     return out
+
+
+def is_inline(blob_id: str) -> bool:
+    """Inline blob ids start with "i" (file blob ids are lowercase hex): their bytes are an
+    ``inline_blobs`` row written by the object's commit."""
+    return blob_id.startswith("i")
 
 
 def blob_path(data_dir: Path, blob_id: str) -> Path:
@@ -279,6 +289,13 @@ def rows_without_blob(data_dir: Path, snap: dict, *, check_md5: bool) -> list[st
         refs += [(f"version {version_id} of {key!r}", blob_id, size, md5) for blob_id, size, md5 in lines]
     refs += [(f"part {n} of upload {upload}", blob_id, size, None) for upload, n, blob_id, size in snap["parts"]]
     for owner, blob_id, size, md5 in refs:
+        if is_inline(blob_id):
+            row = snap["inline"].get(blob_id)
+            if row is None:
+                problems.append(f"{owner}: inline blob {blob_id} has no row")
+            elif row[0] != size or (check_md5 and md5 is not None and row[1] != md5):
+                problems.append(f"{owner}: inline blob {blob_id} is {row}, manifest says ({size}, {md5})")
+            continue
         path = blob_path(data_dir, blob_id)
         try:
             got = path.stat().st_size
@@ -301,11 +318,12 @@ def referenced_blobs(snap: dict) -> set[str]:
 
 
 def orphan_files(data_dir: Path, snap: dict) -> list[str]:
-    """Files under blobs/ and staging/ that no object, version, part, intent or garbage row names (a
-    blob file outside its fan-out directory counts too)."""
+    """Files under blobs/ and staging/, and inline blob rows, that no object, version, part, intent or
+    garbage row names (a blob file outside its fan-out directory counts too)."""
     referenced = referenced_blobs(snap)
     queued = set(snap["pending"]) | set(snap["garbage"])
-    orphans = []
+    orphans = [f"inline blob row {b} ({n} bytes)" for b, (n, _) in sorted(snap.get("inline", {}).items())
+               if b not in referenced and b not in queued]
     blobs = data_dir / "blobs"
     for entry in sorted(blobs.iterdir()):
         if not entry.is_dir():

@@ -148,9 +148,10 @@ def test_paused_get_survives_overwrite_and_sweep(server, s3, bucket):
         MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]})
     assert done["ETag"] == multipart_etag(parts)
 
-    # The canary: an object whose old blob must be swept while the GET is paused.
+    # The canary: an object whose old blob must be swept while the GET is paused (33 KB: over the
+    # inline threshold, so its bytes are a file).
     before = blob_files(server)
-    s3.put_object(Bucket=bucket, Key="canary", Body=b"old canary " * 1000)
+    s3.put_object(Bucket=bucket, Key="canary", Body=b"old canary " * 3000)
     canary_old = blob_files(server) - before
     assert canary_old, "the canary PUT created no blob file"
 

@@ -70,20 +70,35 @@ struct Sighting {
 /// (`CLOUDVAULT_BODY_TIMEOUT_SECS`).
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A fully written, fsynced staging file that no one references yet. Dropping it deletes the file.
+/// A fully received body that no one references yet: a fsynced staging file, or (at most the inline
+/// threshold) its bytes in memory, which the commit writes into the metadata store. Dropping it deletes
+/// the file.
 #[derive(Debug)]
 pub struct StagedBlob {
-    /// The opaque id the blob will keep once placed.
+    /// The opaque id the blob will keep once placed (an inline blob's starts with
+    /// [`cloudvault_metadata::INLINE_BLOB_PREFIX`]).
     pub blob_id: String,
     /// Bytes written.
     pub size: u64,
     /// MD5 of the bytes written.
     pub md5: [u8; 16],
+    /// The bytes of an inline blob (no file was written).
+    inline: Option<Bytes>,
     path: Option<PathBuf>,
     live: Arc<Mutex<HashSet<String>>>,
 }
 
 impl StagedBlob {
+    /// The bytes of an inline blob (`None`: the body is in a staging file).
+    pub fn inline_bytes(&self) -> Option<&Bytes> {
+        self.inline.as_ref()
+    }
+
+    /// The manifest entry of this blob.
+    pub fn blob_ref(&self) -> BlobRef {
+        BlobRef { blob_id: self.blob_id.clone(), size: self.size as i64, md5_hex: hex::encode(self.md5) }
+    }
+
     /// Takes the file out of the live set: from here on it is placed (or gone).
     fn unregister(&self) {
         if let Ok(mut live) = self.live.lock() {
@@ -177,7 +192,9 @@ impl BlobStore {
     }
 
     /// Streams `body` into a new staging file, computing its MD5 and showing every chunk to `observe`
-    /// (the S3 layer's flexible-checksum hasher), and fsyncs it. Fails with
+    /// (the S3 layer's flexible-checksum hasher), and fsyncs it. A body of at most `inline_max` bytes
+    /// (0: none) is kept in memory instead, as an inline blob (no file is created); a longer one is
+    /// buffered only up to that many bytes before its file is created. Fails with
     /// [`EngineError::TooLarge`] past `max_size` bytes, and with the body's own error if the client
     /// fails mid-stream; either way nothing is left behind.
     ///
@@ -187,31 +204,86 @@ impl BlobStore {
         &self,
         mut body: S,
         max_size: u64,
+        inline_max: u64,
         observe: &mut (dyn FnMut(&[u8]) + Send),
     ) -> EngineResult<StagedBlob>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<EngineError>,
     {
-        let blob_id = new_blob_id();
-        let path = self.staging_path(&blob_id);
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(blob_id.clone());
-        }
-        let mut staged = StagedBlob { blob_id, size: 0, md5: [0; 16], path: None, live: self.live.clone() };
-        let file = tokio::fs::File::create_new(&path).await?;
-        staged.path = Some(path.clone());
-        let mut out = BufWriter::with_capacity(IO_CHUNK, file);
+        let mut staged = StagedBlob {
+            blob_id: new_blob_id(),
+            size: 0,
+            md5: [0; 16],
+            inline: None,
+            path: None,
+            live: self.live.clone(),
+        };
+        let mut head = BytesMut::new();
+        let mut out = match inline_max {
+            0 => Some(self.create_staging_file(&mut staged).await?),
+            _ => None,
+        };
         let mut md5 = Md5::new();
-        let (mut touched, mut last_data) = (Instant::now(), Instant::now());
+        let mut touched = Instant::now();
+        while let Some(chunk) = self.next_chunk(&mut body, staged.path.as_deref(), &mut touched).await? {
+            staged.size += chunk.len() as u64;
+            if staged.size > max_size {
+                return Err(EngineError::TooLarge { limit: max_size });
+            }
+            md5.update(&chunk);
+            observe(&chunk);
+            match out.as_mut() {
+                Some(out) => out.write_all(&chunk).await?,
+                None if staged.size <= inline_max => head.extend_from_slice(&chunk),
+                None => {
+                    let mut file = self.create_staging_file(&mut staged).await?;
+                    file.write_all(&head).await?;
+                    file.write_all(&chunk).await?;
+                    head = BytesMut::new();
+                    touched = Instant::now();
+                    out = Some(file);
+                }
+            }
+        }
+        staged.md5 = md5.finalize().into();
+        match out {
+            Some(mut out) => {
+                out.flush().await?;
+                out.into_inner().sync_all().await?;
+            }
+            None => {
+                staged.blob_id.insert(0, cloudvault_metadata::INLINE_BLOB_PREFIX);
+                staged.inline = Some(head.freeze());
+            }
+        }
+        Ok(staged)
+    }
+
+    /// The body's next chunk (`None` at its end). While it waits, the staging file at `path` (if any)
+    /// has its mtime refreshed every [`STAGING_HEARTBEAT`]; a body that sends nothing for the body
+    /// timeout is cut with `RequestTimeout`.
+    async fn next_chunk<S, E>(
+        &self,
+        body: &mut S,
+        path: Option<&Path>,
+        touched: &mut Instant,
+    ) -> EngineResult<Option<Bytes>>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Into<EngineError>,
+    {
+        let waiting = Instant::now();
         loop {
             let next = tokio::time::timeout(STAGING_HEARTBEAT.min(self.body_timeout), body.next()).await;
-            if touched.elapsed() >= STAGING_HEARTBEAT {
-                let _ = touch(&path);
-                touched = Instant::now();
+            if let Some(path) = path
+                && touched.elapsed() >= STAGING_HEARTBEAT
+            {
+                let _ = touch(path);
+                *touched = Instant::now();
             }
-            let chunk = match next {
-                Err(_paused) if last_data.elapsed() >= self.body_timeout => {
+            match next {
+                Err(_paused) if waiting.elapsed() >= self.body_timeout => {
                     return Err(EngineError::Body {
                         code: "RequestTimeout".to_owned(),
                         message: format!(
@@ -221,22 +293,42 @@ impl BlobStore {
                     });
                 }
                 Err(_paused) => continue,
-                Ok(None) => break,
-                Ok(Some(chunk)) => chunk.map_err(Into::into)?,
-            };
-            last_data = Instant::now();
-            staged.size += chunk.len() as u64;
-            if staged.size > max_size {
-                return Err(EngineError::TooLarge { limit: max_size });
+                Ok(next) => return next.transpose().map_err(Into::into),
             }
-            md5.update(&chunk);
-            observe(&chunk);
-            out.write_all(&chunk).await?;
         }
+    }
+
+    /// Creates `staged`'s staging file (registered as live, so the sweep leaves it alone), behind a
+    /// write buffer.
+    async fn create_staging_file(&self, staged: &mut StagedBlob) -> io::Result<BufWriter<tokio::fs::File>> {
+        let path = self.staging_path(&staged.blob_id);
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(staged.blob_id.clone());
+        }
+        let file = tokio::fs::File::create_new(&path).await?;
+        staged.path = Some(path);
+        Ok(BufWriter::with_capacity(IO_CHUNK, file))
+    }
+
+    /// Writes an inline staged blob's bytes into a fsynced staging file of a new id, for a write that
+    /// needs a file (a multipart part); a blob that is a file already is returned as it is.
+    pub async fn spill(&self, staged: StagedBlob) -> io::Result<StagedBlob> {
+        let Some(bytes) = staged.inline.clone() else {
+            return Ok(staged);
+        };
+        let mut file = StagedBlob {
+            blob_id: new_blob_id(),
+            size: staged.size,
+            md5: staged.md5,
+            inline: None,
+            path: None,
+            live: self.live.clone(),
+        };
+        let mut out = self.create_staging_file(&mut file).await?;
+        out.write_all(&bytes).await?;
         out.flush().await?;
         out.into_inner().sync_all().await?;
-        staged.md5 = md5.finalize().into();
-        Ok(staged)
+        Ok(file)
     }
 
     /// Moves a staged blob to its durable name and fsyncs the directory entry. After this returns the

@@ -23,6 +23,8 @@ pub const STEPS: &[&str] = &[
     "put.intent_recorded",
     "put.placed",
     "put.committed",
+    "inline.staged",
+    "inline.committed",
     "part.staged",
     "part.intent_recorded",
     "part.placed",

@@ -2,7 +2,8 @@
 //!
 //! Each pass removes
 //! - blobs retired by overwrites and deletes (`garbage_blobs`) once they have waited out the grace
-//!   period (a GET that read the old manifest just before the overwrite may still be streaming them);
+//!   period (a GET that read the old manifest just before the overwrite may still be streaming them),
+//!   files and inline blobs alike (an inline blob's bytes go with its garbage row);
 //! - blobs of writes that recorded an intent but never committed (`pending_blobs` older than the grace
 //!   period), each first claimed against its commit (see [`super::protocol`]), so no clock skew between
 //!   replicas and no stalled commit can leave a row without its blob;
@@ -58,7 +59,10 @@ pub async fn sweep_once(engine: &Engine, policy: Policy) -> super::EngineResult<
         }
     }
     for blob_id in engine.meta.garbage_blobs(cutoff, BATCH).await? {
-        engine.blobs.remove(&blob_id).await?;
+        // An inline blob has no file: forgetting its garbage row deletes its bytes.
+        if !cloudvault_metadata::is_inline_blob(&blob_id) {
+            engine.blobs.remove(&blob_id).await?;
+        }
         failpoint::hit("janitor.removed")?;
         engine.meta.forget_garbage_blob(&blob_id).await?;
         removed += 1;

@@ -64,6 +64,8 @@ pub struct Engine {
     buckets: std::sync::Arc<buckets::BucketCache>,
     /// Where each lifecycle rule's scan resumes on this replica (see [`lifecycle`]).
     lifecycle_cursors: std::sync::Arc<lifecycle::Cursors>,
+    /// Bodies of at most this many bytes are stored inline, in the metadata store (0: never).
+    inline_max: u64,
 }
 
 impl Engine {
@@ -71,7 +73,22 @@ impl Engine {
     /// key store; tests keep handles to replay protocol steps by hand).
     pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {
         let volume = Volume::new(blobs.root(), 0, 0);
-        Engine { meta, blobs, volume, buckets: Default::default(), lifecycle_cursors: Default::default() }
+        Engine {
+            meta,
+            blobs,
+            volume,
+            buckets: Default::default(),
+            lifecycle_cursors: Default::default(),
+            inline_max: 0,
+        }
+    }
+
+    /// Stores object bodies of at most `max` bytes inline, in the metadata store, written by the
+    /// object's commit (`CLOUDVAULT_INLINE_MAX_BYTES`; 0 turns it off, the default of [`Engine::new`]).
+    /// Capped at [`crate::limits::MAX_INLINE_BYTES`].
+    pub fn with_inline_max(mut self, max: u64) -> Self {
+        self.inline_max = max.min(crate::limits::MAX_INLINE_BYTES);
+        self
     }
 
     /// Checks that the metadata database answers (readiness).
@@ -101,8 +118,9 @@ impl Engine {
 
     /// Step 1 of the write protocol ([`protocol`]): refuses the write with 503 while the volume is below
     /// its minimum free space (counting `announced` body bytes), then stages `body` into a fsynced
-    /// staging file. Running out of space mid-write releases the volume's reserve (so deletes can still
-    /// commit) and answers [`EngineError::VolumeFull`]; nothing is left behind.
+    /// staging file, or keeps it in memory if it ends within the inline threshold (a body announced
+    /// longer goes straight to a file). Running out of space mid-write releases the volume's reserve
+    /// (so deletes can still commit) and answers [`EngineError::VolumeFull`]; nothing is left behind.
     pub async fn stage<S, E>(
         &self,
         body: S,
@@ -115,7 +133,8 @@ impl Engine {
         E: Into<EngineError>,
     {
         self.volume.check_room(announced.unwrap_or(0))?;
-        match self.blobs.stage(body, max_size, observe).await {
+        let inline_max = if announced.is_some_and(|n| n > self.inline_max) { 0 } else { self.inline_max };
+        match self.blobs.stage(body, max_size, inline_max, observe).await {
             Err(EngineError::Io(e)) if space::is_storage_full(&e) => {
                 self.volume.release_reserve();
                 Err(EngineError::VolumeFull { free: 0, needed: announced.unwrap_or(0) })
@@ -125,13 +144,26 @@ impl Engine {
     }
 
     /// Opens every blob of `range` of an object before the first byte is sent (see
-    /// [`BlobStore::open_read`]), so the read survives an overwrite and the janitor's sweep.
+    /// [`BlobStore::open_read`]), so the read survives an overwrite and the janitor's sweep; an inline
+    /// object's bytes are read from the metadata store (they too outlive an overwrite by the grace
+    /// period). A missing blob fails here, before any header is sent.
     pub async fn open_read(
         &self,
         manifest: &Manifest,
         range: Range<u64>,
     ) -> EngineResult<ReceiverStream<io::Result<Bytes>>> {
-        Ok(self.blobs.open_read(manifest, range).await?)
+        let Some(blob) = manifest.inline_blob() else {
+            return Ok(self.blobs.open_read(manifest, range).await?);
+        };
+        let data = self.meta.inline_blob(&blob.blob_id).await?.ok_or_else(|| {
+            EngineError::Io(io::Error::new(io::ErrorKind::NotFound, format!("inline blob {} is missing", blob.blob_id)))
+        })?;
+        let (start, end) = (range.start.min(data.len() as u64) as usize, range.end.min(data.len() as u64) as usize);
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        if start < end {
+            let _ = tx.try_send(Ok(Bytes::from(data).slice(start..end)));
+        }
+        Ok(ReceiverStream::new(rx))
     }
 
     /// DELETE of `key` without a version id, by `owner_id`: unversioned, the object goes (its blobs to
@@ -166,7 +198,9 @@ impl Engine {
 
     /// Makes a staged blob the bytes of `object` (whose manifest is replaced by it): steps 2–4 of the
     /// write protocol ([`protocol`]): record the intent, move the blob to its durable name, then commit
-    /// the metadata transaction under `condition` (which fails if the intent was swept meanwhile).
+    /// the metadata transaction under `condition` (which fails if the intent was swept meanwhile). An
+    /// inline blob skips steps 2 and 3: its bytes are written by the commit itself, so any failure
+    /// leaves nothing behind.
     ///
     /// What a failure leaves behind:
     /// - before the commit, or when the commit definitely failed (precondition, bucket gone): the blob
@@ -182,6 +216,13 @@ impl Engine {
         mut object: ObjectRecord,
         condition: &WriteCondition,
     ) -> EngineResult<Option<String>> {
+        if let Some(data) = staged.inline_bytes() {
+            failpoint::hit("inline.staged")?;
+            object.manifest = Manifest::single(staged.blob_ref());
+            let version_id = self.meta.commit_inline_object(bucket_id, &object, data, condition, now_ms()).await?;
+            failpoint::hit("inline.committed")?;
+            return Ok(version_id);
+        }
         failpoint::hit("put.staged")?;
         let (blob, now) = self.place_with_intent(staged, ["put.intent_recorded", "put.placed"]).await?;
         let blob_id = blob.blob_id.clone();
@@ -250,6 +291,7 @@ impl Engine {
     /// Returns the placed blob and the time the intent was recorded (the commit uses it too). `steps`
     /// names the failpoints after each step.
     async fn place_with_intent(&self, staged: StagedBlob, steps: [&'static str; 2]) -> EngineResult<(BlobRef, i64)> {
+        let staged = self.blobs.spill(staged).await?;
         let now = now_ms();
         let blob_id = staged.blob_id.clone();
         self.meta.register_pending_blob(&blob_id, now).await?;

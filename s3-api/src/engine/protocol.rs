@@ -22,6 +22,15 @@
 //!    `garbage_blobs` and adjusts the counters. Only now can anyone read the object. A crash before the
 //!    COMMIT leaves the state of 3; after it, the replaced blobs wait in the garbage queue.
 //!
+//! # An inline write (a body of at most `CLOUDVAULT_INLINE_MAX_BYTES`)
+//! 1. **staged** (`inline.staged`): the body was received and hashed in memory; nothing is on disk.
+//! 2. **committed** (`inline.committed`, `MetaStore::commit_inline_object`): the transaction of step 4
+//!    above, with the bytes inserted into `inline_blobs` in place of claiming an intent. A crash before
+//!    the COMMIT leaves nothing at all; after it the bytes are as durable as the row. Replaced inline
+//!    blobs go through the garbage queue like files (the janitor deletes their rows), so a GET that
+//!    read the old row still finds them. Parts are never inline: a small part's bytes are written to
+//!    a staging file first (`BlobStore::spill`) and follow the part protocol below.
+//!
 //! # A part (UploadPart, UploadPartCopy)
 //! Steps 1–3 as above; 4 is `MetaStore::put_part`: locks the upload (it must still be in progress),
 //! claims the intent, writes the part row and queues a re-sent part's old blob as garbage.
