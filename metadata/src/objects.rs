@@ -111,6 +111,31 @@ impl MetaStore {
         .await
     }
 
+    /// [`MetaStore::object`] with, when the object is inline, its bytes, in the same query (a GET needs
+    /// both; a file-backed object answers `None` for them). The bytes belong to the row read: an
+    /// overwrite committed meanwhile does not mix them up.
+    pub async fn object_with_inline(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+    ) -> MetaResult<Option<(ObjectRecord, Option<Vec<u8>>)>> {
+        self.timed(async move {
+            let row = sqlx::query(dynamic(format!(
+                "SELECT {OBJECT_COLUMNS}, d.data AS inline_data FROM objects o \
+                 LEFT JOIN inline_blobs d ON o.manifest LIKE 'i%' \
+                 AND d.blob_id = SUBSTR(o.manifest, 1, INSTR(o.manifest, ' ') - 1) \
+                 WHERE o.bucket_id = ? AND o.object_key = ?"
+            )))
+            .bind(bucket_id)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            Ok(Some((object_from_row(&row)?, row.try_get("inline_data")?)))
+        })
+        .await
+    }
+
     pub(crate) async fn current_in_tx(
         &self,
         tx: &mut WriteTx,
@@ -368,6 +393,9 @@ impl MetaStore {
         now_ms: i64,
     ) -> MetaResult<Deleted> {
         self.timed(async move {
+            if self.delete_changes_nothing(bucket_id, key).await? {
+                return Ok(Deleted::default());
+            }
             let mut tx = WriteTx::begin(self).await?;
             let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
             let previous = self.current_in_tx(&mut tx, bucket_id, key).await?;
@@ -403,6 +431,23 @@ impl MetaStore {
             Ok(deleted)
         })
         .await
+    }
+
+    /// Whether a DELETE of `key` would change nothing: the bucket exists, is unversioned and has no such
+    /// key. One read, no write transaction: the delete is ordered at that read, so a write of the key
+    /// committed after it simply comes after the delete (as if the delete had run first). A versioned
+    /// bucket always gets its delete marker; a missing bucket goes on to fail with `NoSuchBucket`.
+    async fn delete_changes_nothing(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<bool> {
+        let row = sqlx::query(
+            "SELECT b.versioning, (SELECT COUNT(*) FROM objects o WHERE o.bucket_id = b.id AND o.object_key = ?)              AS present FROM buckets b WHERE b.id = ?",
+        )
+        .bind(key)
+        .bind(bucket_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let versioning = Versioning::parse(&row.try_get::<String, _>("versioning")?)?;
+        Ok(versioning == Versioning::Unversioned && row.try_get::<i64, _>("present")? == 0)
     }
 
     /// Deletes the key's current version for good: the row goes and its blobs are queued. Refused

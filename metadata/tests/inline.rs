@@ -1,5 +1,5 @@
 //! Inline blobs, on both backends: an inline object's bytes are written by its commit and read back
-//! exactly (64 KiB included: the largest threshold); a failed condition stores no bytes; a replaced or
+//! exactly (64 KiB included: the largest threshold), alone or with the object's row; a failed condition stores no bytes; a replaced or
 //! deleted inline blob waits in the garbage queue with its bytes until the janitor forgets it; a
 //! commit that does not match its bytes, or a file-style commit naming an inline blob, is refused.
 
@@ -37,6 +37,13 @@ async fn inline_commits_store_and_retire_their_bytes(db: &TestDb) {
     let o = s.object(b.id, b"k").await.expect("lookup").expect("present");
     assert_eq!(o.manifest.inline_blob().map(|b| b.blob_id.as_str()), Some("i1"));
     assert!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage").is_empty());
+    // A GET's lookup brings the bytes along; a file-backed object and a missing key bring none.
+    let (row, data) = s.object_with_inline(b.id, b"big").await.expect("read").expect("present");
+    assert_eq!((row.size, data.as_deref()), (64 * 1024, Some(&largest[..])));
+    commit(s, b.id, &object(b"file", "f", "0fed", 4), &WriteCondition::None, 150).await.expect("file");
+    let (row, data) = s.object_with_inline(b.id, b"file").await.expect("read").expect("present");
+    assert_eq!((row.manifest.0[0].blob_id.as_str(), data), ("0fed", None));
+    assert!(s.object_with_inline(b.id, b"missing").await.expect("read").is_none());
 
     // A failed condition stores nothing.
     let err = put_inline(s, b.id, b"k", "i3", b"loser", &WriteCondition::IfAbsent).await;

@@ -152,16 +152,31 @@ impl Engine {
         manifest: &Manifest,
         range: Range<u64>,
     ) -> EngineResult<ReceiverStream<io::Result<Bytes>>> {
+        self.open_read_prefetched(manifest, range, None).await
+    }
+
+    /// [`Engine::open_read`] for an object read with [`Engine::object_for_read`]: an inline object's
+    /// bytes come from `prefetched` when the read brought them (no second query).
+    pub async fn open_read_prefetched(
+        &self,
+        manifest: &Manifest,
+        range: Range<u64>,
+        prefetched: Option<Bytes>,
+    ) -> EngineResult<ReceiverStream<io::Result<Bytes>>> {
         let Some(blob) = manifest.inline_blob() else {
             return Ok(self.blobs.open_read(manifest, range).await?);
         };
-        let data = self.meta.inline_blob(&blob.blob_id).await?.ok_or_else(|| {
-            EngineError::Io(io::Error::new(io::ErrorKind::NotFound, format!("inline blob {} is missing", blob.blob_id)))
-        })?;
+        let data = match prefetched {
+            Some(data) => data,
+            None => Bytes::from(self.meta.inline_blob(&blob.blob_id).await?.ok_or_else(|| {
+                let missing = format!("inline blob {} is missing", blob.blob_id);
+                EngineError::Io(io::Error::new(io::ErrorKind::NotFound, missing))
+            })?),
+        };
         let (start, end) = (range.start.min(data.len() as u64) as usize, range.end.min(data.len() as u64) as usize);
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         if start < end {
-            let _ = tx.try_send(Ok(Bytes::from(data).slice(start..end)));
+            let _ = tx.try_send(Ok(data.slice(start..end)));
         }
         Ok(ReceiverStream::new(rx))
     }

@@ -58,6 +58,17 @@ impl Engine {
         Ok(self.meta.object(bucket_id, key).await?)
     }
 
+    /// The current object under `key` and, when it is inline, its bytes, read together (for a GET: see
+    /// [`Engine::open_read_prefetched`]).
+    pub async fn object_for_read(
+        &self,
+        bucket_id: BucketId,
+        key: &[u8],
+    ) -> EngineResult<Option<(ObjectRecord, Option<bytes::Bytes>)>> {
+        let found = self.meta.object_with_inline(bucket_id, key).await?;
+        Ok(found.map(|(object, data)| (object, data.map(bytes::Bytes::from))))
+    }
+
     /// Copies `range` of `source`'s bytes into a new staged blob (a copy never shares a file with its
     /// source), showing every chunk to `observe` (a checksum). Fails, dropping the staged blob, if the
     /// source turned out shorter than its manifest says.

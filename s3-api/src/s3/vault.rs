@@ -64,14 +64,30 @@ impl CloudVault {
     /// The current object under `key`, or `NoSuchKey` (with `x-amz-delete-marker: true` and the
     /// marker's version id when a delete marker hides the key).
     pub async fn object(&self, bucket_id: i64, key: &str) -> S3Result<ObjectRecord> {
-        if let Some(o) = self.engine.object(bucket_id, key.as_bytes()).await? {
-            return Ok(o);
+        match self.engine.object(bucket_id, key.as_bytes()).await? {
+            Some(o) => Ok(o),
+            None => Err(self.no_such_key(bucket_id, key).await),
         }
+    }
+
+    /// [`CloudVault::object`] with an inline object's bytes read in the same query (GET).
+    pub async fn object_with_bytes(&self, bucket_id: i64, key: &str) -> S3Result<(ObjectRecord, Option<bytes::Bytes>)> {
+        match self.engine.object_for_read(bucket_id, key.as_bytes()).await? {
+            Some(found) => Ok(found),
+            None => Err(self.no_such_key(bucket_id, key).await),
+        }
+    }
+
+    /// `NoSuchKey` for a key with no current object, with `x-amz-delete-marker: true` and the marker's
+    /// version id when a delete marker hides it.
+    async fn no_such_key(&self, bucket_id: i64, key: &str) -> s3s::S3Error {
         let mut e = s3_error!(NoSuchKey);
-        if let Some(marker) = self.engine.current_marker(bucket_id, key.as_bytes()).await? {
-            e.set_headers(marker_headers(&marker));
+        match self.engine.current_marker(bucket_id, key.as_bytes()).await {
+            Ok(Some(marker)) => e.set_headers(marker_headers(&marker)),
+            Ok(None) => {}
+            Err(err) => return err.into(),
         }
-        Err(e)
+        e
     }
 
     /// The version of `key` a request names with `versionId` (the current object without one), and the

@@ -22,6 +22,8 @@ struct Selected {
     /// The version id to report (none in a bucket that never had versioning).
     version_id: Option<String>,
     attributes: ObjectAttributes,
+    /// An inline object's bytes, when the lookup brought them (GET of the current version).
+    prefetched: Option<bytes::Bytes>,
     range: ByteRange<u64>,
     /// `Content-Range` when the answer is partial (206).
     content_range: Option<String>,
@@ -32,6 +34,8 @@ struct Target<'a> {
     bucket: &'a str,
     key: &'a str,
     version_id: Option<&'a str>,
+    /// A GET: read an inline object's bytes with its row.
+    with_bytes: bool,
 }
 
 /// Resolves the object (the version `versionId` names, else the current one), evaluates the
@@ -45,7 +49,10 @@ async fn select(
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
     let bucket = v.bucket(ext, target.bucket).await?;
-    let (object, _) = v.object_at(bucket.id, target.key, target.version_id).await?;
+    let (object, prefetched) = match target.version_id {
+        None if target.with_bytes => v.object_with_bytes(bucket.id, target.key).await?,
+        _ => (v.object_at(bucket.id, target.key, target.version_id).await?.0, None),
+    };
     let version_id = reported_version(&bucket, &object.version_id);
     conditions.check_read(Validators { etag: &object.etag, last_modified_ms: object.last_modified })?;
     let size = object.size.max(0) as u64;
@@ -79,7 +86,7 @@ async fn select(
         ),
         Some(_) => None,
     };
-    Ok(Selected { object, expiration, version_id, attributes, range, content_range })
+    Ok(Selected { object, expiration, version_id, attributes, prefetched, range, content_range })
 }
 
 /// The byte range of part `n` (1-based). A single-part object has exactly one part, the whole object.
@@ -122,11 +129,11 @@ fn http_date(ts: &Timestamp) -> Option<String> {
 
 /// Resolves a GET/HEAD input (same field names on both) to the selected object.
 macro_rules! select_for {
-    ($v:expr, $ext:expr, $i:expr) => {
+    ($v:expr, $ext:expr, $i:expr, $with_bytes:expr) => {
         select(
             $v,
             $ext,
-            Target { bucket: &$i.bucket, key: &$i.key, version_id: $i.version_id.as_deref() },
+            Target { bucket: &$i.bucket, key: &$i.key, version_id: $i.version_id.as_deref(), with_bytes: $with_bytes },
             Conditions {
                 if_match: $i.if_match.as_ref(),
                 if_none_match: $i.if_none_match.as_ref(),
@@ -197,8 +204,8 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
             "Request specific response headers cannot be used for anonymous GET requests."
         ));
     }
-    let s = select_for!(v, &req.extensions, i).await?;
-    let body = v.engine.open_read(&s.object.manifest, s.range.clone()).await?;
+    let s = select_for!(v, &req.extensions, i, true).await?;
+    let body = v.engine.open_read_prefetched(&s.object.manifest, s.range.clone(), s.prefetched.clone()).await?;
     let tags = s.attributes.tags.len();
     let mut output = object_output!(GetObjectOutput, i, s);
     output.body = Some(StreamingBlob::wrap(body));
@@ -209,7 +216,7 @@ pub async fn get_object(v: &CloudVault, req: S3Request<GetObjectInput>) -> S3Res
 /// HeadObject: the same headers as GetObject, no body (errors too).
 pub async fn head_object(v: &CloudVault, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let s = select_for!(v, &req.extensions, i).await?;
+    let s = select_for!(v, &req.extensions, i, false).await?;
     let tags = s.attributes.tags.len();
     let output = object_output!(HeadObjectOutput, i, s);
     // s3s sets 206 for a GET with Content-Range; a ranged HEAD answers 206 too, as on AWS.
