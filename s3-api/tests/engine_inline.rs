@@ -15,7 +15,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 mod common;
-use common::{Fixture, fixture};
+use common::{Fixture, files_under, fixture, record};
 
 const THRESHOLD: u64 = 1024;
 
@@ -33,14 +33,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 fn chunked(data: &[u8]) -> impl futures::Stream<Item = Result<Bytes, EngineError>> + Unpin + use<> {
     let chunks: Vec<_> = data.chunks(100).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     futures::stream::iter(chunks)
-}
-
-fn files_under(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry"))
-        .map(|e| if e.file_type().expect("type").is_dir() { files_under(&e.path()) } else { 1 })
-        .sum()
 }
 
 fn engine(f: &Fixture) -> Engine {
@@ -124,19 +116,8 @@ async fn a_body_over_the_threshold_is_a_file_announced_or_not() {
         let staged = stage(&engine, &data, announced).await;
         assert!(staged.inline_bytes().is_none(), "announced={announced}: one byte over is a file");
         assert_eq!(staged.md5[..], Md5::digest(&data)[..], "the buffered head and the rest are hashed in order");
-        let record = ObjectRecord {
-            key: b"big".to_vec(),
-            version_id: String::new(),
-            size: data.len() as i64,
-            etag: "e".into(),
-            last_modified: now_ms(),
-            owner_id: 1,
-            attributes: "{}".into(),
-            manifest: Manifest::default(),
-            parts_count: None,
-            retention: Default::default(),
-        };
-        f.engine.commit_single(f.bucket_id, staged, record, &WriteCondition::None).await.expect("commit");
+        let row = ObjectRecord { size: data.len() as i64, ..record(b"big", Manifest::default()) };
+        f.engine.commit_single(f.bucket_id, staged, row, &WriteCondition::None).await.expect("commit");
         let o = current(&f, b"big").await;
         assert!(o.manifest.inline_blob().is_none());
         assert_eq!(read(&engine, &o.manifest, 0..data.len() as u64).await, data, "announced={announced}");
@@ -196,24 +177,9 @@ async fn a_small_part_is_a_file_and_completes_like_any_other() {
     let part = engine.commit_part("u", 1, staged, None).await.expect("part");
     assert!(!part.is_inline(), "a part is never inline");
     assert_eq!(std::fs::read(f.blobs.blob_path(&part.blob_id)).expect("the part's file"), data);
-    let mut object = current_record(b"mp", Manifest(vec![part]));
+    let mut object = record(b"mp", Manifest(vec![part]));
     object.parts_count = Some(1);
     f.meta.complete_upload("u", f.bucket_id, &object, &WriteCondition::None, now_ms()).await.expect("complete");
     assert_eq!(read(&engine, &current(&f, b"mp").await.manifest, 0..300).await, data);
     assert_eq!(files_under(&f.dir.path().join("staging")), 0, "nothing left in staging");
-}
-
-fn current_record(key: &[u8], manifest: Manifest) -> ObjectRecord {
-    ObjectRecord {
-        key: key.to_vec(),
-        version_id: String::new(),
-        size: manifest.total_size(),
-        etag: "e-1".into(),
-        last_modified: now_ms(),
-        owner_id: 1,
-        attributes: "{}".into(),
-        manifest,
-        parts_count: None,
-        retention: Default::default(),
-    }
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cloudvault_metadata::{BlobRef, Manifest, MetaError, ObjectRecord, Upload, WriteCondition};
+use cloudvault_metadata::{BlobRef, Manifest, MetaError, Upload, WriteCondition};
 use cloudvault_s3_api::engine::janitor::{Policy, sweep_once};
 use cloudvault_s3_api::engine::{EngineError, now_ms};
 use futures::StreamExt;
@@ -21,7 +21,7 @@ const NOW: Policy = Policy {
 };
 
 mod common;
-use common::fixture;
+use common::{files_under, fixture, record};
 
 fn stream_of(data: Vec<u8>) -> impl futures::Stream<Item = Result<Bytes, EngineError>> + Unpin {
     let chunks: Vec<_> = data.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
@@ -30,29 +30,6 @@ fn stream_of(data: Vec<u8>) -> impl futures::Stream<Item = Result<Bytes, EngineE
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
-}
-
-fn record(key: &[u8], manifest: Manifest) -> ObjectRecord {
-    ObjectRecord {
-        version_id: String::new(),
-        key: key.to_vec(),
-        size: manifest.total_size(),
-        etag: "e".into(),
-        last_modified: now_ms(),
-        owner_id: 1,
-        attributes: "{}".into(),
-        manifest,
-        parts_count: None,
-        retention: Default::default(),
-    }
-}
-
-fn files_under(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry"))
-        .map(|e| if e.file_type().expect("type").is_dir() { files_under(&e.path()) } else { 1 })
-        .sum()
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use cloudvault_s3_api::engine::{Engine, EngineError, now_ms};
 use futures::StreamExt;
 
 mod common;
-use common::fixture;
+use common::{files_under, fixture};
 
 fn body(data: &'static [u8]) -> impl futures::Stream<Item = Result<Bytes, EngineError>> + Unpin {
     futures::stream::iter(data.chunks(3).map(|c| Ok(Bytes::from_static(c))))
@@ -47,14 +47,6 @@ async fn read_all(engine: &Engine, manifest: &Manifest) -> Vec<u8> {
         out.extend_from_slice(&chunk.expect("chunk"));
     }
     out
-}
-
-fn files_under(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry"))
-        .map(|e| if e.file_type().expect("type").is_dir() { files_under(&e.path()) } else { 1 })
-        .sum()
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 
 #![allow(dead_code)] // each suite uses part of it
 
-use cloudvault_metadata::MetaStore;
-use cloudvault_s3_api::engine::{BlobStore, Engine};
+use cloudvault_metadata::{Manifest, MetaStore, ObjectRecord};
+use cloudvault_s3_api::engine::{BlobStore, Engine, now_ms};
 
 /// A fresh engine with one bucket.
 pub(crate) struct Fixture {
@@ -32,4 +32,29 @@ pub(crate) async fn fixture() -> Fixture {
     let bucket_id =
         engine.create_bucket("bucket", owner, "us-east-1", false, &Default::default()).await.expect("bucket").id;
     Fixture { engine, meta, blobs, dir, bucket_id }
+}
+
+/// An object row by `root` with these bytes (`manifest`) and a placeholder ETag.
+pub(crate) fn record(key: &[u8], manifest: Manifest) -> ObjectRecord {
+    ObjectRecord {
+        version_id: String::new(),
+        key: key.to_vec(),
+        size: manifest.total_size(),
+        etag: "e".into(),
+        last_modified: now_ms(),
+        owner_id: 1,
+        attributes: "{}".into(),
+        manifest,
+        parts_count: None,
+        retention: Default::default(),
+    }
+}
+
+/// How many files are under `dir`, recursively.
+pub(crate) fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry"))
+        .map(|e| if e.file_type().expect("type").is_dir() { files_under(&e.path()) } else { 1 })
+        .sum()
 }
