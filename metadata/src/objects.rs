@@ -439,7 +439,8 @@ impl MetaStore {
     /// bucket always gets its delete marker; a missing bucket goes on to fail with `NoSuchBucket`.
     async fn delete_changes_nothing(&self, bucket_id: BucketId, key: &[u8]) -> MetaResult<bool> {
         let row = sqlx::query(
-            "SELECT b.versioning, (SELECT COUNT(*) FROM objects o WHERE o.bucket_id = b.id AND o.object_key = ?)              AS present FROM buckets b WHERE b.id = ?",
+            "SELECT b.versioning, (SELECT COUNT(*) FROM objects o WHERE o.bucket_id = b.id AND o.object_key = ?) \
+             AS present FROM buckets b WHERE b.id = ?",
         )
         .bind(key)
         .bind(bucket_id)

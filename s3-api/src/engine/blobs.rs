@@ -117,6 +117,21 @@ impl Drop for StagedBlob {
     }
 }
 
+/// A read stream of `bytes` as its one chunk (no chunk when empty).
+pub fn one_chunk(bytes: Bytes) -> ReceiverStream<io::Result<Bytes>> {
+    let (tx, rx) = mpsc::channel(1);
+    if !bytes.is_empty() {
+        let _ = tx.try_send(Ok(bytes));
+    }
+    ReceiverStream::new(rx)
+}
+
+/// Flushes a staging file's write buffer and fsyncs the file.
+async fn sync_staging_file(mut out: BufWriter<tokio::fs::File>) -> io::Result<()> {
+    out.flush().await?;
+    out.into_inner().sync_all().await
+}
+
 fn new_blob_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -211,14 +226,7 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<EngineError>,
     {
-        let mut staged = StagedBlob {
-            blob_id: new_blob_id(),
-            size: 0,
-            md5: [0; 16],
-            inline: None,
-            path: None,
-            live: self.live.clone(),
-        };
+        let mut staged = self.new_staged(0, [0; 16]);
         let mut head = BytesMut::new();
         let mut out = match inline_max {
             0 => Some(self.create_staging_file(&mut staged).await?),
@@ -248,10 +256,7 @@ impl BlobStore {
         }
         staged.md5 = md5.finalize().into();
         match out {
-            Some(mut out) => {
-                out.flush().await?;
-                out.into_inner().sync_all().await?;
-            }
+            Some(out) => sync_staging_file(out).await?,
             None => {
                 staged.blob_id.insert(0, cloudvault_metadata::INLINE_BLOB_PREFIX);
                 staged.inline = Some(head.freeze());
@@ -316,19 +321,16 @@ impl BlobStore {
         let Some(bytes) = staged.inline.clone() else {
             return Ok(staged);
         };
-        let mut file = StagedBlob {
-            blob_id: new_blob_id(),
-            size: staged.size,
-            md5: staged.md5,
-            inline: None,
-            path: None,
-            live: self.live.clone(),
-        };
+        let mut file = self.new_staged(staged.size, staged.md5);
         let mut out = self.create_staging_file(&mut file).await?;
         out.write_all(&bytes).await?;
-        out.flush().await?;
-        out.into_inner().sync_all().await?;
+        sync_staging_file(out).await?;
         Ok(file)
+    }
+
+    /// A staged blob of a new id with no file yet (and no inline bytes).
+    fn new_staged(&self, size: u64, md5: [u8; 16]) -> StagedBlob {
+        StagedBlob { blob_id: new_blob_id(), size, md5, inline: None, path: None, live: self.live.clone() }
     }
 
     /// Moves a staged blob to its durable name and fsyncs the directory entry. After this returns the
@@ -414,11 +416,7 @@ impl BlobStore {
         })
         .await
         .map_err(io::Error::other)??;
-        let (tx, rx) = mpsc::channel(1);
-        if !bytes.is_empty() {
-            let _ = tx.try_send(Ok(bytes));
-        }
-        Ok(ReceiverStream::new(rx))
+        Ok(one_chunk(bytes))
     }
 
     /// Deletes a placed blob; a blob that is already gone is not an error (janitors of several replicas

@@ -174,11 +174,7 @@ impl Engine {
             })?),
         };
         let (start, end) = (range.start.min(data.len() as u64) as usize, range.end.min(data.len() as u64) as usize);
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        if start < end {
-            let _ = tx.try_send(Ok(data.slice(start..end)));
-        }
-        Ok(ReceiverStream::new(rx))
+        Ok(blobs::one_chunk(data.slice(start..end.max(start))))
     }
 
     /// DELETE of `key` without a version id, by `owner_id`: unversioned, the object goes (its blobs to
