@@ -92,9 +92,9 @@ def seed(db: Path, bucket: str, keys: int, per_key: int) -> str:
         "INSERT INTO object_versions (bucket_id, object_key, vorder, version_id, size, etag, last_modified, "
         "owner_id, attributes, manifest, parts_count, is_marker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         older)
-    conn.execute("UPDATE buckets SET version_seq = ?, object_count = ?, bytes_used = ?, noncurrent_count = ?, "
+    conn.execute("UPDATE buckets SET object_count = ?, bytes_used = ?, noncurrent_count = ?, "
                  "noncurrent_bytes = ? WHERE id = ?",
-                 (seq, len(current), 10 * len(current), len(older), 10 * len(older), bucket_id))
+                 (len(current), 10 * len(current), len(older), 10 * len(older), bucket_id))
     conn.commit()
     conn.close()
     return middle

@@ -8,11 +8,17 @@ use crate::lock::lock_from_row;
 use crate::model::{Bucket, BucketId, BucketSetting, UserId, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
+use crate::versions::BucketLockMode;
 
-const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, object_count, bytes_used, policy, tags, cors, \
-                              versioning, noncurrent_count, noncurrent_bytes, lock_enabled, lock_default_mode, \
-                              lock_default_days, lock_default_years, lifecycle, ownership, \
-                              public_access_block, acl";
+/// The columns of a bucket as [`bucket_from_row`] reads them, from `buckets` (unaliased). Each counter
+/// is the bucket row's column (the count before migration 0010) plus the sum of its counter shards:
+/// exact at every commit, since both change only inside object-write transactions.
+const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, policy, tags, cors, versioning, lock_enabled, \
+    lock_default_mode, lock_default_days, lock_default_years, lifecycle, ownership, public_access_block, acl, \
+    CAST(object_count + (SELECT COALESCE(SUM(c.d_objects), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS object_count, \
+    CAST(bytes_used + (SELECT COALESCE(SUM(c.d_bytes), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS bytes_used, \
+    CAST(noncurrent_count + (SELECT COALESCE(SUM(c.d_noncurrent), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS noncurrent_count, \
+    CAST(noncurrent_bytes + (SELECT COALESCE(SUM(c.d_noncurrent_bytes), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS noncurrent_bytes";
 
 /// The ownership control a bucket gets when its creator names none: ACLs disabled, AWS's default.
 pub const DEFAULT_OWNERSHIP: &str = "BucketOwnerEnforced";
@@ -78,23 +84,30 @@ impl MetaStore {
     ) -> MetaResult<Bucket> {
         self.timed(async move {
             let versioning = if object_lock { Versioning::Enabled } else { Versioning::Unversioned };
-            let inserted = sqlx::query(
-                "INSERT INTO buckets (name, owner_id, region, created_at, versioning, lock_enabled, ownership, acl) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(name)
-            .bind(owner_id)
-            .bind(region)
-            .bind(now_ms)
-            .bind(versioning.as_str())
-            .bind(i64::from(object_lock))
-            .bind(access.ownership)
-            .bind(access.acl)
-            .execute(&self.writer)
+            let mut tx = WriteTx::begin(self).await?;
+            let inserted: MetaResult<()> = async {
+                sqlx::query(
+                    "INSERT INTO buckets (name, owner_id, region, created_at, versioning, lock_enabled, ownership, acl) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(name)
+                .bind(owner_id)
+                .bind(region)
+                .bind(now_ms)
+                .bind(versioning.as_str())
+                .bind(i64::from(object_lock))
+                .bind(access.ownership)
+                .bind(access.acl)
+                .execute(&mut *tx)
+                .await?;
+                let id: BucketId =
+                    sqlx::query_scalar("SELECT id FROM buckets WHERE name = ?").bind(name).fetch_one(&mut *tx).await?;
+                self.insert_counter_shards(&mut tx, id).await
+            }
             .await;
-            match inserted {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            match tx.end(inserted).await {
+                Ok(()) => {}
+                Err(MetaError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                     let existing = self.bucket_from(&self.writer, name).await?.ok_or(MetaError::BucketAlreadyExists)?;
                     return Err(if existing.owner_id == owner_id {
                         MetaError::BucketAlreadyOwnedByYou
@@ -102,11 +115,24 @@ impl MetaStore {
                         MetaError::BucketAlreadyExists
                     });
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
             self.bucket_from(&self.writer, name).await?.ok_or(MetaError::NoSuchBucket)
         })
         .await
+    }
+
+    /// The counter shard rows of a new bucket, inserted by the transaction that creates it (every
+    /// object write updates one of them: `BucketState::finish`).
+    async fn insert_counter_shards(&self, tx: &mut WriteTx, id: BucketId) -> MetaResult<()> {
+        let rows: Vec<String> = (0..self.counter_shards()).map(|shard| format!("(?, {shard})")).collect();
+        let sql = format!("INSERT INTO bucket_counters (bucket_id, shard) VALUES {}", rows.join(", "));
+        let mut insert = sqlx::query(dynamic(sql));
+        for _ in 0..self.counter_shards() {
+            insert = insert.bind(id);
+        }
+        insert.execute(&mut **tx).await?;
+        Ok(())
     }
 
     /// Looks a bucket up by name.
@@ -193,7 +219,7 @@ impl MetaStore {
     pub async fn set_versioning(&self, id: BucketId, state: Versioning) -> MetaResult<()> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            let current = self.lock_bucket(&mut tx, id).await?;
+            let current = self.lock_bucket(&mut tx, id, BucketLockMode::Exclusive).await?;
             if current.lock.is_some() && state != Versioning::Enabled {
                 return Err(MetaError::InvalidBucketState(
                     "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
@@ -218,12 +244,9 @@ impl MetaStore {
     pub async fn delete_bucket(&self, id: BucketId, now_ms: i64) -> MetaResult<()> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            let row = sqlx::query(dynamic(format!("SELECT object_count FROM buckets WHERE id = ?{}", self.for_update())))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(MetaError::NoSuchBucket)?;
-            let count: i64 = row.try_get("object_count")?;
+            // Exclusive: object writers hold the row shared, so every one of them has committed (or
+            // will find the bucket gone) before the emptiness checks below run.
+            self.lock_bucket(&mut tx, id, BucketLockMode::Exclusive).await?;
             let any_object =
                 sqlx::query("SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1").bind(id).fetch_optional(&mut *tx).await?;
             // Noncurrent versions and delete markers count too, as on AWS: a versioned bucket is empty
@@ -232,7 +255,7 @@ impl MetaStore {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if count > 0 || any_object.is_some() || any_version.is_some() {
+            if any_object.is_some() || any_version.is_some() {
                 return Err(MetaError::BucketNotEmpty);
             }
             sqlx::query(
@@ -250,6 +273,7 @@ impl MetaStore {
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM multipart_uploads WHERE bucket_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM bucket_counters WHERE bucket_id = ?").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM buckets WHERE id = ?").bind(id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())

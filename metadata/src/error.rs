@@ -54,7 +54,16 @@ pub enum MetaError {
         /// What failed.
         message: String,
     },
-    /// The database did not answer within the operation deadline (`OPERATION_TIMEOUT`).
+    /// A concurrent transaction changed the key this one was writing (its row was inserted or removed
+    /// under it, or the database chose this transaction as a deadlock victim). The store retries such
+    /// transactions itself; a caller sees this only when every attempt lost, and may retry (503).
+    #[error("a concurrent write of the same key got there first; retry")]
+    WriteConflict,
+    /// Internal to the store: the transaction needs its bucket's exclusive lock and is run again with
+    /// it. Never returned to callers.
+    #[error("the transaction needs the bucket's exclusive lock")]
+    NeedsExclusiveLock,
+    /// The database did not answer within the operation deadline (`CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS`).
     #[error("the database did not answer in time")]
     TimedOut,
     /// The database is unreachable or refused the statement.
@@ -73,7 +82,7 @@ impl MetaError {
             MetaError::Database(
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_),
             ) => true,
-            MetaError::TimedOut => true,
+            MetaError::TimedOut | MetaError::WriteConflict => true,
             // A deadlock or serialization failure (SQLSTATE 40001): the transaction was rolled back and
             // a retry will succeed.
             MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40001"),
@@ -83,6 +92,19 @@ impl MetaError {
 }
 
 impl MetaError {
+    /// True when the transaction lost a race with a concurrent writer of the same key and may simply be
+    /// run again: [`MetaError::WriteConflict`], a duplicate primary key (another writer inserted the
+    /// row first) or a deadlock (SQLSTATE 40001, the transaction was rolled back).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            MetaError::WriteConflict => true,
+            MetaError::Database(sqlx::Error::Database(db)) => {
+                db.is_unique_violation() || db.code().as_deref() == Some("40001")
+            }
+            _ => false,
+        }
+    }
+
     /// True when the database could not write because its volume is full (SQLite's `SQLITE_FULL`, or
     /// an I/O error of kind `StorageFull`). The transaction was not committed.
     pub fn is_storage_full(&self) -> bool {

@@ -4,8 +4,11 @@
 //! - SQLite (`sqlite://...`), the embedded default: WAL journal, `synchronous=FULL` (a commit is on disk
 //!   before it is acknowledged), one writer connection so write transactions never conflict, and a pool of
 //!   readers that WAL lets run beside the writer.
-//! - MySQL / MariaDB (`mysql://...`), production: one pool shared by many stateless replicas. Object writes
-//!   lock their bucket row first, which serializes writers per bucket and makes conditional writes exact.
+//! - MySQL / MariaDB (`mysql://...`), production: one pool shared by many stateless replicas, at READ
+//!   COMMITTED. Object writes hold their bucket row shared and lock their key's row, so writers of
+//!   different keys run side by side while conditional writes stay exact; rarer writes and settings
+//!   changes hold the bucket row exclusively (`versions.rs`, `BucketLockMode`). Bucket counters are
+//!   deltas in shard rows (`bucket_counters`).
 //!
 //! Object keys are bytes (`BLOB` / `VARBINARY(1024)`), ordered by byte value, and listings are index range
 //! scans over the `(bucket_id, object_key)` primary key. Versions other than the current one live in
@@ -35,5 +38,5 @@ pub use model::{
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, ListColumns, key_successor};
-pub use store::{Backend, MetaStore, OPERATION_TIMEOUT};
-pub use tx::GroupCommitLimits;
+pub use store::{Backend, DEFAULT_OPERATION_TIMEOUT, MetaStore};
+pub use tx::{BatchHook, GroupCommitLimits, set_batch_hook};

@@ -14,7 +14,7 @@ use crate::error::{MetaError, MetaResult};
 use crate::model::{BucketId, BucketLock, LockMode, ObjectRecord, Retention, RetentionPeriod, VersionSel, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
-use crate::versions::{BucketState, find_version};
+use crate::versions::{BucketLockMode, BucketState, find_version};
 
 /// The bucket columns [`lock_from_row`] reads.
 pub(crate) const BUCKET_LOCK_COLUMNS: &str = "lock_enabled, lock_default_mode, lock_default_days, lock_default_years";
@@ -95,7 +95,7 @@ impl MetaStore {
     pub async fn set_bucket_lock(&self, bucket_id: BucketId, lock: &BucketLock) -> MetaResult<()> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            let state = self.lock_bucket(&mut tx, bucket_id).await?;
+            let state = self.lock_bucket(&mut tx, bucket_id, BucketLockMode::Exclusive).await?;
             if state.versioning != Versioning::Enabled {
                 return Err(MetaError::InvalidBucketState(
                     "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
@@ -195,7 +195,7 @@ impl MetaStore {
         key: &[u8],
         version_id: &str,
     ) -> MetaResult<(Table, ObjectRecord)> {
-        let state = self.lock_bucket(tx, bucket_id).await?;
+        let state = self.lock_bucket(tx, bucket_id, BucketLockMode::Exclusive).await?;
         if state.lock.is_none() {
             return Err(MetaError::LockNotEnabled);
         }

@@ -182,9 +182,9 @@ pub const NULL_VERSION: &str = "null";
 pub enum VersionSel {
     /// `versionId=null`: the version written while versioning was off or suspended.
     Null,
-    /// A version id CloudVault issued: its commit sequence number and the whole id.
+    /// A version id CloudVault issued: its per-key sequence number and the whole id.
     Id {
-        /// The per-bucket commit sequence number the id encodes.
+        /// The per-key sequence number the id encodes (its `vorder`, negated).
         seq: i64,
         /// The id as issued.
         id: String,
@@ -205,7 +205,7 @@ impl VersionSel {
         Some(VersionSel::Id { seq, id: id.to_owned() })
     }
 
-    /// A new id for the version with commit sequence number `seq`.
+    /// A new id for the version with per-key sequence number `seq`.
     pub fn issue(seq: i64) -> String {
         let random = uuid::Uuid::new_v4().simple().to_string();
         format!("{seq:016x}{}", &random[..16])

@@ -8,6 +8,7 @@ use crate::error::{MetaError, MetaResult};
 use crate::model::{BlobRef, BucketId, ObjectRecord, UserId, WriteCondition};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
+use crate::versions::BucketLockMode;
 
 /// An incomplete multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +206,7 @@ impl MetaStore {
     ) -> MetaResult<Option<String>> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
+            let mut state = self.lock_bucket(&mut tx, bucket_id, BucketLockMode::Exclusive).await?;
             self.lock_upload(&mut tx, upload_id).await?.ok_or(MetaError::NoSuchUpload)?;
             let rows = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = ?")
                 .bind(upload_id)
@@ -216,7 +217,7 @@ impl MetaStore {
                 return Err(MetaError::InvalidPart);
             }
             let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
-            state.finish(&mut tx).await?;
+            state.finish(self, &mut tx).await?;
             for unused in current.iter().filter(|id| !object.manifest.0.iter().any(|b| &b.blob_id == *id)) {
                 self.enqueue_garbage(&mut tx, unused, now_ms).await?;
             }

@@ -9,9 +9,9 @@ use crate::model::{
     BlobRef, BucketId, Deleted, ListedObject, LockMode, Manifest, NULL_VERSION, ObjectRecord, UserId, Versioning,
     WriteCondition,
 };
-use crate::store::{MetaStore, dynamic};
+use crate::store::{Backend, MetaStore, dynamic};
 use crate::tx::WriteTx;
-use crate::versions::BucketState;
+use crate::versions::{BucketLockMode, BucketState};
 
 /// Where a listing scan starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,24 +136,37 @@ impl MetaStore {
         .await
     }
 
+    /// The key's current version, read inside `tx` with the key's row locked (MySQL), so that writers of
+    /// one key are serialized however the bucket is locked. At READ COMMITTED (every MySQL connection)
+    /// the read sees the latest committed row, and a key without one locks nothing: a concurrent
+    /// writer that inserts it first makes this transaction's own insert fail on the primary key, and
+    /// the transaction is retried ([`MetaStore::retrying`]).
     pub(crate) async fn current_in_tx(
         &self,
         tx: &mut WriteTx,
         bucket_id: BucketId,
         key: &[u8],
     ) -> MetaResult<Option<ObjectRecord>> {
-        // A plain read, not FOR UPDATE: the bucket row lock taken first already serializes the writers
-        // of this bucket, and the read's snapshot starts only now, after that lock was granted, so it sees
-        // the last committed state. A locking read of a missing key would take a gap lock that writers
-        // of *other* buckets (at the end of the same index) deadlock on.
+        Ok(self.current_locked(tx, bucket_id, key).await?.map(|(object, _)| object))
+    }
+
+    /// [`MetaStore::current_in_tx`] with the row's ordering key (`vorder`).
+    pub(crate) async fn current_locked(
+        &self,
+        tx: &mut WriteTx,
+        bucket_id: BucketId,
+        key: &[u8],
+    ) -> MetaResult<Option<(ObjectRecord, i64)>> {
         let row = sqlx::query(dynamic(format!(
-            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?"
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND object_key = ?{}",
+            self.for_update()
         )))
         .bind(bucket_id)
         .bind(key)
         .fetch_optional(&mut **tx)
         .await?;
-        row.as_ref().map(object_from_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((object_from_row(&row)?, row.try_get("vorder")?)))
     }
 
     /// THE COMMIT POINT of an object write. In one transaction: lock the bucket, evaluate `condition`
@@ -198,7 +211,9 @@ impl MetaStore {
         self.commit_with(bucket_id, object, Some(data), condition, now_ms).await
     }
 
-    /// The transaction of [`MetaStore::commit_object`] and [`MetaStore::commit_inline_object`].
+    /// The transaction of [`MetaStore::commit_object`] and [`MetaStore::commit_inline_object`], run by
+    /// [`MetaStore::retrying`]: under the bucket's shared lock first, so writers of different keys of
+    /// one bucket commit side by side.
     async fn commit_with(
         &self,
         bucket_id: BucketId,
@@ -207,20 +222,23 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<Option<String>> {
-        self.timed(async move {
+        self.timed(self.retrying(|mode| async move {
             let mut tx = WriteTx::begin(self).await?;
-            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
-            for blob in &object.manifest.0 {
-                match inline {
-                    Some(data) => self.insert_inline_blob(&mut tx, &blob.blob_id, data).await?,
-                    None => self.claim_intent(&mut tx, &blob.blob_id).await?,
+            let result: MetaResult<_> = async {
+                let mut state = self.lock_bucket(&mut tx, bucket_id, mode).await?;
+                for blob in &object.manifest.0 {
+                    match inline {
+                        Some(data) => self.insert_inline_blob(&mut tx, &blob.blob_id, data).await?,
+                        None => self.claim_intent(&mut tx, &blob.blob_id).await?,
+                    }
                 }
+                let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
+                state.finish(self, &mut tx).await?;
+                Ok(version_id)
             }
-            let version_id = self.commit_in_tx(&mut tx, &mut state, object, condition, now_ms).await?;
-            state.finish(&mut tx).await?;
-            tx.commit().await?;
-            Ok(version_id)
-        })
+            .await;
+            tx.end(result).await
+        }))
         .await
     }
 
@@ -254,7 +272,13 @@ impl MetaStore {
         condition: &WriteCondition,
         now_ms: i64,
     ) -> MetaResult<Option<String>> {
-        let previous = self.current_in_tx(tx, state.id, &object.key).await?;
+        let locked = self.current_locked(tx, state.id, &object.key).await?;
+        let newest = match &locked {
+            Some((_, vorder)) => Some(*vorder),
+            None if state.versioning == Versioning::Unversioned => None,
+            None => self.newest_noncurrent(tx, state.id, &object.key).await?,
+        };
+        let previous = locked.map(|(object, _)| object);
         match (condition, &previous) {
             (WriteCondition::None, _) => {}
             (WriteCondition::IfAbsent, None) => {}
@@ -265,7 +289,7 @@ impl MetaStore {
             _ => return Err(MetaError::PreconditionFailed),
         }
         let retention = state.retention_for(&object.retention, now_ms)?;
-        let (vorder, version_id) = state.next_version();
+        let (vorder, version_id) = state.next_version(newest);
         let in_place = match (&previous, state.versioning) {
             (Some(_), Versioning::Unversioned) => true,
             (Some(prev), Versioning::Suspended) => prev.version_id == NULL_VERSION,
@@ -292,6 +316,16 @@ impl MetaStore {
         }
         let object = ObjectRecord { retention, ..object.clone() };
         self.write_current_row(tx, state.id, &object, vorder, &version_id, previous.is_some()).await?;
+        if previous.is_none() && state.versioning != Versioning::Unversioned {
+            // The newest version was read before this row existed. Now that it does (and is locked), a
+            // version archived meanwhile by a writer of the key's old row shows here: this write is
+            // then not the newest and is retried (a new version is only ever archived by a holder of
+            // the key's row, or under the bucket's exclusive lock).
+            let newest_now = self.newest_noncurrent(tx, state.id, &object.key).await?;
+            if newest_now.is_some_and(|n| n <= vorder) {
+                return Err(MetaError::WriteConflict);
+            }
+        }
         state.current(1, object.size);
         Ok((state.versioning != Versioning::Unversioned).then_some(version_id))
     }
@@ -384,6 +418,10 @@ impl MetaStore {
         self.delete_current_if(bucket_id, key, Some(expected), owner_id, now_ms).await
     }
 
+    /// The transaction of [`MetaStore::delete_object`] and [`MetaStore::expire_current`], run by
+    /// [`MetaStore::retrying`]. Under the bucket's shared lock it deletes (or archives) a current
+    /// version, whose row it holds locked; a delete marker for a key without a current version has no
+    /// row to lock, so it asks for the exclusive lock instead.
     async fn delete_current_if(
         &self,
         bucket_id: BucketId,
@@ -396,41 +434,64 @@ impl MetaStore {
             if self.delete_changes_nothing(bucket_id, key).await? {
                 return Ok(Deleted::default());
             }
-            let mut tx = WriteTx::begin(self).await?;
-            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
-            let previous = self.current_in_tx(&mut tx, bucket_id, key).await?;
-            if let Some((etag, last_modified)) = expected
-                && !previous.as_ref().is_some_and(|p| p.etag == etag && p.last_modified == last_modified)
-            {
-                return Ok(Deleted::default());
-            }
-            let deleted = match (state.versioning, previous) {
-                (Versioning::Unversioned, None) => Deleted::default(),
-                (Versioning::Unversioned, Some(prev)) => {
-                    self.delete_current_row(&mut tx, &mut state, &prev, false, now_ms).await?;
-                    Deleted { version_id: None, marker: false, changed: true }
+            self.retrying(|mode| async move {
+                let mut tx = WriteTx::begin(self).await?;
+                let result: MetaResult<_> = async {
+                    let mut state = self.lock_bucket(&mut tx, bucket_id, mode).await?;
+                    let deleted = self.delete_in_tx(&mut tx, &mut state, key, expected, owner_id, now_ms).await?;
+                    state.finish(self, &mut tx).await?;
+                    Ok(deleted)
                 }
-                (versioning, previous) => {
-                    if let Some(prev) = previous {
-                        if versioning == Versioning::Suspended && prev.version_id == NULL_VERSION {
-                            self.delete_current_row(&mut tx, &mut state, &prev, false, now_ms).await?;
-                        } else {
-                            self.archive_current(&mut tx, &mut state, &prev).await?;
-                            self.drop_current_row(&mut tx, bucket_id, key).await?;
-                        }
-                    }
-                    if versioning == Versioning::Suspended {
-                        self.remove_null_version(&mut tx, &mut state, key, now_ms).await?;
-                    }
-                    let id = self.insert_marker(&mut tx, &mut state, key, owner_id, now_ms).await?;
-                    Deleted { version_id: Some(id), marker: true, changed: true }
-                }
-            };
-            state.finish(&mut tx).await?;
-            tx.commit().await?;
-            Ok(deleted)
+                .await;
+                tx.end(result).await
+            })
+            .await
         })
         .await
+    }
+
+    /// The body of [`MetaStore::delete_current_if`]: what a DELETE without a version id does to `key`
+    /// as versioning says.
+    async fn delete_in_tx(
+        &self,
+        tx: &mut WriteTx,
+        state: &mut BucketState,
+        key: &[u8],
+        expected: Option<(&str, i64)>,
+        owner_id: UserId,
+        now_ms: i64,
+    ) -> MetaResult<Deleted> {
+        let previous = self.current_in_tx(tx, state.id, key).await?;
+        if let Some((etag, last_modified)) = expected
+            && !previous.as_ref().is_some_and(|p| p.etag == etag && p.last_modified == last_modified)
+        {
+            return Ok(Deleted::default());
+        }
+        match (state.versioning, previous) {
+            (Versioning::Unversioned, None) => Ok(Deleted::default()),
+            (Versioning::Unversioned, Some(prev)) => {
+                self.delete_current_row(tx, state, &prev, false, now_ms).await?;
+                Ok(Deleted { version_id: None, marker: false, changed: true })
+            }
+            (_, None) if state.mode == BucketLockMode::Shared && self.backend() == Backend::MySql => {
+                Err(MetaError::NeedsExclusiveLock)
+            }
+            (versioning, previous) => {
+                if let Some(prev) = previous {
+                    if versioning == Versioning::Suspended && prev.version_id == NULL_VERSION {
+                        self.delete_current_row(tx, state, &prev, false, now_ms).await?;
+                    } else {
+                        self.archive_current(tx, state, &prev).await?;
+                        self.drop_current_row(tx, state.id, key).await?;
+                    }
+                }
+                if versioning == Versioning::Suspended {
+                    self.remove_null_version(tx, state, key, now_ms).await?;
+                }
+                let id = self.insert_marker(tx, state, key, owner_id, now_ms).await?;
+                Ok(Deleted { version_id: Some(id), marker: true, changed: true })
+            }
+        }
     }
 
     /// Whether a DELETE of `key` would change nothing: the bucket exists, is unversioned and has no such

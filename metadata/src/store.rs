@@ -29,6 +29,8 @@ pub struct MetaStore {
     pub(crate) backend: Backend,
     /// SQLite's group commit of write transactions (`None` on MySQL, whose writers commit in parallel).
     pub(crate) group: Option<Arc<GroupCommit>>,
+    /// The MySQL operation deadline ([`DEFAULT_OPERATION_TIMEOUT`] unless set).
+    pub(crate) op_timeout: Duration,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -46,16 +48,28 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// hung host, a SIGSTOPped mariadbd, a dead network path on which TCP keeps waiting) must not hang
 /// requests. A transaction cut off this way is abandoned with its connection, so the server rolls it
 /// back when it notices; a COMMIT already sent has an unknown outcome, which the engine's protocol
-/// covers (see `s3-api/src/engine/protocol.rs`). SQLite (a local file) has no such deadline.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// covers (see `s3-api/src/engine/protocol.rs`). SQLite (a local file) has no such deadline. The server
+/// sets it from `CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS` ([`MetaStore::with_operation_timeout`]).
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Counter shard rows per bucket on MySQL (`migrations/mysql/0010_bucket_counters.sql`; the shard
+/// expression in [`MetaStore::counter_shard`] names the same number).
+pub(crate) const COUNTER_SHARDS: i64 = 32;
 
 impl MetaStore {
-    /// Runs one metadata operation under [`OPERATION_TIMEOUT`] (MySQL only).
+    /// Runs one metadata operation under the operation deadline (MySQL only).
     pub(crate) async fn timed<T>(&self, op: impl std::future::Future<Output = MetaResult<T>>) -> MetaResult<T> {
         match self.backend {
             Backend::Sqlite => op.await,
-            Backend::MySql => tokio::time::timeout(OPERATION_TIMEOUT, op).await.unwrap_or(Err(MetaError::TimedOut)),
+            Backend::MySql => tokio::time::timeout(self.op_timeout, op).await.unwrap_or(Err(MetaError::TimedOut)),
         }
+    }
+
+    /// The same store with MySQL operations cut off after `deadline` (see
+    /// [`DEFAULT_OPERATION_TIMEOUT`]; no effect on SQLite). Call before the store serves requests.
+    pub fn with_operation_timeout(mut self, deadline: Duration) -> Self {
+        self.op_timeout = deadline;
+        self
     }
 
     /// Connects to `url` (`sqlite://path?mode=rwc` or `mysql://user:pass@host:port/db`) and applies the
@@ -80,14 +94,21 @@ impl MetaStore {
                 .connect_with(options)
                 .await?;
             let group = Some(GroupCommit::new(GroupCommitLimits::default()));
-            MetaStore { writer, reader, backend: Backend::Sqlite, group }
+            MetaStore { writer, reader, backend: Backend::Sqlite, group, op_timeout: DEFAULT_OPERATION_TIMEOUT }
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_connect(mysql_session)
                 .connect_with(options)
                 .await?;
-            MetaStore { writer: pool.clone(), reader: pool, backend: Backend::MySql, group: None }
+            MetaStore {
+                writer: pool.clone(),
+                reader: pool,
+                backend: Backend::MySql,
+                group: None,
+                op_timeout: DEFAULT_OPERATION_TIMEOUT,
+            }
         };
         match store.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
@@ -117,6 +138,32 @@ impl MetaStore {
             self.group = Some(GroupCommit::new(limits));
         }
         self
+    }
+
+    /// ` LOCK IN SHARE MODE` on MySQL (a shared row lock inside the transaction); empty on SQLite.
+    pub(crate) fn share_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::MySql => " LOCK IN SHARE MODE",
+        }
+    }
+
+    /// The bucket counter shard this connection's transactions update: on MySQL one of
+    /// [`COUNTER_SHARDS`] by connection id (the connections of one pool get different shards, so
+    /// concurrent writers do not queue on one counter row); on SQLite the one shard, 0.
+    pub(crate) fn counter_shard(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "0",
+            Backend::MySql => "CONNECTION_ID() % 32",
+        }
+    }
+
+    /// How many counter shard rows a bucket has on this backend.
+    pub(crate) fn counter_shards(&self) -> i64 {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::MySql => COUNTER_SHARDS,
+        }
     }
 
     /// The dialect in use.
@@ -187,6 +234,22 @@ fn sqlite_pragmas<'c>(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
     Box::pin(async move {
         conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").await?;
+        Ok(())
+    })
+}
+
+/// Every MySQL connection runs at READ COMMITTED. Writers of one bucket hold its row shared and lock
+/// the rows of their own keys; at REPEATABLE READ a locking read of a key that does not exist yet
+/// takes a gap lock, and two writers inserting new keys into the same gap deadlock on each other's.
+/// At READ COMMITTED a locking read of a missing key locks nothing, two writers of the same new key
+/// meet at its primary key (one fails with a duplicate key and is retried), and every read inside a
+/// transaction sees the latest committed state.
+fn mysql_session<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move {
+        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
         Ok(())
     })
 }

@@ -33,6 +33,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::error::{MetaError, MetaResult};
 use crate::store::{Backend, MetaStore};
+use crate::versions::BucketLockMode;
 
 /// Bounds of SQLite's group commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,24 @@ impl Default for GroupCommitLimits {
     fn default() -> Self {
         GroupCommitLimits { max_batch: 64, max_wait: Duration::from_millis(10) }
     }
+}
+
+/// A test's hook at the named steps of a batch's COMMIT (see [`set_batch_hook`]).
+pub type BatchHook = fn(step: &'static str, members: usize) -> std::io::Result<()>;
+
+static BATCH_HOOK: std::sync::OnceLock<BatchHook> = std::sync::OnceLock::new();
+
+/// Installs `hook`, called with the number of members at `batch.before_commit` (an `Err` fails the
+/// batch as a failed COMMIT would: every member gets the error, nothing of it is committed) and at
+/// `batch.committed` (after the COMMIT, before any member is answered). For the server's failpoint
+/// build only (`s3-api/src/engine/failpoint.rs`), which crashes there to prove that a crash mid-batch
+/// loses no acknowledged write and shows no unacknowledged one. The first hook installed stays.
+pub fn set_batch_hook(hook: BatchHook) {
+    let _ = BATCH_HOOK.set(hook);
+}
+
+fn batch_step(step: &'static str, members: usize) -> std::io::Result<()> {
+    BATCH_HOOK.get().map_or(Ok(()), |hook| hook(step, members))
 }
 
 /// How a batch ended, as its members learn it.
@@ -136,8 +155,14 @@ impl GroupCommit {
     async fn finish(&self, guard: &mut Batch) -> MetaResult<()> {
         let Some(mut conn) = guard.conn.take() else { return Ok(()) };
         self.commits.fetch_add(1, Ordering::Relaxed);
-        match conn.execute("COMMIT").await {
-            Ok(_) => {
+        let committed = match batch_step("batch.before_commit", guard.members) {
+            Ok(()) => conn.execute("COMMIT").await.map(|_| ()),
+            Err(e) => Err(sqlx::Error::Io(e)),
+        };
+        match committed {
+            Ok(()) => {
+                // A failure here is reported, but the batch is durable: its members are acknowledged.
+                let _ = batch_step("batch.committed", guard.members);
                 guard.outcome.send_replace(Some(Outcome::Committed));
                 Ok(())
             }
@@ -273,7 +298,7 @@ enum Lease {
 /// back, and the batch goes on).
 pub(crate) struct WriteTx {
     lease: Lease,
-    /// Set by a successful COMMIT: only then may the connection serve another request.
+    /// Set by a successful COMMIT or ROLLBACK: only then may the connection serve another request.
     committed: bool,
 }
 
@@ -309,6 +334,55 @@ impl WriteTx {
         }
         self.committed = true;
         Ok(())
+    }
+
+    /// Commits when `result` is `Ok`, else rolls back, and returns `result` (or the COMMIT's error).
+    /// Rolling back keeps a MySQL connection for the pool (a transaction refused for a failed
+    /// precondition or a lost race need not cost a new connection); if the ROLLBACK itself fails, the
+    /// connection is discarded as on drop.
+    pub(crate) async fn end<T>(mut self, result: MetaResult<T>) -> MetaResult<T> {
+        match result {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Lease::Own(conn) = &mut self.lease
+                    && conn.execute("ROLLBACK").await.is_ok()
+                {
+                    self.committed = true;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Attempts of one write transaction that loses races (see [`MetaStore::retrying`]).
+pub(crate) const MAX_WRITE_ATTEMPTS: u32 = 4;
+
+impl MetaStore {
+    /// Runs `attempt`, one whole write transaction that locks its bucket in the mode it is given, first
+    /// with the bucket's shared lock; again with the exclusive lock when it asks for it
+    /// ([`MetaError::NeedsExclusiveLock`]) or when it lost a race with a concurrent writer of the same
+    /// key ([`MetaError::is_conflict`]: each attempt was rolled back whole). Under the exclusive lock no
+    /// other writer of the bucket runs, so the retry does not lose again; after
+    /// [`MAX_WRITE_ATTEMPTS`] the caller gets [`MetaError::WriteConflict`].
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut attempt: F) -> MetaResult<T>
+    where
+        F: FnMut(BucketLockMode) -> Fut,
+        Fut: std::future::Future<Output = MetaResult<T>>,
+    {
+        let mut mode = BucketLockMode::Shared;
+        for n in 1..=MAX_WRITE_ATTEMPTS {
+            match attempt(mode).await {
+                Err(MetaError::NeedsExclusiveLock) => mode = BucketLockMode::Exclusive,
+                Err(e) if e.is_conflict() && n < MAX_WRITE_ATTEMPTS => mode = BucketLockMode::Exclusive,
+                Err(e) if e.is_conflict() => return Err(MetaError::WriteConflict),
+                other => return other,
+            }
+        }
+        Err(MetaError::WriteConflict)
     }
 }
 

@@ -2,12 +2,16 @@
 //! each key) and `object_versions` (every other version and every delete marker), deleting one version,
 //! lookups by version id and the ListObjectVersions range scan.
 //!
-//! INVARIANT (kept by every transaction here, each under the bucket row lock): a key has an `objects` row
-//! exactly when its newest version is not a delete marker, and that row is newer (smaller `vorder`) than
-//! all of the key's `object_versions` rows. See `migrations/sqlite/0005_versioning.sql`.
+//! INVARIANT (kept by every transaction here): a key has an `objects` row exactly when its newest
+//! version is not a delete marker, and that row is newer (smaller `vorder`) than all of the key's
+//! `object_versions` rows. See `migrations/sqlite/0005_versioning.sql`. Each transaction that changes a
+//! key's versions holds either the bucket row exclusively, or the bucket row shared and the key's
+//! `objects` row locked (an object commit, a delete of a current version: [`BucketLockMode`]); two
+//! shared-lock writers of a key that has no `objects` row meet at its primary key, and the loser is
+//! retried under the exclusive lock.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Executor, Row};
 
 use crate::error::{MetaError, MetaResult};
 use crate::lock::{BUCKET_LOCK_COLUMNS, ensure_deletable, lock_from_row};
@@ -16,11 +20,22 @@ use crate::model::{
     VersionSel, Versioning,
 };
 use crate::objects::{OBJECT_COLUMNS, listed_from_row, object_from_row};
-use crate::store::{MetaStore, dynamic};
+use crate::store::{Backend, MetaStore, dynamic};
 use crate::tx::WriteTx;
 
-/// The bucket row as a write transaction locked it: its versioning state, its commit sequence, and the
-/// counter changes the transaction has made so far, written back by [`BucketState::finish`].
+/// How a write transaction locks its bucket's row (MySQL; SQLite's single writer is the lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BucketLockMode {
+    /// A shared lock: writers of one bucket run side by side, serialized per key by the key's row
+    /// lock. Settings changes and DeleteBucket (which take the row exclusively) wait for them. For the
+    /// common writes only: an object commit, and a delete of a key that has a current version.
+    Shared,
+    /// The exclusive lock: every other writer of the bucket waits. Everything else takes it.
+    Exclusive,
+}
+
+/// The bucket row as a write transaction locked it: its versioning state, its lock configuration, and
+/// the counter changes the transaction has made so far, written back by [`BucketState::finish`].
 #[derive(Debug)]
 pub(crate) struct BucketState {
     /// The bucket.
@@ -29,21 +44,23 @@ pub(crate) struct BucketState {
     pub(crate) versioning: Versioning,
     /// Its object lock configuration, read under the lock.
     pub(crate) lock: Option<BucketLock>,
-    /// The last commit sequence number used.
-    seq: i64,
-    seq_used: bool,
+    /// How the row is locked.
+    pub(crate) mode: BucketLockMode,
     current: (i64, i64),
     noncurrent: (i64, i64),
 }
 
 impl BucketState {
-    /// The ordering key and id of a new version: the next sequence number, and a fresh id when
-    /// versioning is enabled (`null` otherwise).
-    pub(crate) fn next_version(&mut self) -> (i64, String) {
-        self.seq += 1;
-        self.seq_used = true;
-        let id = if self.versioning == Versioning::Enabled { VersionSel::issue(self.seq) } else { NULL_VERSION.into() };
-        (-self.seq, id)
+    /// The ordering key and id of a new version of a key whose newest version has ordering key
+    /// `newest` (`None`: the key has no version). INVARIANT: a key's versions are ordered by `vorder`
+    /// (smaller is newer), the negated per-key sequence number its version ids encode; the caller holds
+    /// the key's row lock (or the bucket's exclusive lock), so the next number is the newest's plus
+    /// one and no concurrent writer of the key can take it too (one that tried loses on the primary
+    /// key and is retried). The id is fresh when versioning is enabled, `null` otherwise.
+    pub(crate) fn next_version(&self, newest: Option<i64>) -> (i64, String) {
+        let seq = newest.map_or(0, |vorder| -vorder) + 1;
+        let id = if self.versioning == Versioning::Enabled { VersionSel::issue(seq) } else { NULL_VERSION.into() };
+        (-seq, id)
     }
 
     /// Counts a current version in (`+1`) or out (`-1`) of the bucket's usage.
@@ -58,24 +75,28 @@ impl BucketState {
         self.noncurrent.1 += sign * size;
     }
 
-    /// Writes the counters and the sequence back to the bucket row, in the same transaction.
-    pub(crate) async fn finish(self, tx: &mut WriteTx) -> MetaResult<()> {
-        if !self.seq_used && self.current == (0, 0) && self.noncurrent == (0, 0) {
+    /// Adds the counter changes to one of the bucket's counter shards, in the same transaction (see
+    /// `migrations/*/0010_bucket_counters.sql`): never to the bucket row, which writers hold shared.
+    pub(crate) async fn finish(self, store: &MetaStore, tx: &mut WriteTx) -> MetaResult<()> {
+        if self.current == (0, 0) && self.noncurrent == (0, 0) {
             return Ok(());
         }
-        sqlx::query(
-            "UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ?, \
-             noncurrent_count = noncurrent_count + ?, noncurrent_bytes = noncurrent_bytes + ?, version_seq = ? \
-             WHERE id = ?",
-        )
+        let done = sqlx::query(dynamic(format!(
+            "UPDATE bucket_counters SET d_objects = d_objects + ?, d_bytes = d_bytes + ?, \
+             d_noncurrent = d_noncurrent + ?, d_noncurrent_bytes = d_noncurrent_bytes + ? \
+             WHERE bucket_id = ? AND shard = {}",
+            store.counter_shard()
+        )))
         .bind(self.current.0)
         .bind(self.current.1)
         .bind(self.noncurrent.0)
         .bind(self.noncurrent.1)
-        .bind(self.seq)
         .bind(self.id)
         .execute(&mut **tx)
         .await?;
+        if done.rows_affected() != 1 {
+            return Err(MetaError::Corrupt(format!("bucket {} has no counter row for this writer", self.id)));
+        }
         Ok(())
     }
 }
@@ -119,14 +140,23 @@ fn listed_version_columns(table: &str) -> String {
 }
 
 impl MetaStore {
-    /// Locks the bucket row for the rest of `tx` (MySQL; SQLite's single writer is the lock) and checks
-    /// it still exists. Every object write takes this lock first, so writers of one bucket are
-    /// serialized: conditions are evaluated against the committed state, the counters stay exact, the
-    /// commit sequence is the commit order, and there is no lock-order deadlock.
-    pub(crate) async fn lock_bucket(&self, tx: &mut WriteTx, bucket_id: BucketId) -> MetaResult<BucketState> {
+    /// Locks the bucket row for the rest of `tx` in `mode` (MySQL; SQLite's single writer is the lock)
+    /// and checks it still exists. Every object write locks it first: a settings change or DeleteBucket
+    /// (exclusive) waits for the writers in flight, so a write commits wholly under one versioning state
+    /// and lock configuration, and never into a deleted bucket; there is no lock-order deadlock, the
+    /// bucket row always being taken before any key's row.
+    pub(crate) async fn lock_bucket(
+        &self,
+        tx: &mut WriteTx,
+        bucket_id: BucketId,
+        mode: BucketLockMode,
+    ) -> MetaResult<BucketState> {
+        let locking = match mode {
+            BucketLockMode::Shared => self.share_lock(),
+            BucketLockMode::Exclusive => self.for_update(),
+        };
         let row = sqlx::query(dynamic(format!(
-            "SELECT versioning, version_seq, {BUCKET_LOCK_COLUMNS} FROM buckets WHERE id = ?{}",
-            self.for_update()
+            "SELECT versioning, {BUCKET_LOCK_COLUMNS} FROM buckets WHERE id = ?{locking}"
         )))
         .bind(bucket_id)
         .fetch_optional(&mut **tx)
@@ -136,11 +166,27 @@ impl MetaStore {
             id: bucket_id,
             versioning: Versioning::parse(&row.try_get::<String, _>("versioning")?)?,
             lock: lock_from_row(&row)?,
-            seq: row.try_get("version_seq")?,
-            seq_used: false,
+            mode,
             current: (0, 0),
             noncurrent: (0, 0),
         })
+    }
+
+    /// The ordering key of the newest `object_versions` row of `key` (a plain read: the caller holds
+    /// the key's row lock or the bucket's exclusive lock).
+    pub(crate) async fn newest_noncurrent(
+        &self,
+        tx: &mut WriteTx,
+        bucket_id: BucketId,
+        key: &[u8],
+    ) -> MetaResult<Option<i64>> {
+        let row =
+            sqlx::query("SELECT MIN(vorder) AS newest FROM object_versions WHERE bucket_id = ? AND object_key = ?")
+                .bind(bucket_id)
+                .bind(key)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(row.try_get("newest")?)
     }
 
     /// Moves the current version of `key` (its `objects` row, which the caller then replaces or deletes)
@@ -180,7 +226,9 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Adds a delete marker for `key` as its newest version (the key has no `objects` row by now).
+    /// Adds a delete marker for `key` as its newest version (the key has no `objects` row by now). The
+    /// caller holds the key's row lock (the key had a current version, archived by now) or the
+    /// bucket's exclusive lock.
     pub(crate) async fn insert_marker(
         &self,
         tx: &mut WriteTx,
@@ -189,7 +237,8 @@ impl MetaStore {
         owner_id: UserId,
         now_ms: i64,
     ) -> MetaResult<String> {
-        let (vorder, version_id) = state.next_version();
+        let newest = self.newest_noncurrent(tx, state.id, key).await?;
+        let (vorder, version_id) = state.next_version(newest);
         sqlx::query(
             "INSERT INTO object_versions (bucket_id, object_key, vorder, version_id, is_marker, size, etag, \
              last_modified, owner_id, attributes, manifest, parts_count) VALUES (?, ?, ?, ?, 1, 0, '', ?, ?, '', '', NULL)",
@@ -216,12 +265,17 @@ impl MetaStore {
         now_ms: i64,
     ) -> MetaResult<()> {
         ensure_deletable(&v.object, now_ms, bypass)?;
-        sqlx::query("DELETE FROM object_versions WHERE bucket_id = ? AND object_key = ? AND vorder = ?")
+        let done = sqlx::query("DELETE FROM object_versions WHERE bucket_id = ? AND object_key = ? AND vorder = ?")
             .bind(state.id)
             .bind(&v.object.key)
             .bind(v.vorder)
             .execute(&mut **tx)
             .await?;
+        if done.rows_affected() != 1 {
+            // Read without a lock under the bucket's shared lock, and removed meanwhile by a concurrent
+            // writer of the key: retried, so its blobs and counters are not retired twice.
+            return Err(MetaError::WriteConflict);
+        }
         if !v.is_marker {
             self.retire_blobs(tx, &v.object.manifest, &Manifest::default(), now_ms).await?;
             state.noncurrent(-1, v.object.size);
@@ -278,7 +332,7 @@ impl MetaStore {
     ) -> MetaResult<Deleted> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            let mut state = self.lock_bucket(&mut tx, bucket_id).await?;
+            let mut state = self.lock_bucket(&mut tx, bucket_id, BucketLockMode::Exclusive).await?;
             let current = self.current_in_tx(&mut tx, bucket_id, key).await?;
             let deleted = match current {
                 Some(cur) if cur.version_id == sel.as_str() => {
@@ -297,7 +351,7 @@ impl MetaStore {
                     }
                 },
             };
-            state.finish(&mut tx).await?;
+            state.finish(self, &mut tx).await?;
             tx.commit().await?;
             Ok(deleted)
         })
@@ -372,8 +426,13 @@ impl MetaStore {
     ) -> MetaResult<Vec<ListedVersion>> {
         self.timed(async move {
             // One read transaction: both tables from the same snapshot, so a version moving between them
-            // meanwhile is listed exactly once.
-            let mut snapshot = self.reader.begin().await?;
+            // meanwhile is listed exactly once. MySQL connections run at READ COMMITTED (a snapshot per
+            // statement), so this one transaction asks for REPEATABLE READ (one snapshot for both).
+            let mut conn = self.reader.acquire().await?;
+            if self.backend() == Backend::MySql {
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
+            }
+            let mut snapshot = sqlx::Connection::begin(&mut *conn).await?;
             let current = self.version_range(&mut snapshot, "objects", bucket_id, key, vorder, end, limit).await?;
             let others =
                 self.version_range(&mut snapshot, "object_versions", bucket_id, key, vorder, end, limit).await?;
@@ -455,7 +514,7 @@ impl MetaStore {
     ) -> MetaResult<bool> {
         self.timed(async move {
             let mut tx = WriteTx::begin(self).await?;
-            self.lock_bucket(&mut tx, bucket_id).await?;
+            self.lock_bucket(&mut tx, bucket_id, BucketLockMode::Exclusive).await?;
             let mut updated = false;
             for (table, marker) in [("objects", ""), ("object_versions", " AND is_marker = 0")] {
                 let sql = format!(

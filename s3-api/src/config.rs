@@ -51,6 +51,9 @@ pub struct Config {
     /// `CLOUDVAULT_STAGING_GRACE_SECS`: how old an unfinished staged file or blob intent must be before the
     /// janitor removes it. Default 3600.
     pub staging_grace_secs: u64,
+    /// `CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS` (MySQL only): the longest one metadata operation, waiting
+    /// for a connection included, may take before the request fails with 503. Default 5.
+    pub db_operation_timeout_secs: u64,
     /// `CLOUDVAULT_GROUP_COMMIT_MAX` / `CLOUDVAULT_GROUP_COMMIT_WAIT_MS` (SQLite only): most write
     /// transactions one COMMIT covers, and the age at which a batch is committed even while more
     /// writers wait. Default 64 and 10 ms.
@@ -282,6 +285,7 @@ impl Config {
                 .unwrap_or_default(),
             max_object_size: parsed("CLOUDVAULT_MAX_OBJECT_SIZE", 5 * 1024 * 1024 * 1024)?,
             staging_grace_secs: parsed("CLOUDVAULT_STAGING_GRACE_SECS", 3600)?,
+            db_operation_timeout_secs: parsed("CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS", 5)?.max(1),
             group_commit: cloudvault_metadata::GroupCommitLimits {
                 max_batch: parsed("CLOUDVAULT_GROUP_COMMIT_MAX", 64)?.max(1),
                 max_wait: std::time::Duration::from_millis(parsed("CLOUDVAULT_GROUP_COMMIT_WAIT_MS", 10)?),

@@ -49,11 +49,14 @@ pub async fn serve_until(
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
     crate::engine::failpoint::validate().map_err(anyhow::Error::msg)?;
+    #[cfg(feature = "failpoints")]
+    cloudvault_metadata::set_batch_hook(crate::engine::failpoint::batch_hook);
     tokio::fs::create_dir_all(&config.data_dir).await.context("creating the data directory")?;
     let meta = MetaStore::connect(&config.database_url, config.db_max_connections)
         .await
         .context("opening the metadata store")?
-        .with_group_commit(config.group_commit);
+        .with_group_commit(config.group_commit)
+        .with_operation_timeout(Duration::from_secs(config.db_operation_timeout_secs));
     let blobs = BlobStore::open(&config.data_dir)
         .await
         .context("opening the blob store")?

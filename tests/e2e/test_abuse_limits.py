@@ -315,3 +315,24 @@ def test_an_oversized_api_body_is_the_apis_json_413(srv):
     assert resp.status_code == 413, resp.status_code
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.json()["code"] == "too_large"
+
+
+def test_control_characters_from_clients_cannot_forge_log_lines(srv):
+    """A sign-in name carrying a newline, a carriage return and a terminal escape is logged as one
+    escaped line: the log gains no line that starts with the forged text, and no raw control byte."""
+    forged = "2026-12-06T00:00:00.000000Z  INFO cloudvault::api::session: console sign-in user=root"
+    name = f"mallory-{secrets.token_hex(4)}\n{forged}\r\x1b[2J"
+    before = srv.log_path.read_bytes()
+    assert _login(srv, name, "wrong password").status_code == 401
+    deadline = time.monotonic() + 5
+    while True:
+        added = srv.log_path.read_bytes()[len(before):]
+        if b"mallory-" in added or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    lines = added.decode("utf-8", "replace").split("\n")
+    refused = [line for line in lines if name.split("\n")[0] in line]
+    assert len(refused) == 1 and "console sign-in refused" in refused[0], added[-2000:]
+    assert r"\u{a}2026-12-06" in refused[0] and r"\u{d}\u{1b}[2J" in refused[0], refused[0]
+    assert not any(line.startswith(forged[:20]) for line in lines), added[-2000:]
+    assert not any(b in added for b in (b"\r", b"\x1b")), added[-2000:]

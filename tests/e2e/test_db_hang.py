@@ -1,6 +1,6 @@
-"""A hung database under steady load: every request still answers within the pool's 5 s acquire
-timeout (503 or success), nothing hangs, and the service resumes by itself after the database
-does.
+"""A hung database under steady load: every request still answers within the operation deadline
+(5 s by default; 503 or success), nothing hangs, and the service resumes by itself after the
+database does. A third test sets the deadline (``CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS``) to 2 s.
 
 A PRIVATE MariaDB (as in test_db_outage.py: ``mariadbd --no-defaults`` on a free port, files in the
 test's tmp dir; never the shared instance on 3306) holds the metadata of one ``cloudvault serve``
@@ -463,3 +463,44 @@ def test_frozen_db_with_queries_in_flight(env):
     """SIGSTOP in the middle of the load, with statements executing on the server's connections."""
     server, db, baseline = env
     run_case(server, db, baseline, "in-flight")
+
+
+def test_operation_deadline_is_a_setting(env, tmp_path):
+    """``CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS=2``: with the database frozen, a PUT and a GET are each
+    answered 503 ServiceUnavailable after about 2 s (not the default 5 s, nor at once), and the
+    service works again once the database is continued."""
+    _, db, _ = env
+    conn = db.connect()
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS deadline CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    conn.close()
+    (server,) = new_group(tmp_path / "cv", db.url("deadline"), 1, shutdown_grace_secs=5)
+    server.extra_env["CLOUDVAULT_JANITOR_INTERVAL_SECS"] = "3600"
+    server.extra_env["CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS"] = "2"
+    try:
+        server.start()
+        server.client().create_bucket(Bucket=BUCKET)
+        wait_healthy(server)
+        answers = []
+        db.signal(signal.SIGSTOP)
+        try:
+            for method, key, body in (("PUT", "frozen-put", b"x" * 100), ("GET", "health", None)):
+                t0 = time.monotonic()
+                r = server.request(method, f"/{BUCKET}/{key}", body=body, timeout=CLIENT_TIMEOUT_S)
+                answers.append((method, r.status_code, xml_error_code(r.content), time.monotonic() - t0))
+        finally:
+            db.signal(signal.SIGCONT)
+        for method, status, code, secs in answers:
+            assert status == 503 and code == "ServiceUnavailable", answers
+            assert 1.5 <= secs <= 3.5, f"{method} answered after {secs:.2f}s, expected about 2 s: {answers}"
+        wait_healthy(server)
+        absent = server.request("GET", f"/{BUCKET}/frozen-put", timeout=CLIENT_TIMEOUT_S)
+        assert absent.status_code in (200, 404), absent.status_code
+        if absent.status_code == 200:
+            assert absent.content == b"x" * 100, "a failed PUT is absent or complete"
+    finally:
+        with_db_running(db)
+        try:
+            server.stop(timeout=30)
+        finally:
+            server.kill()

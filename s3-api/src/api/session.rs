@@ -30,16 +30,13 @@ const MAX_FAILURES: i64 = 5;
 const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Largest sign-in request body.
 const MAX_LOGIN_BODY: usize = 16 * 1024;
-/// A real argon2id hash checked for unknown names and users without a password, so a refusal takes as
-/// long for them as for a wrong password.
-fn dummy_hash() -> String {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| {
-            crate::auth::secrets::hash_password(&crate::auth::secrets::random_alphanumeric(24)).unwrap_or_default()
-        })
-        .clone()
-}
+/// An argon2id hash with the default cost, checked for unknown names and users without a password so
+/// a refusal takes as long for them as for a wrong password. Its salt and output are random bytes: no
+/// known password matches it, and a match would still be refused (no stored hash). A constant, so no
+/// request computes a hash outside the bounded pool (a unit test keeps its cost equal to
+/// `hash_password`'s).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$tQdoUm6/1hDEmOuPhG+O5w$ij5oSREWt8Qj6IqL1G7luiOPD5EnD5dag/epmxi7Oi4";
 
 /// What a session token says.
 #[derive(Debug, Serialize, Deserialize)]
@@ -190,7 +187,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
         serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("Expected {\"username\", \"password\"}."))?;
     let (name_key, address) = (username.to_lowercase(), ip.to_string());
     let found = state.keys.user_credentials(&username).await?;
-    let hash = found.as_ref().and_then(|(_, h, _)| h.clone()).unwrap_or_else(dummy_hash);
+    let hash = found.as_ref().and_then(|(_, h, _)| h.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let password_ok = checked_attempt(&state, &name_key, &address, password, hash).await?;
     match found {
         Some((user, Some(_), version)) if password_ok && user.enabled => {
@@ -203,7 +200,7 @@ pub async fn login(State(state): State<ApiState>, request: Request) -> ApiResult
             })))
         }
         _ => {
-            tracing::info!(user = %username.escape_debug(), %ip, "console sign-in refused");
+            tracing::info!(user = %username, %ip, "console sign-in refused");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong user name or password."))
         }
     }
@@ -218,4 +215,22 @@ pub async fn logout(State(state): State<ApiState>, Session(me): Session) -> ApiR
 /// `GET /api/me`.
 pub async fn me(Session(me): Session) -> Json<Value> {
     Json(json!({ "id": me.user_id, "name": me.name, "role": if me.is_admin { "admin" } else { "user" } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::password_hash::PasswordHash;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs_and_matches_nothing() {
+        let real = crate::auth::secrets::hash_password("some password").expect("hash");
+        let (real, dummy) =
+            (PasswordHash::new(&real).expect("real"), PasswordHash::new(super::DUMMY_HASH).expect("dummy"));
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params, "same memory, time and parallelism cost");
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert!(!crate::auth::secrets::verify_password("", super::DUMMY_HASH));
+        assert!(!crate::auth::secrets::verify_password("some password", super::DUMMY_HASH));
+    }
 }

@@ -13,7 +13,7 @@ use cloudvault_metadata::{AccessKey, KeyPurpose, MetaStore, UserId};
 
 use super::authorizer::KeyScope;
 use super::origin::Origin;
-use super::secrets::{MasterKey, hash_password, random_alphanumeric, verify_password};
+use super::secrets::{MasterKey, SecretError, hash_password, random_alphanumeric, verify_password};
 use crate::engine::now_ms;
 
 /// How long a key lookup (hit or miss) is trusted.
@@ -22,6 +22,17 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 pub const KEY_CACHE_MAX: usize = 10_000;
 /// Longest access key id looked up (AWS's limit); longer ids are refused without a lookup.
 pub const MAX_ACCESS_KEY_ID_LEN: usize = 128;
+
+/// Why the key store could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The metadata store failed.
+    #[error(transparent)]
+    Meta(#[from] cloudvault_metadata::MetaError),
+    /// The root password could not be hashed.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
 
 /// The user behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +110,7 @@ impl KeyStore {
         meta: MetaStore,
         master: MasterKey,
         root_credentials: Option<(String, String)>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, BootstrapError> {
         let (root, root_key) = match root_credentials {
             Some((name, secret)) => {
                 let user = meta.ensure_user(&name, "admin", now_ms()).await?;

@@ -7,9 +7,8 @@
 //! SHA-256 is the key). Without it, a random key is created once in the data directory (`master.key`,
 //! mode 0600) and reused: fine for one node, but replicas must share the variable (or the volume).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -30,6 +29,36 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
+/// Why the master key could not be loaded or a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// `CLOUDVAULT_MASTER_KEY` is set but shorter than 16 characters.
+    #[error("CLOUDVAULT_MASTER_KEY must be at least 16 characters")]
+    MasterKeyTooShort,
+    /// Reading or creating a key file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// `master.key` does not hold 64 hex digits.
+    #[error("{} must hold 32 bytes as hex", .0.display())]
+    Malformed(PathBuf),
+    /// Another replica's `master.key` was linked into place and then disappeared.
+    #[error("{} vanished while starting", .0.display())]
+    Vanished(PathBuf),
+    /// argon2 refused its input (never for a valid salt and the default parameters).
+    #[error("password hashing: {0}")]
+    Hashing(String),
+}
+
+/// `Result::map_err` for a file system call on `path`.
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> SecretError + '_ {
+    move |source| SecretError::Io { path: path.to_path_buf(), source }
+}
+
 /// A sealed secret that does not open: wrong master key, wrong key id, or a corrupted row.
 #[derive(Debug, thiserror::Error)]
 #[error("the secret cannot be opened with this master key")]
@@ -37,9 +66,11 @@ pub struct SealError;
 
 impl MasterKey {
     /// Derives the key from `CLOUDVAULT_MASTER_KEY`, or loads / creates `master.key` in `data_dir`.
-    pub fn load(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, SecretError> {
         if let Some(value) = configured {
-            anyhow::ensure!(value.len() >= 16, "CLOUDVAULT_MASTER_KEY must be at least 16 characters");
+            if value.len() < 16 {
+                return Err(SecretError::MasterKeyTooShort);
+            }
             return Ok(MasterKey(Sha256::digest(value.as_bytes()).into()));
         }
         let path = data_dir.join("master.key");
@@ -51,17 +82,7 @@ impl MasterKey {
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
         let candidate = data_dir.join(format!(".master.key.{}", uuid::Uuid::new_v4().simple()));
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create_new(&candidate)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            }
-            file.write_all(hex::encode(fresh).as_bytes())?;
-            file.sync_all()?;
-        }
+        Self::write_candidate(&candidate, &fresh).map_err(io_at(&candidate))?;
         let linked = std::fs::hard_link(&candidate, &path);
         let _ = std::fs::remove_file(&candidate);
         match linked {
@@ -70,20 +91,36 @@ impl MasterKey {
                 Ok(MasterKey(fresh))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Self::read_key_file(&path)?.context("master.key vanished while starting")
+                Self::read_key_file(&path)?.ok_or(SecretError::Vanished(path))
             }
-            Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+            Err(e) => Err(io_at(&path)(e)),
         }
     }
 
-    fn read_key_file(path: &Path) -> anyhow::Result<Option<Self>> {
+    /// Writes a candidate key, readable by the owner only, and makes it durable before it is linked.
+    fn write_candidate(candidate: &Path, key: &[u8; 32]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create_new(candidate)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(hex::encode(key).as_bytes())?;
+        file.sync_all()
+    }
+
+    fn read_key_file(path: &Path) -> Result<Option<Self>, SecretError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(io_at(path)(e)),
         };
-        let bytes = hex::decode(text.trim()).context("master.key is not hex")?;
-        Ok(Some(MasterKey(bytes.try_into().map_err(|_| anyhow::anyhow!("master.key must hold 32 bytes"))?)))
+        let bytes: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| SecretError::Malformed(path.to_path_buf()))?;
+        Ok(Some(MasterKey(bytes)))
     }
 
     /// A 32-byte key for another purpose (`label`), derived from the master key, so every replica that
@@ -125,13 +162,13 @@ impl MasterKey {
 }
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+pub fn hash_password(password: &str) -> Result<String, SecretError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| SecretError::Hashing(format!("salt: {e}")))?;
     Ok(argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
+        .map_err(|e| SecretError::Hashing(e.to_string()))?
         .to_string())
 }
 

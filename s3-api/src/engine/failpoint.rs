@@ -35,7 +35,16 @@ pub const STEPS: &[&str] = &[
     "delete.committed",
     "janitor.claimed",
     "janitor.removed",
+    "batch.before_commit",
+    "batch.committed",
 ];
+
+/// The hook the metadata store calls at a group commit's steps (`batch.before_commit`,
+/// `batch.committed`, SQLite only): the step is hit only for a batch of at least two members, so a
+/// test that arms it crashes in the middle of a real batch.
+pub fn batch_hook(step: &'static str, members: usize) -> std::io::Result<()> {
+    if members >= 2 { hit(step) } else { Ok(()) }
+}
 
 /// Reached step `name`: crash or fail here when the test armed it.
 #[cfg(not(feature = "failpoints"))]

@@ -16,8 +16,8 @@
 //!    Crash: the staging file and a stale intent; the janitor claims the intent and removes the file.
 //! 3. **placed** ([`super::blobs::durable_rename`]): the file moves to `blobs/ab/<id>` and the directory
 //!    is fsynced. Crash: a durable blob and its intent, removed as in 2.
-//! 4. **committed** (`MetaStore::commit_object`): one transaction locks the bucket row (which must
-//!    still exist), checks the write condition, claims the intent (the row must still be there, else
+//! 4. **committed** (`MetaStore::commit_object`): one transaction locks the bucket row shared (it must
+//!    still exist) and the key's row, checks the write condition, claims the intent (the row must still be there, else
 //!    `IntentLost` and the blob is discarded), writes the object row, queues the replaced blobs in
 //!    `garbage_blobs` and adjusts the counters. Only now can anyone read the object. A crash before the
 //!    COMMIT leaves the state of 3; after it, the replaced blobs wait in the garbage queue.
