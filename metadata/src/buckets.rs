@@ -5,20 +5,32 @@ use sqlx::any::AnyRow;
 
 use crate::error::{MetaError, MetaResult};
 use crate::lock::lock_from_row;
-use crate::model::{Bucket, BucketId, BucketSetting, UserId, Versioning};
+use crate::model::{Bucket, BucketId, BucketSetting, BucketUsage, UserId, Versioning};
 use crate::store::{MetaStore, dynamic};
 use crate::tx::WriteTx;
 use crate::versions::BucketLockMode;
 
-/// The columns of a bucket as [`bucket_from_row`] reads them, from `buckets` (unaliased). Each counter
-/// is the bucket row's column (the count before migration 0010) plus the sum of its counter shards:
-/// exact at every commit, since both change only inside object-write transactions.
+/// The columns of a bucket as [`bucket_from_row`] reads them.
 const BUCKET_COLUMNS: &str = "id, name, owner_id, region, created_at, policy, tags, cors, versioning, lock_enabled, \
-    lock_default_mode, lock_default_days, lock_default_years, lifecycle, ownership, public_access_block, acl, \
+    lock_default_mode, lock_default_days, lock_default_years, lifecycle, ownership, public_access_block, acl";
+
+/// The counters of a bucket as [`usage_from_row`] reads them, from `buckets` (unaliased): each is the
+/// bucket row's column (the count before migration 0010) plus the sum of its counter shards, exact at
+/// every commit since both change only inside object-write transactions.
+const USAGE_COLUMNS: &str = "\
     CAST(object_count + (SELECT COALESCE(SUM(c.d_objects), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS object_count, \
     CAST(bytes_used + (SELECT COALESCE(SUM(c.d_bytes), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS bytes_used, \
     CAST(noncurrent_count + (SELECT COALESCE(SUM(c.d_noncurrent), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS noncurrent_count, \
     CAST(noncurrent_bytes + (SELECT COALESCE(SUM(c.d_noncurrent_bytes), 0) FROM bucket_counters c WHERE c.bucket_id = buckets.id) AS SIGNED) AS noncurrent_bytes";
+
+fn usage_from_row(row: &AnyRow) -> MetaResult<BucketUsage> {
+    Ok(BucketUsage {
+        object_count: row.try_get("object_count")?,
+        bytes_used: row.try_get("bytes_used")?,
+        noncurrent_count: row.try_get("noncurrent_count")?,
+        noncurrent_bytes: row.try_get("noncurrent_bytes")?,
+    })
+}
 
 /// The ownership control a bucket gets when its creator names none: ACLs disabled, AWS's default.
 pub const DEFAULT_OWNERSHIP: &str = "BucketOwnerEnforced";
@@ -39,14 +51,10 @@ fn bucket_from_row(row: &AnyRow) -> MetaResult<Bucket> {
         owner_id: row.try_get("owner_id")?,
         region: row.try_get("region")?,
         created_at: row.try_get("created_at")?,
-        object_count: row.try_get("object_count")?,
-        bytes_used: row.try_get("bytes_used")?,
         policy: row.try_get("policy")?,
         tags: row.try_get("tags")?,
         cors: row.try_get("cors")?,
         versioning: Versioning::parse(&row.try_get::<String, _>("versioning")?)?,
-        noncurrent_count: row.try_get("noncurrent_count")?,
-        noncurrent_bytes: row.try_get("noncurrent_bytes")?,
         object_lock: lock_from_row(row)?,
         lifecycle: row.try_get("lifecycle")?,
         ownership: row.try_get("ownership")?,
@@ -150,23 +158,46 @@ impl MetaStore {
 
     /// Lists buckets by name; only those of `owner_id` when given, all of them otherwise.
     pub async fn list_buckets(&self, owner_id: Option<UserId>) -> MetaResult<Vec<Bucket>> {
+        let rows = self.bucket_rows(BUCKET_COLUMNS.to_owned(), owner_id).await?;
+        rows.iter().map(bucket_from_row).collect()
+    }
+
+    /// [`MetaStore::list_buckets`] with each bucket's usage.
+    pub async fn list_buckets_with_usage(&self, owner_id: Option<UserId>) -> MetaResult<Vec<(Bucket, BucketUsage)>> {
+        let rows = self.bucket_rows(format!("{BUCKET_COLUMNS}, {USAGE_COLUMNS}"), owner_id).await?;
+        rows.iter().map(|row| Ok((bucket_from_row(row)?, usage_from_row(row)?))).collect()
+    }
+
+    /// The `columns` of every bucket (of `owner_id`), by name.
+    async fn bucket_rows(&self, columns: String, owner_id: Option<UserId>) -> MetaResult<Vec<AnyRow>> {
         self.timed(async move {
             let rows = match owner_id {
                 Some(owner) => {
-                    sqlx::query(dynamic(format!(
-                        "SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner_id = ? ORDER BY name"
-                    )))
-                    .bind(owner)
-                    .fetch_all(&self.reader)
-                    .await?
+                    sqlx::query(dynamic(format!("SELECT {columns} FROM buckets WHERE owner_id = ? ORDER BY name")))
+                        .bind(owner)
+                        .fetch_all(&self.reader)
+                        .await?
                 }
                 None => {
-                    sqlx::query(dynamic(format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name")))
+                    sqlx::query(dynamic(format!("SELECT {columns} FROM buckets ORDER BY name")))
                         .fetch_all(&self.reader)
                         .await?
                 }
             };
-            rows.iter().map(bucket_from_row).collect()
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// What the bucket holds now (`NoSuchBucket` if it is gone).
+    pub async fn bucket_usage(&self, id: BucketId) -> MetaResult<BucketUsage> {
+        self.timed(async move {
+            let row = sqlx::query(dynamic(format!("SELECT {USAGE_COLUMNS} FROM buckets WHERE id = ?")))
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?
+                .ok_or(MetaError::NoSuchBucket)?;
+            usage_from_row(&row)
         })
         .await
     }

@@ -32,9 +32,9 @@ pub use buckets::{DEFAULT_OWNERSHIP, NewBucketAccess};
 pub use error::{MetaError, MetaResult};
 pub use identity::UserDeletion;
 pub use model::{
-    AccessKey, BlobRef, Bucket, BucketId, BucketLock, BucketSetting, Deleted, INLINE_BLOB_PREFIX, KeyPurpose,
-    ListedObject, ListedVersion, LockMode, Manifest, NULL_VERSION, ObjectRecord, Retention, RetentionPeriod, User,
-    UserId, VersionRecord, VersionSel, Versioning, WriteCondition, is_inline_blob,
+    AccessKey, BlobRef, Bucket, BucketId, BucketLock, BucketSetting, BucketUsage, Deleted, INLINE_BLOB_PREFIX,
+    KeyPurpose, ListedObject, ListedVersion, LockMode, Manifest, NULL_VERSION, ObjectRecord, Retention,
+    RetentionPeriod, User, UserId, VersionRecord, VersionSel, Versioning, WriteCondition, is_inline_blob,
 };
 pub use multipart::{Part, Upload};
 pub use objects::{ListBound, ListColumns, key_successor};

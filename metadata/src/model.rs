@@ -7,6 +7,21 @@ pub type UserId = i64;
 /// A bucket's id (row id of `buckets`).
 pub type BucketId = i64;
 
+/// What a bucket holds, from the counters every object write keeps (`MetaStore::bucket_usage`): not
+/// part of [`Bucket`], which requests read on their hot path, because summing the counter shards is
+/// work only the console's usage pages need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketUsage {
+    /// Number of objects (current versions).
+    pub object_count: i64,
+    /// Sum of object sizes.
+    pub bytes_used: i64,
+    /// Number of noncurrent versions (delete markers not counted).
+    pub noncurrent_count: i64,
+    /// Sum of the sizes of noncurrent versions.
+    pub noncurrent_bytes: i64,
+}
+
 /// A bucket as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
@@ -20,10 +35,6 @@ pub struct Bucket {
     pub region: String,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at: i64,
-    /// Number of objects, maintained by every object write.
-    pub object_count: i64,
-    /// Sum of object sizes, maintained by every object write.
-    pub bytes_used: i64,
     /// The bucket policy document (JSON), if one is set.
     pub policy: Option<String>,
     /// Bucket tags (JSON written by the S3 layer), if set.
@@ -32,10 +43,6 @@ pub struct Bucket {
     pub cors: Option<String>,
     /// Whether writes keep the versions they replace.
     pub versioning: Versioning,
-    /// Number of noncurrent versions (delete markers not counted), maintained by every object write.
-    pub noncurrent_count: i64,
-    /// Sum of the sizes of noncurrent versions, maintained by every object write.
-    pub noncurrent_bytes: i64,
     /// The bucket's object lock, once switched on (it never goes off); `None` without one.
     pub object_lock: Option<BucketLock>,
     /// Lifecycle rules (JSON written by the engine), if set.

@@ -29,7 +29,8 @@ fn next(state: &mut u64) -> u64 {
 
 async fn counted(s: &MetaStore, name: &str) -> (i64, i64, i64, i64) {
     let b = s.bucket(name).await.expect("lookup").expect("present");
-    (b.object_count, b.bytes_used, b.noncurrent_count, b.noncurrent_bytes)
+    let u = s.bucket_usage(b.id).await.expect("usage");
+    (u.object_count, u.bytes_used, u.noncurrent_count, u.noncurrent_bytes)
 }
 
 async fn parallel_writers_keep_exact_counters(db: &TestDb) {

@@ -18,7 +18,8 @@ async fn bucket_lifecycle(db: &TestDb) {
     let me = owner(s).await;
     let other = s.ensure_user("someone", "user", 0).await.expect("user").id;
     let b = s.create_bucket("photos", me, "us-east-1", false, 5).await.expect("create");
-    assert_eq!((b.name.as_str(), b.owner_id, b.object_count, b.bytes_used), ("photos", me, 0, 0));
+    let usage = s.bucket_usage(b.id).await.expect("usage");
+    assert_eq!((b.name.as_str(), b.owner_id, usage.object_count, usage.bytes_used), ("photos", me, 0, 0));
     assert!(matches!(
         s.create_bucket("photos", me, "us-east-1", false, 6).await,
         Err(MetaError::BucketAlreadyOwnedByYou)
@@ -96,7 +97,7 @@ async fn keys_are_exact_bytes(db: &TestDb) {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(listed, sorted, "listing is in byte order");
-    let bucket = s.bucket("bytes").await.expect("lookup").expect("present");
+    let bucket = s.bucket_usage(s.bucket("bytes").await.expect("lookup").expect("present").id).await.expect("usage");
     assert_eq!(bucket.object_count, keys.len() as i64);
     assert_eq!(bucket.bytes_used, (0..keys.len() as i64).sum::<i64>());
 }
@@ -115,7 +116,7 @@ async fn commit_replaces_and_queues_garbage(db: &TestDb) {
     let got = s.object(b.id, b"k").await.expect("get").expect("present");
     assert_eq!((got.etag.as_str(), got.size), ("e2", 25));
     assert_eq!(got.manifest.0[0].blob_id, "blob-2");
-    let bucket = s.bucket("gc").await.expect("lookup").expect("present");
+    let bucket = s.bucket_usage(s.bucket("gc").await.expect("lookup").expect("present").id).await.expect("usage");
     assert_eq!((bucket.object_count, bucket.bytes_used), (1, 25));
 
     assert!(s.delete_object(b.id, b"k", 1, 104).await.expect("delete").changed);
@@ -125,7 +126,7 @@ async fn commit_replaces_and_queues_garbage(db: &TestDb) {
     assert_eq!(garbage, ["blob-1", "blob-2"]);
     s.forget_garbage_blob("blob-1").await.expect("forget");
     assert_eq!(s.garbage_blobs(i64::MAX, 10).await.expect("garbage"), ["blob-2"]);
-    let bucket = s.bucket("gc").await.expect("lookup").expect("present");
+    let bucket = s.bucket_usage(s.bucket("gc").await.expect("lookup").expect("present").id).await.expect("usage");
     assert_eq!((bucket.object_count, bucket.bytes_used), (0, 0));
 
     // An intent that never commits is reported once it is older than the cutoff.
@@ -205,7 +206,7 @@ async fn racing_creators_have_one_winner(db: &TestDb) {
     assert_eq!(winners.len(), 1, "exactly one creator wins");
     let stored = s.object(b.id, b"lock").await.expect("get").expect("present");
     assert_eq!(stored.etag, format!("e{}", winners[0]));
-    assert_eq!(s.bucket("race").await.expect("get").expect("present").object_count, 1);
+    assert_eq!(s.bucket_usage(b.id).await.expect("usage").object_count, 1);
 }
 
 async fn listing_ranges(db: &TestDb) {
@@ -581,7 +582,8 @@ async fn a_batch_member_that_fails_fails_alone(db: &TestDb) {
         let stored = reopened.object(b.id, format!("k{taken}").as_bytes()).await.expect("get").expect("kept");
         assert_eq!(stored.etag, "old");
     }
-    assert_eq!(reopened.bucket("batch").await.expect("get").expect("present").object_count, 16);
+    let batch = reopened.bucket("batch").await.expect("get").expect("present");
+    assert_eq!(reopened.bucket_usage(batch.id).await.expect("usage").object_count, 16);
     assert!(reopened.garbage_blobs(i64::MAX, 100).await.expect("garbage").is_empty(), "nothing was replaced");
     reopened.close().await;
 }

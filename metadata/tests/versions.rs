@@ -56,7 +56,7 @@ async fn unversioned_writes_keep_no_versions(db: &TestDb) {
     let d = s.delete_object(b.id, b"k", 1, 4).await.expect("delete");
     assert!(d.changed && !d.marker && d.version_id.is_none());
     assert!(all_versions(s, b.id, 10).await.is_empty(), "no marker in an unversioned bucket");
-    let stats = s.bucket("plain").await.expect("get").expect("exists");
+    let stats = s.bucket_usage(s.bucket("plain").await.expect("get").expect("exists").id).await.expect("usage");
     assert_eq!((stats.object_count, stats.bytes_used, stats.noncurrent_count), (0, 0, 0));
 }
 
@@ -72,7 +72,7 @@ async fn enabled_writes_add_versions_and_markers(db: &TestDb) {
     assert!(garbage(s).await.is_empty(), "no version's blob is garbage");
     let current = s.object(b.id, b"k").await.expect("get").expect("current");
     assert_eq!((current.version_id.as_str(), current.size), (v2.as_str(), 20));
-    let stats = s.bucket("ver").await.expect("get").expect("exists");
+    let stats = s.bucket_usage(s.bucket("ver").await.expect("get").expect("exists").id).await.expect("usage");
     assert_eq!((stats.object_count, stats.bytes_used, stats.noncurrent_count, stats.noncurrent_bytes), (1, 20, 2, 15));
 
     let marker = s.delete_object(b.id, b"k", 1, 5).await.expect("delete");
@@ -99,7 +99,7 @@ async fn enabled_writes_add_versions_and_markers(db: &TestDb) {
     s.delete_version(b.id, b"k", &VersionSel::parse(&v2).expect("id"), false, 7).await.expect("rm v2");
     assert_eq!(s.object(b.id, b"k").await.expect("get").expect("v1 current").version_id, v1);
     assert_eq!(garbage(s).await, ["b2"]);
-    let stats = s.bucket("ver").await.expect("get").expect("exists");
+    let stats = s.bucket_usage(s.bucket("ver").await.expect("get").expect("exists").id).await.expect("usage");
     assert_eq!((stats.object_count, stats.bytes_used, stats.noncurrent_count, stats.noncurrent_bytes), (1, 10, 1, 5));
 
     // A version that does not exist changes nothing; a bucket with versions is not empty.
@@ -138,7 +138,7 @@ async fn suspended_writes_replace_the_null_version(db: &TestDb) {
     let listed = all_versions(s, b.id, 10).await;
     assert_eq!(listed[0], (b"k".to_vec(), NULL_VERSION.to_owned(), true, true), "a null marker on top");
     assert_eq!(listed[1].1, v1);
-    let stats = s.bucket("susp").await.expect("get").expect("exists");
+    let stats = s.bucket_usage(s.bucket("susp").await.expect("get").expect("exists").id).await.expect("usage");
     assert_eq!((stats.object_count, stats.noncurrent_count, stats.noncurrent_bytes), (0, 1, 10));
 }
 

@@ -30,19 +30,19 @@ fn public_flags(name: &str, policy: Option<&str>) -> (bool, bool) {
 
 /// `GET /api/buckets`: the caller's own buckets (as S3 ListBuckets answers), with their counters.
 pub async fn list(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
-    let buckets = state.engine.list_buckets(Some(me.user_id)).await?;
+    let buckets = state.engine.list_buckets_with_usage(Some(me.user_id)).await?;
     let items: Vec<Value> = buckets
         .into_iter()
-        .map(|b| {
+        .map(|(b, u)| {
             let (public, public_listing) = public_flags(&b.name, b.policy.as_deref());
             json!({
                 "name": b.name,
                 "region": b.region,
                 "created_at": b.created_at,
-                "object_count": b.object_count,
-                "bytes_used": b.bytes_used,
-                "noncurrent_count": b.noncurrent_count,
-                "noncurrent_bytes": b.noncurrent_bytes,
+                "object_count": u.object_count,
+                "bytes_used": u.bytes_used,
+                "noncurrent_count": u.noncurrent_count,
+                "noncurrent_bytes": u.noncurrent_bytes,
                 "versioning": super::protection::versioning_name(b.versioning),
                 "object_lock": b.object_lock.is_some(),
                 "public": public,
@@ -190,21 +190,21 @@ pub async fn set_public(
 /// totals, from the counters every write keeps; current versions and noncurrent versions apart.
 pub async fn usage(State(state): State<ApiState>, Session(me): Session) -> ApiResult<Json<Value>> {
     let owner = (!me.is_admin).then_some(me.user_id);
-    let buckets = state.engine.list_buckets(owner).await?;
+    let buckets = state.engine.list_buckets_with_usage(owner).await?;
     let (mut objects, mut bytes, mut old_count, mut old_bytes) = (0i64, 0i64, 0i64, 0i64);
     let items: Vec<Value> = buckets
         .iter()
-        .map(|b| {
-            objects += b.object_count;
-            bytes += b.bytes_used;
-            old_count += b.noncurrent_count;
-            old_bytes += b.noncurrent_bytes;
+        .map(|(b, u)| {
+            objects += u.object_count;
+            bytes += u.bytes_used;
+            old_count += u.noncurrent_count;
+            old_bytes += u.noncurrent_bytes;
             json!({
                 "name": b.name,
-                "object_count": b.object_count,
-                "bytes_used": b.bytes_used,
-                "noncurrent_count": b.noncurrent_count,
-                "noncurrent_bytes": b.noncurrent_bytes,
+                "object_count": u.object_count,
+                "bytes_used": u.bytes_used,
+                "noncurrent_count": u.noncurrent_count,
+                "noncurrent_bytes": u.noncurrent_bytes,
             })
         })
         .collect();

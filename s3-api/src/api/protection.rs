@@ -161,14 +161,15 @@ pub async fn details(
         let action = &action_of(operation, false);
         state.authorizer.authorize(Some(&me), action, Some(&name), None).await?;
     }
+    let u = state.engine.bucket_usage(&b).await?;
     Ok(Json(json!({
         "name": b.name,
         "region": b.region,
         "created_at": b.created_at,
-        "object_count": b.object_count,
-        "bytes_used": b.bytes_used,
-        "noncurrent_count": b.noncurrent_count,
-        "noncurrent_bytes": b.noncurrent_bytes,
+        "object_count": u.object_count,
+        "bytes_used": u.bytes_used,
+        "noncurrent_count": u.noncurrent_count,
+        "noncurrent_bytes": u.noncurrent_bytes,
         "versioning": versioning_name(b.versioning),
         "object_lock": lock_json(b.object_lock.as_ref()),
         "lifecycle": lifecycle_json(&b)?,

@@ -2,8 +2,8 @@
 //! stored attributes, delete by prefix, and the buckets a user sees.
 
 use cloudvault_metadata::{
-    Bucket, BucketId, ListBound, ListColumns, Manifest, ObjectRecord, Retention, UserId, VersionSel, WriteCondition,
-    key_successor,
+    Bucket, BucketId, BucketUsage, ListBound, ListColumns, Manifest, ObjectRecord, Retention, UserId, VersionSel,
+    WriteCondition, key_successor,
 };
 
 use futures::TryStreamExt;
@@ -157,5 +157,15 @@ impl Engine {
     /// The buckets of `owner` (every bucket for `None`), by name.
     pub async fn list_buckets(&self, owner: Option<UserId>) -> EngineResult<Vec<Bucket>> {
         Ok(self.meta.list_buckets(owner).await?)
+    }
+
+    /// [`Engine::list_buckets`] with what each bucket holds.
+    pub async fn list_buckets_with_usage(&self, owner: Option<UserId>) -> EngineResult<Vec<(Bucket, BucketUsage)>> {
+        Ok(self.meta.list_buckets_with_usage(owner).await?)
+    }
+
+    /// What `bucket` holds now, from its counters.
+    pub async fn bucket_usage(&self, bucket: &Bucket) -> EngineResult<BucketUsage> {
+        Ok(self.meta.bucket_usage(bucket.id).await?)
     }
 }
