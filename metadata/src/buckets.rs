@@ -108,6 +108,7 @@ impl MetaStore {
                 .bind(access.acl)
                 .execute(&mut *tx)
                 .await?;
+                // Read back by name: sqlx's Any driver reports no last insert id for SQLite.
                 let id: BucketId =
                     sqlx::query_scalar("SELECT id FROM buckets WHERE name = ?").bind(name).fetch_one(&mut *tx).await?;
                 self.insert_counter_shards(&mut tx, id).await

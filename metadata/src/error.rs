@@ -83,9 +83,9 @@ impl MetaError {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_),
             ) => true,
             MetaError::TimedOut | MetaError::WriteConflict => true,
-            // A deadlock or serialization failure (SQLSTATE 40001): the transaction was rolled back and
-            // a retry will succeed.
-            MetaError::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40001"),
+            // A deadlock or serialization failure: the transaction was rolled back and a retry will
+            // succeed.
+            MetaError::Database(sqlx::Error::Database(db)) => is_deadlock(db.as_ref()),
             _ => false,
         }
     }
@@ -98,9 +98,7 @@ impl MetaError {
     pub fn is_conflict(&self) -> bool {
         match self {
             MetaError::WriteConflict => true,
-            MetaError::Database(sqlx::Error::Database(db)) => {
-                db.is_unique_violation() || db.code().as_deref() == Some("40001")
-            }
+            MetaError::Database(sqlx::Error::Database(db)) => db.is_unique_violation() || is_deadlock(db.as_ref()),
             _ => false,
         }
     }
@@ -115,6 +113,11 @@ impl MetaError {
             _ => false,
         }
     }
+}
+
+/// A deadlock or serialization failure (SQLSTATE 40001): the database rolled the transaction back.
+fn is_deadlock(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.code().as_deref() == Some("40001")
 }
 
 /// SQLite's result code for "database or disk is full".

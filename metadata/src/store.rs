@@ -52,8 +52,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// sets it from `CLOUDVAULT_DB_OPERATION_TIMEOUT_SECS` ([`MetaStore::with_operation_timeout`]).
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Counter shard rows per bucket on MySQL (`migrations/mysql/0010_bucket_counters.sql`; the shard
-/// expression in [`MetaStore::counter_shard`] names the same number).
+/// Counter shard rows per bucket on MySQL: the rows migration 0010
+/// (`migrations/mysql/0010_bucket_counters.sql`) created for the buckets that existed then, and the
+/// modulus of [`MetaStore::counter_shard`].
 pub(crate) const COUNTER_SHARDS: i64 = 32;
 
 impl MetaStore {
@@ -151,10 +152,10 @@ impl MetaStore {
     /// The bucket counter shard this connection's transactions update: on MySQL one of
     /// [`COUNTER_SHARDS`] by connection id (the connections of one pool get different shards, so
     /// concurrent writers do not queue on one counter row); on SQLite the one shard, 0.
-    pub(crate) fn counter_shard(&self) -> &'static str {
+    pub(crate) fn counter_shard(&self) -> String {
         match self.backend {
-            Backend::Sqlite => "0",
-            Backend::MySql => "CONNECTION_ID() % 32",
+            Backend::Sqlite => "0".to_owned(),
+            Backend::MySql => format!("CONNECTION_ID() % {COUNTER_SHARDS}"),
         }
     }
 

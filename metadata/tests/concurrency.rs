@@ -124,12 +124,27 @@ async fn versioned_races_keep_the_version_order(db: &TestDb) {
 
 contract!(parallel_writers_keep_exact_counters, versioned_races_keep_the_version_order);
 
-/// Commits `key` (a fresh blob) with a 5 s bound: `None` when it did not finish in time.
+/// Commits `key` (a fresh blob), waiting at most `wait`: `None` when it did not finish in time.
 async fn commit_within(s: &MetaStore, bucket: i64, key: &str, blob: &str, wait: Duration) -> Option<()> {
     let record = object(key.as_bytes(), &format!("e{blob}"), blob, 7);
     let done = tokio::time::timeout(wait, commit(s, bucket, &record, &WriteCondition::None, 20)).await.ok()?;
     done.expect("commit");
     Some(())
+}
+
+/// Commits 16 keys `{prefix}{i}` at once, each waiting at most `wait`: whether every one finished in time.
+async fn commit_16_within(s: &MetaStore, bucket: i64, prefix: &str, wait: Duration) -> bool {
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (s, key, blob) = (s.clone(), format!("{prefix}{i}"), format!("{prefix}-{i:02x}"));
+            tokio::spawn(async move { commit_within(&s, bucket, &key, &blob, wait).await })
+        })
+        .collect();
+    let mut all = true;
+    for t in tasks {
+        all &= t.await.expect("join").is_some();
+    }
+    all
 }
 
 /// A new connection to `url` whose counter shard (`CONNECTION_ID() % 32`) no other connection to the
@@ -164,17 +179,7 @@ async fn mysql_a_writer_in_flight_delays_only_its_own_key() {
     let b = s.create_bucket("inflight", me, "us-east-1", false, 1).await.expect("create");
     // Warm the pool to its size (8), so the shard the outside writer takes is one none of the store's
     // connections uses (a shard is CONNECTION_ID() % 32).
-    let warm: Vec<_> = (0..16)
-        .map(|i| {
-            let s = s.clone();
-            tokio::spawn(async move {
-                commit_within(&s, b.id, &format!("warm{i}"), &format!("a{i:02x}"), Duration::from_secs(10)).await
-            })
-        })
-        .collect();
-    for w in warm {
-        assert!(w.await.expect("join").is_some(), "warm-up commit");
-    }
+    assert!(commit_16_within(s, b.id, "warm", Duration::from_secs(10)).await, "warm-up commits");
     commit_within(s, b.id, "held", "b0", Duration::from_secs(5)).await.expect("the held key exists");
 
     let name = db.url.rsplit('/').next().expect("db name").to_owned();
@@ -202,17 +207,10 @@ async fn mysql_a_writer_in_flight_delays_only_its_own_key() {
     .expect("shard");
     assert_eq!(shard.rows_affected(), 1);
 
-    let others: Vec<_> = (0..16)
-        .map(|i| {
-            let s = s.clone();
-            tokio::spawn(async move {
-                commit_within(&s, b.id, &format!("other{i}"), &format!("c{i:02x}"), Duration::from_secs(5)).await
-            })
-        })
-        .collect();
-    for o in others {
-        assert!(o.await.expect("join").is_some(), "a commit of another key waited for the writer in flight");
-    }
+    assert!(
+        commit_16_within(s, b.id, "other", Duration::from_secs(5)).await,
+        "a commit of another key waited for the writer in flight"
+    );
     let same = {
         let s = s.clone();
         tokio::spawn(async move { commit_within(&s, b.id, "held", "d0", Duration::from_secs(10)).await })
